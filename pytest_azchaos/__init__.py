@@ -1,0 +1,1 @@
+"""pytest-azchaos: chaos-engineering tests of multi-AZ systems, as pytest functions."""

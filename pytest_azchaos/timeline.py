@@ -1,0 +1,46 @@
+"""The timeline: every fault injected or healed, and what followed, with timestamps."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened to the stack: ``kind`` is e.g. "inject", "heal", "ready"."""
+
+    mono: float  # time.monotonic(), comparable with the traffic history
+    wall: float  # time.time(), for people
+    kind: str
+    subject: str  # e.g. "outage(a, power)"
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Timeline:
+    """A thread-safe, append-only list of events."""
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        self._lock = threading.Lock()
+
+    def record(self, kind: str, subject: str, detail: str = "") -> Event:
+        """Append an event stamped now and return it."""
+        event = Event(time.monotonic(), time.time(), kind, subject, detail)
+        with self._lock:
+            self._events.append(event)
+        return event
+
+    @property
+    def events(self) -> list[Event]:
+        with self._lock:
+            return list(self._events)
+
+    def first(self, kind: str) -> Event | None:
+        """Return the first event of ``kind``, if any."""
+        return next((e for e in self.events if e.kind == kind), None)

@@ -1,0 +1,295 @@
+"""The declared region: AZs and services, loaded from an environment file and validated.
+
+Nothing here touches Docker. :func:`load` turns a YAML file into a frozen
+:class:`Topology`, or raises one :class:`ConfigError` that names the file, the
+line and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .units import parse_duration
+
+ROLES = ("lb", "app")
+REGIONAL = "region"
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+_TOP_KEYS = {"name", "azs", "services", "slo", "images"}
+_SERVICE_KEYS = {
+    "role", "image", "replicas_per_az", "azs", "port", "health", "environment",
+    "command", "targets", "retry", "connect_timeout",
+}
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service of the region: its role, image and where its replicas run."""
+
+    name: str
+    role: str
+    image: str
+    azs: tuple[str, ...]
+    replicas_per_az: int = 1
+    port: int = 8080
+    health_path: str = "/healthz"
+    environment: tuple[tuple[str, str], ...] = ()
+    command: tuple[str, ...] = ()
+    targets: str | None = None
+    retry: bool = True
+    connect_timeout_s: float = 0.5
+
+    @property
+    def regional(self) -> bool:
+        return not self.azs
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A validated environment file: the AZs and the services placed in them."""
+
+    name: str
+    path: Path
+    azs: tuple[str, ...]
+    services: tuple[ServiceSpec, ...]
+    slo: Mapping[str, Any] = field(default_factory=dict)
+    images_dir: Path = Path("images")
+
+    def service(self, name: str) -> ServiceSpec:
+        """Return the service called ``name``."""
+        for spec in self.services:
+            if spec.name == name:
+                return spec
+        raise ConfigError(_unknown("service", name, [s.name for s in self.services]))
+
+    def by_role(self, role: str) -> list[ServiceSpec]:
+        """Return the services of one role, in file order."""
+        return [spec for spec in self.services if spec.role == role]
+
+    def check_az(self, az: str) -> str:
+        """Return ``az`` if the region has it, else raise a ConfigError naming the AZs it has."""
+        if az not in self.azs:
+            raise ConfigError(_unknown("AZ", az, list(self.azs), where=str(self.path)))
+        return az
+
+
+class _Node(dict):  # type: ignore[type-arg]
+    """A YAML mapping that remembers the line of each key."""
+
+    line: int = 0
+    key_lines: dict[str, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Node:
+    result = _Node(loader.construct_mapping(node, deep=True))
+    result.line = node.start_mark.line + 1
+    result.key_lines = {
+        str(key.value): key.start_mark.line + 1 for key, _ in node.value
+    }
+    return result
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _unknown(kind: str, value: object, known: list[str], where: str = "") -> str:
+    close = difflib.get_close_matches(str(value), known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    prefix = f"{where}: " if where else ""
+    return f"{prefix}unknown {kind} {value!r}: expected one of {', '.join(known) or '(none)'}{hint}"
+
+
+class _Source:
+    """Where a value came from, to make errors say file:line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def error(self, node: _Node | None, key: str | None, message: str) -> ConfigError:
+        line = 0
+        if node is not None:
+            line = node.key_lines.get(key, node.line) if key else node.line
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return ConfigError(f"{where}: {message}")
+
+
+def load(path: str | Path) -> Topology:
+    """Load and validate an environment file.
+
+    Example::
+
+        topology = load("environments/minimal.yaml")
+        topology.azs  # ('a', 'b')
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: environment file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read environment file: {exc.strerror}") from None
+    try:
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return _topology(data, _Source(path))
+
+
+def _topology(data: Any, src: _Source) -> Topology:
+    if not isinstance(data, _Node):
+        raise src.error(None, None, "expected a mapping with 'azs' and 'services' at the top")
+    _check_keys(data, _TOP_KEYS, src, "top level")
+    azs = _azs(data, src)
+    raw_services = data.get("services")
+    if not isinstance(raw_services, _Node) or not raw_services:
+        raise src.error(data, "services", "'services' must be a mapping of service names")
+    services = tuple(
+        _service(str(name), spec, azs, src) for name, spec in raw_services.items()
+    )
+    _check_lb_targets(services, raw_services, src)
+    slo = data.get("slo") or {}
+    if not isinstance(slo, Mapping):
+        raise src.error(data, "slo", "'slo' must be a mapping like {failed_requests: 0}")
+    images = data.get("images", "images")
+    return Topology(
+        name=str(data.get("name") or src.path.stem),
+        path=src.path.resolve(),
+        azs=azs,
+        services=services,
+        slo=dict(slo),
+        images_dir=(src.path.parent / str(images)).resolve(),
+    )
+
+
+def _check_keys(node: _Node, allowed: set[str], src: _Source, where: str) -> None:
+    for key in node:
+        if key not in allowed:
+            raise src.error(node, str(key), _unknown(f"key in {where}", key, sorted(allowed)))
+
+
+def _azs(data: _Node, src: _Source) -> tuple[str, ...]:
+    azs = data.get("azs")
+    if not isinstance(azs, list) or not azs:
+        raise src.error(data, "azs", "'azs' must be a non-empty list of AZ names, e.g. [a, b, c]")
+    names = tuple(str(az) for az in azs)
+    for az in names:
+        if not _NAME.match(az):
+            raise src.error(data, "azs", f"AZ name {az!r} must be lowercase letters/digits")
+    if len(set(names)) != len(names):
+        raise src.error(data, "azs", f"AZ names must be unique, found {list(names)}")
+    return names
+
+
+def _service(name: str, spec: Any, azs: tuple[str, ...], src: _Source) -> ServiceSpec:
+    if not isinstance(spec, _Node):
+        raise src.error(None, None, f"service {name!r} must be a mapping")
+    if not _NAME.match(name):
+        raise src.error(spec, None, f"service name {name!r} must be lowercase letters/digits/-")
+    _check_keys(spec, _SERVICE_KEYS, src, f"service {name!r}")
+    role = spec.get("role")
+    if role not in ROLES:
+        raise src.error(spec, "role", _unknown("role", role, list(ROLES)))
+    image = spec.get("image")
+    if not isinstance(image, str) or not image:
+        raise src.error(spec, "image", f"service {name!r} needs an 'image' (a recipe or image name)")
+    placed = _placement(name, spec, role, azs, src)
+    return ServiceSpec(
+        name=name,
+        role=role,
+        image=image,
+        azs=placed,
+        replicas_per_az=_positive_int(spec, "replicas_per_az", 1, src),
+        port=_port(spec, src, default=80 if role == "lb" else 8080),
+        health_path=_health(spec, src),
+        environment=_environment(spec, src),
+        command=tuple(str(c) for c in spec.get("command") or ()),
+        targets=spec.get("targets"),
+        retry=_bool(spec, "retry", True, src),
+        connect_timeout_s=_duration(spec, "connect_timeout", "500ms", src),
+    )
+
+
+def _placement(
+    name: str, spec: _Node, role: str, azs: tuple[str, ...], src: _Source
+) -> tuple[str, ...]:
+    if role == "lb":
+        if "azs" in spec:
+            raise src.error(spec, "azs", f"service {name!r}: the load balancer is regional")
+        return ()
+    placed = spec.get("azs", list(azs))
+    if not isinstance(placed, list) or not placed:
+        raise src.error(spec, "azs", "'azs' must be a non-empty list of AZ names")
+    for az in placed:
+        if az not in azs:
+            raise src.error(spec, "azs", _unknown("AZ", az, list(azs)))
+    return tuple(str(az) for az in placed)
+
+
+def _positive_int(spec: _Node, key: str, default: int, src: _Source) -> int:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise src.error(spec, key, f"{key!r} must be a whole number >= 1, found {value!r}")
+    return value
+
+
+def _port(spec: _Node, src: _Source, *, default: int) -> int:
+    value = spec.get("port", default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise src.error(spec, "port", f"'port' must be a TCP port 1-65535, found {value!r}")
+    return value
+
+
+def _health(spec: _Node, src: _Source) -> str:
+    value = spec.get("health", "/healthz")
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise src.error(spec, "health", f"'health' must be an HTTP path like /healthz, found {value!r}")
+    return value
+
+
+def _environment(spec: _Node, src: _Source) -> tuple[tuple[str, str], ...]:
+    value = spec.get("environment") or {}
+    if not isinstance(value, Mapping):
+        raise src.error(spec, "environment", "'environment' must be a mapping of NAME: value")
+    return tuple((str(k), str(v)) for k, v in value.items())
+
+
+def _bool(spec: _Node, key: str, default: bool, src: _Source) -> bool:
+    value = spec.get(key, default)
+    if not isinstance(value, bool):
+        raise src.error(spec, key, f"{key!r} must be true or false, found {value!r}")
+    return value
+
+
+def _duration(spec: _Node, key: str, default: str, src: _Source) -> float:
+    try:
+        return parse_duration(spec.get(key, default), what=key)
+    except ConfigError as exc:
+        raise src.error(spec, key, str(exc)) from None
+
+
+def _check_lb_targets(
+    services: tuple[ServiceSpec, ...], raw: _Node, src: _Source
+) -> None:
+    apps = [s.name for s in services if s.role == "app"]
+    for spec in services:
+        if spec.role != "lb":
+            continue
+        if spec.targets is None and len(apps) == 1:
+            object.__setattr__(spec, "targets", apps[0])
+        if spec.targets not in apps:
+            raise src.error(raw[spec.name], "targets", _unknown("lb target", spec.targets, apps))

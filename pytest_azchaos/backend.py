@@ -8,6 +8,7 @@ methods later.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tarfile
 import time
@@ -54,6 +55,7 @@ class Backend(Protocol):
     def state(self, name: str) -> str: ...
     def published_port(self, name: str, port: int) -> int: ...
     def exec(self, name: str, command: Sequence[str]) -> tuple[int, str]: ...
+    def put_files(self, name: str, files: Mapping[str, str]) -> None: ...
     def logs(self, name: str, tail: int = 20) -> str: ...
     def labels_of_run(self, run_id: str) -> list[dict[str, str]]: ...
     def runs(self) -> set[str]: ...
@@ -143,6 +145,9 @@ class DockerBackend:
         result = self.client.containers.get(name).exec_run(list(command))
         return int(result.exit_code or 0), result.output.decode(errors="replace")
 
+    def put_files(self, name: str, files: Mapping[str, str]) -> None:
+        self.client.containers.get(name).put_archive("/", _tar(files))
+
     def logs(self, name: str, tail: int = 20) -> str:
         try:
             raw = self.client.containers.get(name).logs(tail=tail)
@@ -173,10 +178,8 @@ class DockerBackend:
 
 
 def _force_remove(container: Any) -> None:
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True, v=True)
-    except docker.errors.NotFound:
-        pass
 
 
 def _retry_remove(thing: Any, attempts: int = 5) -> None:

@@ -246,7 +246,7 @@ def _run_step(recipe: str, step: str, cmd: list[str], progress: Progress, **kw: 
     tail: list[str] = []
     assert proc.stdout is not None
     for line in proc.stdout:
-        tail = (tail + [line.rstrip()])[-15:]
+        tail = ([*tail, line.rstrip()])[-15:]
         if line.startswith(("I: Retrieving", "I: Installing", "I: Configuring", "go: downloading")):
             continue  # too chatty; the step lines below are enough
         progress(f"  {recipe}: {line.rstrip()}")
@@ -268,7 +268,7 @@ def _build_debootstrap(recipe: Recipe, tag: str, client: docker.DockerClient, pr
         cmd = ["debootstrap", f"--variant={spec.get('variant', 'minbase')}"]
         cmd += [f"--include={include}"] if include else []
         progress(f"  {recipe.name}: debootstrap {suite} from {mirror} (a few minutes)")
-        _run_step(recipe.name, "debootstrap", cmd + [suite, str(root), mirror], progress)
+        _run_step(recipe.name, "debootstrap", [*cmd, suite, str(root), mirror], progress)
         (root / "etc/apt/sources.list").write_text(aptsources.sources_list(suite, mirror))
         for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
             shutil.rmtree(root / junk, ignore_errors=True)

@@ -199,14 +199,20 @@ class Stack:
             self.backend.create(self._container_spec(member, refs[member.service]))
         self.backend.start([m.container for m in members])
 
-    def lb_config(self, lb: ServiceSpec) -> str:
-        """Render the nginx configuration of the load balancer ``lb``."""
+    def lb_config(self, lb: ServiceSpec, *, running: set[str] | None = None) -> str:
+        """Render the nginx configuration of ``lb``, listing the ``running`` targets (default: all).
+
+        nginx resolves target names when it (re)loads and refuses a name that does
+        not resolve, which is what a stopped container's name does: so a target
+        that is down is left out, and :meth:`reload_lb` registers it again later.
+        """
         assert lb.targets is not None
         target = self.topology.service(lb.targets)
-        servers = "\n".join(
-            f"        server {m.alias}:{m.port} max_fails=1 fail_timeout=5s;"
-            for m in self.members_all if m.service == target.name
-        )
+        members = [m for m in self.members_all if m.service == target.name
+                   and (running is None or m.container in running)]
+        servers = "\n".join(f"        server {m.alias}:{m.port} max_fails=1 fail_timeout=5s;" for m in members)
+        if not members:  # nginx needs one server: a closed port, so requests fail fast with 502
+            servers = "        server 127.0.0.1:9 max_fails=0;"
         template = resources.fixture("nginx/nginx.conf.template").read_text()
         values = {
             "upstream": target.name,
@@ -220,7 +226,10 @@ class Stack:
         return template
 
     def reload_lb(self) -> None:
-        """Make the load balancer re-resolve its targets (after replicas were restarted)."""
+        """Register the running targets with the load balancer again, like an ALB after a replacement."""
+        spec = self.topology.service(self.lb.service)
+        running = {m.container for m in self.members_all if self.backend.state(m.container) == "running"}
+        self.backend.put_files(self.lb.container, {"/etc/nginx/nginx.conf": self.lb_config(spec, running=running)})
         code, output = self.backend.exec(self.lb.container, ["nginx", "-s", "reload"])
         if code != 0:
             raise StackError(f"reloading the load balancer failed: {output.strip()}")
@@ -248,7 +257,7 @@ class Stack:
         with ThreadPoolExecutor(max_workers=8) as pool:
             while pending:
                 healthy = list(pool.map(self.is_healthy, pending))
-                pending = [m for m, ok in zip(pending, healthy) if not ok]
+                pending = [m for m, ok in zip(pending, healthy, strict=False) if not ok]
                 if not pending:
                     return
                 now = time.monotonic()

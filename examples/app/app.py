@@ -37,7 +37,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         if self.path == "/healthz":
             self.reply(200, {"status": "ok", "az": AZ, "replica": REPLICA})
         elif self.path == "/":
@@ -53,7 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.reply(404, {"error": "not found", "path": self.path})
 
-    def do_PUT(self) -> None:  # noqa: N802 - stdlib name
+    def do_PUT(self) -> None:
         if not self.path.startswith("/items/"):
             self.reply(404, {"error": "not found", "path": self.path})
             return

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ..errors import FaultError
-from ..timeline import Timeline
+from ..timeline import Event, Timeline
 
 if TYPE_CHECKING:
     from ..stack import Stack
@@ -50,9 +51,13 @@ class ActiveFault:
 class Nemesis:
     """Inject faults into one stack, record them on the timeline, and heal every one of them."""
 
-    def __init__(self, stack: Stack, timeline: Timeline) -> None:
+    def __init__(
+        self, stack: Stack, timeline: Timeline,
+        observer: Callable[[str, Fault, Event], None] | None = None,
+    ) -> None:
         self.stack = stack
         self.timeline = timeline
+        self.observer = observer
         self.active: list[ActiveFault] = []
         self._lock = threading.Lock()
 
@@ -62,11 +67,13 @@ class Nemesis:
         active = ActiveFault(self, fault)
         with self._lock:
             self.active.append(active)
-        self.timeline.record("inject", fault.subject)
+        event = self.timeline.record("inject", fault.subject)
         try:
             fault.inject(self.stack)
         except Exception as exc:
             raise FaultError(f"injecting {fault.subject} failed: {exc}") from exc
+        if self.observer:
+            self.observer("inject", fault, event)
         return active
 
     def heal(self, active: ActiveFault) -> None:
@@ -81,7 +88,9 @@ class Nemesis:
         except Exception as exc:
             raise FaultError(f"healing {active.fault.subject} failed: {exc}") from exc
         finally:
-            self.timeline.record("heal", active.fault.subject)
+            event = self.timeline.record("heal", active.fault.subject)
+            if self.observer:
+                self.observer("heal", active.fault, event)
 
     def heal_all(self) -> list[str]:
         """Heal every fault still active, newest first; return the errors, if any."""

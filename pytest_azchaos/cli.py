@@ -1,0 +1,123 @@
+"""The ``azchaos`` command: build images, bring stacks up and down, show their status.
+
+It drives the same engine as the pytest plugin; neither holds logic the other lacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from . import images
+from .backend import DockerBackend
+from .errors import AzChaosError, ConfigError
+from .resources import environment_file
+from .stack import Stack
+from .topology import load
+
+
+def _progress(message: str) -> None:
+    print(f"azchaos: {message}", file=sys.stderr, flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="azchaos", description="Chaos-engineering of multi-AZ stacks: build, start, inspect, stop."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    env_help = "environment file, or the name of a bundled one (default: minimal)"
+
+    build = sub.add_parser("images", help="build the images an environment needs")
+    build.add_argument("action", choices=["build"])
+    build.add_argument("--env", default="minimal", help=env_help)
+    build.add_argument("--mode", choices=images.MODES, default="auto", help="where images come from")
+
+    up = sub.add_parser("up", help="start a stack and leave it running")
+    up.add_argument("--env", default="minimal", help=env_help)
+    up.add_argument("--run-id", help="the run id to use (default: a new random one)")
+    up.add_argument("--images", choices=images.MODES, default="auto", help="where images come from")
+
+    down = sub.add_parser("down", help="remove a stack (or every stack with --all)")
+    which = down.add_mutually_exclusive_group()
+    which.add_argument("--run-id", help="the stack to remove (default: the only one running)")
+    which.add_argument("--all", action="store_true", help="remove every object labelled azchaos.run")
+
+    status = sub.add_parser("status", help="show a stack's containers, health and endpoints")
+    status.add_argument("--run-id", help="the stack to show (default: the only one running)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _only_run(backend: DockerBackend, run_id: str | None) -> str:
+    if run_id:
+        return run_id
+    runs = sorted(backend.runs())
+    if len(runs) == 1:
+        return runs[0]
+    if not runs:
+        raise ConfigError("no azchaos stack is running (start one with 'azchaos up')")
+    raise ConfigError(f"{len(runs)} stacks are running ({', '.join(runs)}); choose one with --run-id")
+
+
+def _images(args: argparse.Namespace) -> int:
+    topo = load(environment_file(args.env))
+    image_set = images.ImageSet(topo.images_dir, mode=args.mode, progress=_progress)
+    for spec in topo.services:
+        print(f"{spec.image}: {image_set.ensure(spec.image)}")
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    topo = load(environment_file(args.env))
+    stack = Stack(topo, run_id=args.run_id, images_mode=args.images, progress=_progress).up()
+    print(json.dumps({"run_id": stack.run_id, "endpoints": {"lb": stack.lb_url}}))
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    backend = DockerBackend()
+    run_ids = sorted(backend.runs()) if args.all else [_only_run(backend, args.run_id)]
+    for run_id in run_ids:
+        removed = backend.remove_run(run_id)
+        _progress(f"removed stack {run_id} ({removed} objects)")
+    if not run_ids:
+        _progress("nothing to remove")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    backend = DockerBackend()
+    stack = Stack.attach(_only_run(backend, args.run_id), backend=backend, progress=_progress)
+    status = stack.status()
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"stack {status['run_id']} ({status['environment']}), AZs: {', '.join(status['azs'])}")
+    for row in status["members"]:
+        health = "healthy" if row["healthy"] else "UNHEALTHY"
+        print(f"  {row['az']:<8} {row['role']:<6} {row['container']:<40} {row['state']:<10} {health}")
+    for name, url in status["endpoints"].items():
+        print(f"  endpoint {name}: {url}")
+    return 0
+
+
+COMMANDS = {"images": _images, "up": _up, "down": _down, "status": _status}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the azchaos command; return its exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AzChaosError as exc:
+        print(f"azchaos: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("azchaos: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""What a test holds: one stack, its faults, its traffic and its checks (the ``azchaos`` fixture)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .checks import SLOResult, evaluate
+from .faults import ActiveFault, AzOutage, Fault, Nemesis
+from .stack import Stack
+from .timeline import Event, Timeline
+from .traffic import DEFAULT_WORKLOAD, History, Traffic, Workload
+from .units import parse_duration
+
+FaultObserver = Callable[[str, Fault, Event], None]
+
+
+class Experiment:
+    """One chaos experiment on a running stack.
+
+    Example::
+
+        def test_survives_az_loss(azchaos):
+            with azchaos.traffic(rate_per_s=50):
+                azchaos.wait("2s")
+                with azchaos.outage("a", mode="power"):
+                    azchaos.wait("10s")
+            azchaos.check(failed_requests=0)
+    """
+
+    def __init__(self, stack: Stack, *, observer: FaultObserver | None = None) -> None:
+        self.stack = stack
+        self.timeline = Timeline()
+        self.history = History()
+        self.nemesis = Nemesis(stack, self.timeline, observer)
+        self._traffic: list[Traffic] = []
+
+    def inject(self, fault: Fault) -> ActiveFault:
+        """Inject any fault; heal it with ``.heal()`` or a ``with`` block (or at test end)."""
+        return self.nemesis.inject(fault)
+
+    def outage(self, az: str, *, mode: str = "power") -> ActiveFault:
+        """Lose AZ ``az`` ("power": kill all its containers; "freeze": pause them)."""
+        return self.inject(AzOutage(az, mode=mode))
+
+    def traffic(self, *, rate_per_s: float = 50, workload: Workload = DEFAULT_WORKLOAD) -> Traffic:
+        """Start open-loop traffic through the load balancer; stop it by leaving the ``with`` block."""
+        traffic = Traffic(self.stack.lb_url, rate_per_s=rate_per_s, workload=workload, history=self.history)
+        self._traffic.append(traffic)
+        return traffic.start()
+
+    def wait(self, duration: float | str) -> None:
+        """Sleep for a duration such as "10s" or "500ms"."""
+        time.sleep(parse_duration(duration, what="wait"))
+
+    def evaluate(self, slos: Mapping[str, Any]) -> list[SLOResult]:
+        """Return the verdict of each SLO (name -> limit) over what was recorded so far."""
+        return evaluate(slos, self.history, self.timeline)
+
+    def check(self, **slos: Any) -> list[SLOResult]:
+        """Assert SLOs now, e.g. ``check(failed_requests=0)``; raise SLOViolation if one is broken."""
+        results = self.evaluate(slos)
+        for result in results:
+            result.raise_if_failed()
+        return results
+
+    def finish(self) -> list[str]:
+        """Stop all traffic and heal every fault; return the errors of healing, if any."""
+        for traffic in self._traffic:
+            traffic.stop()
+        self._traffic.clear()
+        return self.nemesis.heal_all()

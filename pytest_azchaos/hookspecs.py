@@ -1,0 +1,34 @@
+"""The hooks pytest-azchaos adds; other plugins implement them, and so do our own reporters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from .checks import SLOResult
+    from .faults import Fault
+    from .stack import Stack
+    from .timeline import Event
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_azchaos_make_stack(config: pytest.Config, env_path: str) -> Stack | None:
+    """Make the (not yet started) stack for the session; the first non-None result wins."""
+
+
+def pytest_azchaos_stack_ready(stack: Stack) -> None:
+    """Called when the session's stack is up and ready."""
+
+
+def pytest_azchaos_fault_injected(fault: Fault, event: Event) -> None:
+    """Called after a fault was injected."""
+
+
+def pytest_azchaos_fault_healed(fault: Fault, event: Event) -> None:
+    """Called after a fault was healed."""
+
+
+def pytest_azchaos_slo_evaluated(item: pytest.Item, results: list[SLOResult]) -> None:
+    """Called with the SLO verdicts of a test, after it ran."""

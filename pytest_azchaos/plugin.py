@@ -1,0 +1,192 @@
+"""The pytest entry point: options, markers, hooks and fixtures. Glue only."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import pytest
+
+from . import hookspecs, images
+from .errors import AzChaosError
+from .experiment import Experiment
+from .faults import Fault
+from .report import Reporter
+from .resources import environment_file
+from .stack import Stack
+from .timeline import Event
+from .topology import load
+
+_STATE = pytest.StashKey["_SessionState"]()
+
+
+class _SessionState:
+    """The session's stack, started lazily by the first test that asks for it."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.stack: Stack | None = None
+        self.owned = False  # False when attached with --azchaos-reuse: never stopped by us
+        self.error: AzChaosError | None = None
+
+    def progress(self, message: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        capture = self.config.pluginmanager.get_plugin("capturemanager")
+        if reporter is None or capture is None:
+            print(f"azchaos: {message}", flush=True)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"azchaos: {message}")
+
+    def start(self) -> Stack:
+        opt = self.config.getoption
+        if self.error is not None:  # the stack failed once: do not retry for every test
+            raise self.error
+        try:
+            if opt("azchaos_reuse"):
+                self.stack = Stack.attach(opt("azchaos_reuse"), progress=self.progress)
+                return self.stack
+            env_path = str(environment_file(opt("azchaos_env") or self.config.getini("azchaos_env")))
+            made: Stack = self.config.hook.pytest_azchaos_make_stack(config=self.config, env_path=env_path)
+            self.stack, self.owned = made, True
+            made.up()
+        except AzChaosError as exc:
+            self.error = exc
+            raise
+        self.config.hook.pytest_azchaos_stack_ready(stack=made)
+        return made
+
+    def stop(self) -> None:
+        stack, self.stack = self.stack, None
+        if stack is None or not self.owned:
+            return
+        if self.config.getoption("azchaos_keep"):
+            self.progress(f"--azchaos-keep: stack {stack.run_id} left running at {stack.lb_url}; "
+                          f"remove it with 'azchaos down --run-id {stack.run_id}'")
+            return
+        removed = stack.down()
+        self.progress(f"stack {stack.run_id} removed ({removed} objects)")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("azchaos", "chaos tests of multi-AZ stacks (pytest-azchaos)")
+    group.addoption("--azchaos-env", dest="azchaos_env", metavar="FILE",
+                    help="environment file, or the name of a bundled one (default: minimal)")
+    group.addoption("--azchaos-images", dest="azchaos_images", choices=images.MODES,
+                    default=os.environ.get("AZCHAOS_IMAGES", "auto"),
+                    help="auto: official images if present or pullable, else build offline (default); "
+                         "offline: always build from recipes; official: pull only")
+    group.addoption("--azchaos-keep", dest="azchaos_keep", action="store_true",
+                    help="leave the stack running after the session, for debugging")
+    group.addoption("--azchaos-reuse", dest="azchaos_reuse", metavar="RUN_ID",
+                    help="attach to a running stack (from 'azchaos up') instead of starting one")
+    group.addoption("--azchaos-report", dest="azchaos_report", metavar="DIR", default="azchaos-report",
+                    help="where to write the HTML/JSON report (default: azchaos-report)")
+    parser.addini("azchaos_env", "default environment file or bundled name", default="minimal")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slo(**limits): SLOs checked when the test ends, e.g. slo(failed_requests=0)"
+    )
+    config.stash[_STATE] = _SessionState(config)
+    env = config.getoption("azchaos_env")
+    if env:  # a bad environment file is a usage error, before any test runs
+        try:
+            load(environment_file(env))
+        except AzChaosError as exc:
+            raise pytest.UsageError(f"--azchaos-env: {exc}") from None
+    config.pluginmanager.register(Reporter(config), "azchaos-reporter")
+    if threading.current_thread() is threading.main_thread():
+        _stop_on_sigterm()
+
+
+def _stop_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt so that faults are healed and the stack removed."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, interrupt)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_azchaos_make_stack(config: pytest.Config, env_path: str) -> Stack:
+    state = config.stash[_STATE]
+    return Stack(load(env_path), images_mode=config.getoption("azchaos_images"), progress=state.progress)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Session end, Ctrl-C or a crash of a test: whatever happened, remove the stack.
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.stop()
+
+
+@pytest.fixture(scope="session")
+def azchaos_stack(request: pytest.FixtureRequest) -> Stack:
+    """The session's running stack (started on first use, removed at session end)."""
+    state = request.config.stash[_STATE]
+    try:
+        return state.stack or state.start()
+    except AzChaosError as exc:
+        pytest.fail(f"azchaos: the stack could not start: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def azchaos(request: pytest.FixtureRequest, azchaos_stack: Stack) -> Iterator[Experiment]:
+    """A chaos experiment on the session's stack: faults, traffic and SLO checks."""
+    hook = request.config.hook
+
+    def observe(kind: str, fault: Fault, event: Event) -> None:
+        notify: Callable[..., Any] = (
+            hook.pytest_azchaos_fault_injected if kind == "inject" else hook.pytest_azchaos_fault_healed
+        )
+        notify(fault=fault, event=event)
+
+    experiment = Experiment(azchaos_stack, observer=observe)
+    request.node.stash[_EXPERIMENT] = experiment
+    yield experiment
+    errors = experiment.finish()
+    if errors:
+        pytest.fail("could not restore the stack after the test: " + "; ".join(errors), pytrace=False)
+
+
+_EXPERIMENT = pytest.StashKey[Experiment]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """After the test body: stop traffic, heal faults, then check the declared SLOs."""
+    try:
+        result = yield
+    finally:
+        experiment = item.stash.get(_EXPERIMENT, None)
+        heal_errors = experiment.finish() if experiment is not None else []
+    if experiment is not None:
+        _check_slos(item, experiment)
+    if heal_errors:
+        pytest.fail("could not restore the stack after the test: " + "; ".join(heal_errors), pytrace=False)
+    return result
+
+
+def _check_slos(item: pytest.Item, experiment: Experiment) -> None:
+    marker = item.get_closest_marker("slo")
+    declared: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    defaults = dict(experiment.stack.topology.slo) if len(experiment.history) else {}
+    # A limit of None switches an SLO off for this test (e.g. a default of the environment).
+    slos = {name: limit for name, limit in {**defaults, **declared}.items() if limit is not None}
+    if not slos:
+        return
+    results = experiment.evaluate(slos)
+    item.config.hook.pytest_azchaos_slo_evaluated(item=item, results=results)
+    broken = [r for r in results if not r.passed]
+    if broken:
+        pytest.fail("SLO broken:\n  " + "\n  ".join(r.message for r in broken), pytrace=False)

@@ -1,0 +1,44 @@
+"""Integration tests start real stacks: they need a Docker engine (scripts/ensure-docker.sh)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from pytest_azchaos.backend import LABEL_RUN
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> docker.DockerClient:
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.fail(f"integration tests need a Docker engine (run scripts/ensure-docker.sh): {exc}")
+    return client
+
+
+def azchaos_objects(client: docker.DockerClient) -> set[str]:
+    """Every container, network and volume labelled azchaos.run, by name."""
+    selector = {"label": LABEL_RUN}
+    found = {c.name for c in client.containers.list(all=True, filters=selector)}
+    found |= {n.name for n in client.networks.list(filters=selector)}
+    found |= {v.name for v in client.volumes.list(filters=selector)}
+    return found
+
+
+@pytest.fixture
+def leaves_nothing_behind(docker_client: docker.DockerClient) -> Iterator[None]:
+    """Fail the test if it leaves any labelled container, network or volume behind."""
+    before = azchaos_objects(docker_client)
+    yield
+    left = azchaos_objects(docker_client) - before
+    assert not left, f"left behind: {sorted(left)}"

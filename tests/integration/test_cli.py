@@ -1,0 +1,70 @@
+"""The azchaos command against a real engine, and its errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+AZCHAOS = [sys.executable, "-m", "pytest_azchaos.cli"]
+
+
+def azchaos(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*AZCHAOS, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+@pytest.mark.usefixtures("leaves_nothing_behind")
+def test_up_status_down() -> None:
+    up = azchaos("up", "--env", str(ROOT / "environments" / "minimal.yaml"))
+    assert up.returncode == 0, up.stderr
+    started = json.loads(up.stdout)
+    run_id = started["run_id"]
+    try:
+        assert requests.get(started["endpoints"]["lb"] + "/healthz", timeout=2).status_code == 200
+        status = azchaos("status", "--run-id", run_id, "--json")
+        assert status.returncode == 0, status.stderr
+        data = json.loads(status.stdout)
+        assert data["azs"] == ["a", "b"]
+        assert all(m["state"] == "running" and m["healthy"] for m in data["members"])
+        human = azchaos("status", "--run-id", run_id)
+        assert "endpoint lb: http://127.0.0.1:" in human.stdout
+    finally:
+        down = azchaos("down", "--run-id", run_id)
+    assert down.returncode == 0, down.stderr
+    assert f"removed stack {run_id}" in down.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["up", "--env", "does-not-exist.yaml"], "does-not-exist.yaml: environment file not found"),
+        (["status", "--run-id", "nosuchrun"], "no stack with run id 'nosuchrun' is running (see 'azchaos status')"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args: list[str], message: str) -> None:
+    result = azchaos(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"azchaos: error: {message}"]
+
+
+def test_unparsable_environment_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("azs: [a, b]\nservices:\n  app: {role: app\n")
+    result = azchaos("up", "--env", str(bad))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"azchaos: error: {bad}:4: not valid YAML")
+
+
+def test_no_engine_is_one_clear_line(tmp_path: Path) -> None:
+    result = azchaos("up", env={"DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("azchaos: error: no Docker engine answers")

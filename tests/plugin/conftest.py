@@ -1,0 +1,85 @@
+"""A stand-in stack for fast plugin tests: a local HTTP server plays the load balancer.
+
+It answers 200 while at least one app replica is "running", 503 once every one
+was killed, and (when the environment disables retries) 503 as soon as any
+replica is down. Real-stack tests of the same behaviour are in tests/integration.
+"""
+
+from __future__ import annotations
+
+FAKE_CONFTEST = '''
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pytest_azchaos.stack import Stack
+from pytest_azchaos.topology import load
+
+
+class FakeBackend:
+    def __init__(self):
+        self.down = set()
+
+    def kill(self, names):
+        self.down.update(names)
+
+    pause = kill
+
+    def start(self, names):
+        self.down.difference_update(names)
+
+    unpause = start
+
+    def state(self, name):
+        return "exited" if name in self.down else "running"
+
+
+class FakeStack(Stack):
+    def __init__(self, topo):
+        super().__init__(topo, run_id="fake", backend=FakeBackend())
+        stack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                apps = [m.container for m in stack.members(role="app")]
+                down = [a for a in apps if a in stack.backend.down]
+                retry = stack.topology.service("lb").retry
+                broken = len(down) == len(apps) or (down and not retry)
+                self.send_response(503 if broken else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+    def up(self, **kw):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        print("FAKE STACK UP")
+        return self
+
+    def down(self):
+        self.server.shutdown()
+        print("FAKE STACK DOWN")
+        return 0
+
+    @property
+    def lb_url(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def wait_ready(self, members, *, deadline):
+        pass
+
+    def forget_ports(self, members):
+        pass
+
+    def reload_lb(self):
+        pass
+
+
+@pytest.hookimpl
+def pytest_azchaos_make_stack(config, env_path):
+    return FakeStack(load(env_path))
+'''

@@ -1,0 +1,154 @@
+"""The pytest layer, run as users run it (pytester), on a stand-in stack: fast, no Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import FAKE_CONFTEST
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = ROOT / "environments" / "minimal.yaml"
+
+
+@pytest.fixture
+def fake(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest(FAKE_CONFTEST)
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", f"--azchaos-env={MINIMAL}", *args)
+
+
+def test_help_shows_the_option_group(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--help")
+    result.stdout.fnmatch_lines(["*chaos tests of multi-AZ stacks (pytest-azchaos)*", "*--azchaos-env=FILE*",
+                                 "*--azchaos-keep*", "*--azchaos-reuse=RUN_ID*"])
+
+
+def test_slo_marker_passes_and_is_summarised(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.slo(failed_requests=0)
+        def test_ok(azchaos):
+            with azchaos.traffic(rate_per_s=100):
+                azchaos.wait("300ms")
+        """
+    )
+    result = run(fake)
+    result.assert_outcomes(passed=1)
+    result.stdout.re_match_lines([r".*azchaos SLOs.*", r"test_slo_marker_passes_and_is_summarised.py::test_ok\s+"
+                                  r"failed_requests\s+0\s+0\s+PASS", r"azchaos report: .*report.html"])
+
+
+def test_slo_marker_fails_when_every_az_is_lost(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.slo(failed_requests=0)
+        def test_lose_all(azchaos):
+            with azchaos.traffic(rate_per_s=100):
+                with azchaos.outage("a"), azchaos.outage("b"):
+                    azchaos.wait("300ms")
+        """
+    )
+    result = run(fake)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SLO broken:*", "*failed_requests = * > 0 (of * requests): * read did not succeed "
+                                 "between * s and +* s after inject outage(?, power) (*x HTTP 503)*"])
+
+
+def test_environment_default_slo_applies_to_traffic_and_can_be_switched_off(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest
+
+        def test_default_applies(azchaos):
+            with azchaos.traffic(rate_per_s=100):
+                with azchaos.outage("a"), azchaos.outage("b"):
+                    azchaos.wait("300ms")
+
+        @pytest.mark.slo(failed_requests=None)
+        def test_switched_off(azchaos):
+            with azchaos.traffic(rate_per_s=100):
+                with azchaos.outage("a"), azchaos.outage("b"):
+                    azchaos.wait("300ms")
+
+        def test_no_traffic_no_default(azchaos):
+            pass
+        """
+    )
+    result = run(fake)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["FAILED *test_default_applies*"])
+
+
+def test_faults_are_healed_even_when_the_test_raises(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest
+
+        def test_boom(azchaos):
+            azchaos.outage("a", mode="freeze")
+            raise RuntimeError("boom")
+
+        def test_next_starts_healthy(azchaos_stack):
+            assert azchaos_stack.backend.down == set()
+        """
+    )
+    result = run(fake)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: boom*"])
+
+
+def test_stack_is_started_once_and_removed_at_the_end(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        def test_one(azchaos): pass
+        def test_two(azchaos): pass
+        """
+    )
+    result = run(fake)
+    result.assert_outcomes(passed=2)
+    assert result.stdout.str().count("FAKE STACK UP") == 1
+    assert result.stdout.str().count("FAKE STACK DOWN") == 1
+
+
+def test_keep_leaves_the_stack_running(fake: pytest.Pytester) -> None:
+    fake.makepyfile("def test_one(azchaos): pass")
+    result = run(fake, "--azchaos-keep")
+    result.assert_outcomes(passed=1)
+    assert "FAKE STACK DOWN" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*--azchaos-keep: stack fake left running*azchaos down --run-id fake*"])
+
+
+def test_unknown_az_fails_the_test_with_a_clear_message(fake: pytest.Pytester) -> None:
+    fake.makepyfile("def test_bad(azchaos):\n    azchaos.outage('z')\n")
+    result = run(fake)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ConfigError: *unknown AZ 'z': expected one of a, b*"])
+
+
+def test_bad_environment_file_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_one(azchaos): pass")
+    pytester.path.joinpath("bad.yaml").write_text("azs: [a]\nservices:\n  app: {role: ap, image: x}\n")
+    result = pytester.runpytest_subprocess("--azchaos-env=bad.yaml")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--azchaos-env: bad.yaml:3: unknown role 'ap': expected one of lb, app*"])
+    missing = pytester.runpytest_subprocess("--azchaos-env=missing.yaml")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stderr.fnmatch_lines(["*missing.yaml: environment file not found*"])
+
+
+def test_no_engine_fails_tests_with_one_clear_line(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
+    pytester.makepyfile("def test_one(azchaos): pass\ndef test_two(azchaos): pass\n")
+    result = pytester.runpytest_subprocess(f"--azchaos-env={MINIMAL}")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*azchaos: the stack could not start: no Docker engine answers*"])

@@ -260,6 +260,9 @@ def _build_debootstrap(recipe: Recipe, tag: str, client: docker.DockerClient, pr
     if os.geteuid() != 0:
         raise ImageBuildError(recipe.name, "debootstrap", "needs root (run as root, or pull the official images)")
     if shutil.which("debootstrap") is None:
+        if shutil.which("apt-get") is None:
+            raise ImageBuildError(recipe.name, "debootstrap", "debootstrap is not installed and there is no apt-get")
+        _run_step(recipe.name, "apt-get update", ["apt-get", "update", "-q"], progress)
         _run_step(recipe.name, "install debootstrap", ["apt-get", "install", "-y", "-q", "debootstrap"], progress)
     mirror = aptsources.debian_mirror(suite)
     with tempfile.TemporaryDirectory(prefix="azchaos-rootfs-") as tmp:

@@ -72,7 +72,7 @@ def _images(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     topo = load(environment_file(args.env))
     stack = Stack(topo, run_id=args.run_id, images_mode=args.images, progress=_progress).up()
-    print(json.dumps({"run_id": stack.run_id, "endpoints": {"lb": stack.lb_url}}))
+    print(json.dumps({"run_id": stack.run_id, "endpoints": stack.endpoints()}, indent=2))
     return 0
 
 
@@ -98,8 +98,10 @@ def _status(args: argparse.Namespace) -> int:
     for row in status["members"]:
         health = "healthy" if row["healthy"] else "UNHEALTHY"
         print(f"  {row['az']:<8} {row['role']:<6} {row['container']:<40} {row['state']:<10} {health}")
+    for role, facts in status["roles"].items():
+        print(f"  {role}: {json.dumps(facts)}")
     for name, url in status["endpoints"].items():
-        print(f"  endpoint {name}: {url}")
+        print(f"  endpoint {name}: {json.dumps(url) if isinstance(url, dict) else url}")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Example::
 
-    stack = Stack(topology.load("environments/minimal.yaml")).up()
+    stack = Stack(topology.load("environments/default.yaml")).up()
     stack.lb_url            # 'http://127.0.0.1:49153'
     stack.members(az="a")   # the containers of AZ a
     stack.down()
@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -18,17 +19,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from . import resources, topology
+from . import topology
 from .backend import LABEL_AZ, LABEL_ROLE, LABEL_RUN, Backend, ContainerSpec, DockerBackend
 from .errors import ConfigError, StackError
 from .images import ImageSet
+from .roles import ROLES
+from .roles.lb import render as render_lb
 from .topology import REGIONAL, ServiceSpec, Topology
 
 Progress = Callable[[str], None]
 LABEL_SERVICE = "azchaos.service"
 LABEL_ENV = "azchaos.env"
+LABEL_SECRETS = "azchaos.secrets"
+SECRET_NAMES = ("db_password", "replication_password", "s3_access_key", "s3_secret_key")
 
 
 @dataclass(frozen=True)
@@ -44,30 +47,30 @@ class Member:
     port: int
 
     def labels(self, run_id: str, env_path: Path) -> dict[str, str]:
-        return {
-            LABEL_RUN: run_id,
-            LABEL_AZ: self.az,
-            LABEL_ROLE: self.role,
-            LABEL_SERVICE: self.service,
-            LABEL_ENV: str(env_path),
-        }
+        return {LABEL_RUN: run_id, LABEL_AZ: self.az, LABEL_ROLE: self.role,
+                LABEL_SERVICE: self.service, LABEL_ENV: str(env_path)}
+
+
+_ORDER = ("etcd", "db", "s3", "toxiproxy", "app", "lb")
 
 
 def plan(topo: Topology, run_id: str) -> list[Member]:
-    """Return every member the topology asks for, in start order (apps before the LB)."""
+    """Return every member the topology asks for, dependencies first."""
     members: list[Member] = []
-    for spec in sorted(topo.services, key=lambda s: s.role == "lb"):
+    for spec in sorted(topo.services, key=lambda s: _ORDER.index(s.role)):
         if spec.regional:
-            alias = spec.name
-            members.append(Member(spec.name, spec.role, REGIONAL, 1, f"azchaos-{run_id}-{alias}", alias, spec.port))
+            members.append(_member(run_id, spec, spec.role, REGIONAL, 1, spec.name))
             continue
         for az in spec.azs:
             for replica in range(1, spec.replicas_per_az + 1):
-                alias = f"{spec.name}-{az}-{replica}"
-                members.append(
-                    Member(spec.name, spec.role, az, replica, f"azchaos-{run_id}-{alias}", alias, spec.port)
-                )
+                members.append(_member(run_id, spec, spec.role, az, replica, f"{spec.name}-{az}-{replica}"))
+        if spec.role == "db":  # one endpoint that follows the leader, like the RDS endpoint
+            members.append(_member(run_id, spec, "db-endpoint", REGIONAL, 1, spec.name))
     return members
+
+
+def _member(run_id: str, spec: ServiceSpec, role: str, az: str, replica: int, alias: str) -> Member:
+    return Member(spec.name, role, az, replica, f"azchaos-{run_id}-{alias}", alias, spec.port)
 
 
 def new_run_id() -> str:
@@ -86,6 +89,7 @@ class Stack:
         backend: Backend | None = None,
         images_mode: str = "auto",
         progress: Progress = print,
+        secrets_: dict[str, str] | None = None,
     ) -> None:
         self.topology = topo
         self.run_id = run_id or new_run_id()
@@ -93,7 +97,8 @@ class Stack:
         self.images_mode = images_mode
         self.progress = progress
         self.members_all = plan(topo, self.run_id)
-        self._ports: dict[str, int] = {}
+        self.secrets = secrets_ or {name: secrets.token_urlsafe(18) for name in SECRET_NAMES}
+        self._ports: dict[tuple[str, int], int] = {}
 
     @classmethod
     def attach(cls, run_id: str, *, backend: Backend | None = None, progress: Progress = print) -> Stack:
@@ -102,60 +107,71 @@ class Stack:
         labels = backend.labels_of_run(run_id)
         if not labels:
             raise StackError(f"no stack with run id {run_id!r} is running (see 'azchaos status')")
-        stack = cls(topology.load(labels[0][LABEL_ENV]), run_id=run_id, backend=backend, progress=progress)
-        stack._read_ports()
-        return stack
+        stored = next((json.loads(lab[LABEL_SECRETS]) for lab in labels if LABEL_SECRETS in lab), None)
+        return cls(topology.load(labels[0][LABEL_ENV]), run_id=run_id, backend=backend,
+                   progress=progress, secrets_=stored)
 
     # -- finding things ------------------------------------------------------
 
-    def members(self, *, az: str | None = None, role: str | None = None) -> list[Member]:
-        """Return the members in ``az`` and/or of ``role``; unknown values are a ConfigError."""
-        if az is not None:
+    def members(self, *, az: str | None = None, role: str | None = None, service: str | None = None) -> list[Member]:
+        """Return the members in ``az``, of ``role`` and/or of ``service``; unknown values are a ConfigError."""
+        if az is not None and az != REGIONAL:
             self.topology.check_az(az)
-        if role is not None and role not in {m.role for m in self.members_all}:
-            raise ConfigError(f"unknown role {role!r}: this stack has {sorted({m.role for m in self.members_all})}")
-        return [m for m in self.members_all if az in (None, m.az) and role in (None, m.role)]
+        if role is not None and role not in ROLES:
+            raise ConfigError(f"unknown role {role!r}: expected one of {', '.join(ROLES)}")
+        return [m for m in self.members_all
+                if az in (None, m.az) and role in (None, m.role) and service in (None, m.service)]
+
+    def container_of(self, alias: str) -> str:
+        return f"azchaos-{self.run_id}-{alias}"
+
+    def secret(self, name: str) -> str:
+        return self.secrets[name]
 
     @property
     def lb(self) -> Member:
-        return self.members(role="lb")[0]
+        found = self.members(role="lb")
+        if not found:
+            raise ConfigError(f"{self.topology.path}: this environment has no load balancer (role lb)")
+        return found[0]
 
     @property
     def lb_url(self) -> str:
         """The load balancer's URL on 127.0.0.1."""
-        return f"http://127.0.0.1:{self.host_port(self.lb)}"
+        return self.url(self.lb, self.lb.port)
 
-    def host_port(self, member: Member) -> int:
-        """Return the 127.0.0.1 port that ``member``'s service port is published on."""
-        if member.container not in self._ports:
-            self._ports[member.container] = self.backend.published_port(member.container, member.port)
-        return self._ports[member.container]
+    def host_port(self, member: Member, port: int | None = None) -> int:
+        """Return the 127.0.0.1 port that ``member``'s ``port`` (default: its service port) is published on."""
+        key = (member.container, port or member.port)
+        if key not in self._ports:
+            self._ports[key] = self.backend.published_port(*key)
+        return self._ports[key]
 
-    def forget_ports(self, members: list[Member]) -> None:
+    def url(self, member: Member, port: int, path: str = "") -> str:
+        """Return http://127.0.0.1:<published port><path> for a member's container port."""
+        return f"http://127.0.0.1:{self.host_port(member, port)}{path}"
+
+    def forget_ports(self, members: Sequence[Member]) -> None:
         """Forget the published ports of ``members``: a restarted container gets new ones."""
-        for member in members:
-            self._ports.pop(member.container, None)
+        names = {m.container for m in members}
+        self._ports = {k: v for k, v in self._ports.items() if k[0] not in names}
 
-    def _read_ports(self) -> None:
-        self._ports = {m.container: self.backend.published_port(m.container, m.port)
-                       for m in self.members_all if self.backend.state(m.container) == "running"}
+    def is_running(self, member: Member) -> bool:
+        return self.backend.state(member.container) == "running"
 
     # -- lifecycle -----------------------------------------------------------
 
-    def up(self, *, timeout_s: float = 180) -> Stack:
+    def up(self, *, timeout_s: float = 240) -> Stack:
         """Build missing images, start every member and wait until the stack is ready."""
         started = time.monotonic()
-        images = ImageSet(self.topology.images_dir, mode=self.images_mode,
-                          client=getattr(self.backend, "client", None), progress=self.progress)
-        refs = {spec.name: images.ensure(spec.image) for spec in self.topology.services}
+        refs = self._images()
         self.progress(f"starting stack {self.run_id} ({self.topology.name}: {len(self.members_all)} containers)")
         try:
             self._create_networks()
-            apps = [m for m in self.members_all if m.role != "lb"]
-            self._start(apps, refs)
-            self.wait_ready(apps, deadline=started + timeout_s)
-            self._start([self.lb], refs)
-            self.wait_ready([self.lb], deadline=started + timeout_s)
+            for member in self.members_all:
+                self.backend.create(self._container_spec(member, refs[(member.service, member.role)]))
+            self.backend.start([m.container for m in self.members_all])
+            self.wait_ready(self.members_all, deadline=started + timeout_s)
         except BaseException:
             self.progress(f"stack {self.run_id} did not start; removing what was created")
             self.down()
@@ -163,127 +179,131 @@ class Stack:
         self.progress(f"stack {self.run_id} ready in {time.monotonic() - started:.1f} s at {self.lb_url}")
         return self
 
+    def _images(self) -> dict[tuple[str, str], str]:
+        images = ImageSet(self.topology.images_dir, mode=self.images_mode,
+                          client=getattr(self.backend, "client", None), progress=self.progress)
+        refs = {}
+        for member in self.members_all:
+            spec = self.topology.service(member.service)
+            name = spec.options["endpoint_image"] if member.role == "db-endpoint" else spec.image
+            refs[(member.service, member.role)] = images.ensure(name)
+        return refs
+
     def down(self) -> int:
         """Remove every container, network and volume of this run; return how many."""
         self._ports.clear()
         return self.backend.remove_run(self.run_id)
 
-    def _network(self, az: str) -> str:
+    def network(self, az: str) -> str:
         return f"azchaos-{self.run_id}-{az}"
 
     def _create_networks(self) -> None:
         for az in (REGIONAL, *self.topology.azs):
-            self.backend.create_network(self._network(az), {LABEL_RUN: self.run_id, LABEL_AZ: az})
+            self.backend.create_network(self.network(az), {LABEL_RUN: self.run_id, LABEL_AZ: az})
 
     def _container_spec(self, member: Member, image: str) -> ContainerSpec:
         spec = self.topology.service(member.service)
-        networks: list[tuple[str, Sequence[str]]] = [(self._network(REGIONAL), [member.alias])]
+        role = ROLES[member.role]
+        networks: list[tuple[str, Sequence[str]]] = [(self.network(REGIONAL), [member.alias])]
         if member.az != REGIONAL:
-            networks.insert(0, (self._network(member.az), [member.alias]))
+            networks.insert(0, (self.network(member.az), [member.alias]))
         env = {"AZCHAOS_AZ": member.az, "AZCHAOS_REPLICA": member.alias, "PORT": str(member.port)}
+        env.update(role.environment(self, member))
         env.update(dict(spec.environment))
-        files = {"/etc/nginx/nginx.conf": self.lb_config(spec)} if member.role == "lb" else {}
+        labels = member.labels(self.run_id, self.topology.path)
+        if member.role == "lb":
+            labels[LABEL_SECRETS] = json.dumps(self.secrets)
         return ContainerSpec(
-            name=member.container,
-            image=image,
-            labels=member.labels(self.run_id, self.topology.path),
-            networks=networks,
-            environment=env,
-            command=spec.command,
-            publish=[member.port],
-            files=files,
+            name=member.container, image=image, labels=labels, networks=networks, environment=env,
+            command=role.command(self, member), publish=role.ports(self, member), files=role.files(self, member),
         )
-
-    def _start(self, members: list[Member], refs: dict[str, str]) -> None:
-        for member in members:
-            self.backend.create(self._container_spec(member, refs[member.service]))
-        self.backend.start([m.container for m in members])
-
-    def lb_config(self, lb: ServiceSpec, *, running: set[str] | None = None) -> str:
-        """Render the nginx configuration of ``lb``, listing the ``running`` targets (default: all).
-
-        nginx resolves target names when it (re)loads and refuses a name that does
-        not resolve, which is what a stopped container's name does: so a target
-        that is down is left out, and :meth:`reload_lb` registers it again later.
-        """
-        assert lb.targets is not None
-        target = self.topology.service(lb.targets)
-        members = [m for m in self.members_all if m.service == target.name
-                   and (running is None or m.container in running)]
-        servers = "\n".join(f"        server {m.alias}:{m.port} max_fails=1 fail_timeout=5s;" for m in members)
-        if not members:  # nginx needs one server: a closed port, so requests fail fast with 502
-            servers = "        server 127.0.0.1:9 max_fails=0;"
-        template = resources.fixture("nginx/nginx.conf.template").read_text()
-        values = {
-            "upstream": target.name,
-            "servers": servers,
-            "port": str(lb.port),
-            "connect_timeout": f"{int(lb.connect_timeout_s * 1000)}ms",
-            "next_upstream": "error timeout http_502 http_503 http_504" if lb.retry else "off",
-        }
-        for key, value in values.items():
-            template = template.replace("{{" + key + "}}", value)
-        return template
 
     def reload_lb(self) -> None:
         """Register the running targets with the load balancer again, like an ALB after a replacement."""
+        if not self.members(role="lb"):
+            return
         spec = self.topology.service(self.lb.service)
-        running = {m.container for m in self.members_all if self.backend.state(m.container) == "running"}
-        self.backend.put_files(self.lb.container, {"/etc/nginx/nginx.conf": self.lb_config(spec, running=running)})
+        running = {m.container for m in self.members_all if self.is_running(m)}
+        self.backend.put_files(self.lb.container, {"/etc/nginx/nginx.conf": render_lb(self, spec, running=running)})
         code, output = self.backend.exec(self.lb.container, ["nginx", "-s", "reload"])
         if code != 0:
             raise StackError(f"reloading the load balancer failed: {output.strip()}")
 
     # -- readiness -----------------------------------------------------------
 
-    def health_url(self, member: Member) -> str:
-        spec = self.topology.service(member.service)
-        if spec.role == "lb" and spec.targets:  # ready only when it reaches a target
-            spec = self.topology.service(spec.targets)
-        path = spec.health_path
-        return f"http://127.0.0.1:{self.host_port(member)}{path}"
+    def not_ready(self, members: Sequence[Member]) -> list[str]:
+        """Return what is not ready among ``members``, role by role (a role may also check its cluster)."""
+        pending: list[str] = []
+        for role in dict.fromkeys(m.role for m in members):
+            pending += ROLES[role].not_ready(self, [m for m in members if m.role == role])
+        return pending
 
     def is_healthy(self, member: Member) -> bool:
-        """Return True if ``member`` answers its health check (through its 127.0.0.1 port)."""
+        """Return True if ``member``'s role reports it ready (through 127.0.0.1 ports)."""
+        return self.is_running(member) and not ROLES[member.role].not_ready(self, [member])
+
+    def wait_ready(self, members: Sequence[Member], *, deadline: float) -> None:
+        """Poll until every role of ``members`` is ready; raise StackError naming what is not."""
+        last_report = time.monotonic()
+        while True:
+            pending = self.not_ready(members)
+            if not pending:
+                return
+            now = time.monotonic()
+            if now > deadline:
+                raise StackError(self._not_ready_message(pending))
+            if now - last_report > 3:
+                self.progress(f"waiting for {', '.join(pending)}")
+                last_report = now
+            time.sleep(0.2)
+
+    def _not_ready_message(self, pending: list[str]) -> str:
+        culprit = next((m for m in self.members_all if m.alias in pending or pending[0].startswith(m.role)),
+                       self.members_all[0])
+        state = self.backend.state(culprit.container)
+        logs = self.backend.logs(culprit.container, tail=12).strip() or "(no output)"
+        return f"not ready in time: {', '.join(pending)}; {culprit.container} is {state}, last log lines:\n{logs}"
+
+    def db_writable(self, endpoint: Member) -> bool:
+        """Return True if the DB endpoint accepts a connection to a primary (not in recovery)."""
+        import psycopg
+
         try:
-            return requests.get(self.health_url(member), timeout=1).status_code == 200
-        except (requests.RequestException, StackError):
+            with psycopg.connect(self.db_dsn(endpoint), connect_timeout=2) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+                return row is not None and row[0] is False
+        except psycopg.Error:
             return False
 
-    def wait_ready(self, members: list[Member], *, deadline: float) -> None:
-        """Poll until every member is healthy; raise StackError naming the ones that are not."""
-        pending = list(members)
-        last_report = 0.0
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            while pending:
-                healthy = list(pool.map(self.is_healthy, pending))
-                pending = [m for m, ok in zip(pending, healthy, strict=False) if not ok]
-                if not pending:
-                    return
-                now = time.monotonic()
-                if now > deadline:
-                    raise StackError(self._not_ready_message(pending))
-                if now - last_report > 5:
-                    self.progress(f"waiting for {len(pending)} container(s): {', '.join(m.alias for m in pending)}")
-                    last_report = now
-                time.sleep(0.1)
+    def db_dsn(self, endpoint: Member | None = None) -> str:
+        """Return a PostgreSQL DSN of the DB endpoint on 127.0.0.1."""
+        endpoint = endpoint or self.members(role="db-endpoint")[0]
+        return f"postgresql://postgres:{self.secret('db_password')}@127.0.0.1:{self.host_port(endpoint)}/postgres"
 
-    def _not_ready_message(self, pending: list[Member]) -> str:
-        first = pending[0]
-        state = self.backend.state(first.container)
-        logs = self.backend.logs(first.container, tail=10).strip() or "(no output)"
-        return (
-            f"{len(pending)} container(s) not healthy in time: {', '.join(m.container for m in pending)}; "
-            f"{first.container} is {state}, last log lines:\n{logs}"
-        )
+    def endpoints(self) -> dict[str, Any]:
+        """Return the published endpoints, for any standard client (curl, psql, aws cli)."""
+        found: dict[str, Any] = {}
+        if self.members(role="lb") and self.is_running(self.lb):
+            found["lb"] = self.lb_url
+            spec = self.topology.service(self.lb.service)
+            if spec.options.get("s3"):
+                found["s3"] = {"url": self.url(self.lb, int(spec.options["s3_port"])),
+                               "access_key": self.secret("s3_access_key"),
+                               "secret_key": self.secret("s3_secret_key"), "region": "us-east-1",
+                               "bucket": self.topology.service(spec.options["s3"]).options["bucket"]}
+        endpoints = self.members(role="db-endpoint")
+        if endpoints and self.is_running(endpoints[0]):
+            found["db"] = self.db_dsn(endpoints[0])
+        return found
 
     def status(self) -> dict[str, Any]:
-        """Return each member's state and health, and the published endpoints."""
-        rows = []
-        for m in self.members_all:
-            state = self.backend.state(m.container)
-            rows.append({"container": m.container, "service": m.service, "role": m.role, "az": m.az,
-                         "state": state, "healthy": state == "running" and self.is_healthy(m)})
-        endpoints = {"lb": self.lb_url} if self.backend.state(self.lb.container) == "running" else {}
-        return {"run_id": self.run_id, "environment": str(self.topology.path),
-                "azs": list(self.topology.azs), "members": rows, "endpoints": endpoints}
+        """Return each member's state and health, role facts and the published endpoints."""
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            health = list(pool.map(self.is_healthy, self.members_all))
+        rows = [{"container": m.container, "service": m.service, "role": m.role, "az": m.az,
+                 "state": self.backend.state(m.container), "healthy": ok}
+                for m, ok in zip(self.members_all, health, strict=True)]
+        roles = {role: dict(ROLES[role].status(self, self.members(role=role)))
+                 for role in dict.fromkeys(m.role for m in self.members_all)}
+        return {"run_id": self.run_id, "environment": str(self.topology.path), "azs": list(self.topology.azs),
+                "members": rows, "roles": {k: v for k, v in roles.items() if v}, "endpoints": self.endpoints()}

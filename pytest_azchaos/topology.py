@@ -19,13 +19,21 @@ import yaml
 from .errors import ConfigError
 from .units import parse_duration
 
-ROLES = ("lb", "app")
+ROLES = ("lb", "app", "db", "etcd", "s3", "toxiproxy")
 REGIONAL = "region"
+DEFAULT_PORTS = {"lb": 80, "app": 8080, "db": 5432, "etcd": 2379, "s3": 9000, "toxiproxy": 8474}
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 _TOP_KEYS = {"name", "azs", "services", "slo", "images"}
-_SERVICE_KEYS = {
-    "role", "image", "replicas_per_az", "azs", "port", "health", "environment",
-    "command", "targets", "retry", "connect_timeout",
+_SERVICE_KEYS = {"role", "image", "replicas_per_az", "azs", "port", "health", "environment", "command"}
+# Keys only some roles take, with their defaults (validated and kept in ServiceSpec.options).
+ROLE_KEYS: dict[str, dict[str, Any]] = {
+    "lb": {"targets": None, "retry": True, "connect_timeout": "500ms", "s3": None, "s3_port": 9000},
+    "app": {"db": None, "s3": None, "links": True},
+    "db": {"dcs": None, "endpoint_image": "haproxy", "synchronous": True, "strict": False,
+           "ttl": "10s", "loop_wait": "1s", "retry_timeout": "4s", "password": None},
+    "etcd": {},
+    "s3": {"drives_per_node": 2, "parity": None, "bucket": "azchaos"},
+    "toxiproxy": {},
 }
 
 
@@ -45,6 +53,7 @@ class ServiceSpec:
     targets: str | None = None
     retry: bool = True
     connect_timeout_s: float = 0.5
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def regional(self) -> bool:
@@ -161,7 +170,7 @@ def _topology(data: Any, src: _Source) -> Topology:
     services = tuple(
         _service(str(name), spec, azs, src) for name, spec in raw_services.items()
     )
-    _check_lb_targets(services, raw_services, src)
+    _check_references(services, raw_services, src)
     slo = data.get("slo") or {}
     if not isinstance(slo, Mapping):
         raise src.error(data, "slo", "'slo' must be a mapping like {failed_requests: 0}")
@@ -200,10 +209,10 @@ def _service(name: str, spec: Any, azs: tuple[str, ...], src: _Source) -> Servic
         raise src.error(None, None, f"service {name!r} must be a mapping")
     if not _NAME.match(name):
         raise src.error(spec, None, f"service name {name!r} must be lowercase letters/digits/-")
-    _check_keys(spec, _SERVICE_KEYS, src, f"service {name!r}")
     role = spec.get("role")
     if role not in ROLES:
         raise src.error(spec, "role", _unknown("role", role, list(ROLES)))
+    _check_keys(spec, _SERVICE_KEYS | set(ROLE_KEYS[role]), src, f"service {name!r} (role {role})")
     image = spec.get("image")
     if not isinstance(image, str) or not image:
         raise src.error(spec, "image", f"service {name!r} needs an 'image' (a recipe or image name)")
@@ -214,14 +223,32 @@ def _service(name: str, spec: Any, azs: tuple[str, ...], src: _Source) -> Servic
         image=image,
         azs=placed,
         replicas_per_az=_positive_int(spec, "replicas_per_az", 1, src),
-        port=_port(spec, src, default=80 if role == "lb" else 8080),
+        port=_port(spec, src, default=DEFAULT_PORTS[role]),
         health_path=_health(spec, src),
         environment=_environment(spec, src),
         command=tuple(str(c) for c in spec.get("command") or ()),
         targets=spec.get("targets"),
         retry=_bool(spec, "retry", True, src),
         connect_timeout_s=_duration(spec, "connect_timeout", "500ms", src),
+        options=_options(role, spec, src),
     )
+
+
+def _options(role: str, spec: _Node, src: _Source) -> dict[str, Any]:
+    """Validate the role-specific keys by the type of their default; durations become seconds."""
+    options: dict[str, Any] = {}
+    for key, default in ROLE_KEYS[role].items():
+        value = spec.get(key, default)
+        if isinstance(default, bool):
+            value = _bool(spec, key, default, src)
+        elif isinstance(default, int):
+            value = _positive_int(spec, key, default, src)
+        elif key in ("ttl", "loop_wait", "retry_timeout", "connect_timeout"):
+            value = _duration(spec, key, default, src)
+        elif value is not None and not isinstance(value, (str, int)):
+            raise src.error(spec, key, f"{key!r} must be a name or a number, found {value!r}")
+        options[key] = value
+    return options
 
 
 def _placement(
@@ -231,7 +258,7 @@ def _placement(
         if "azs" in spec:
             raise src.error(spec, "azs", f"service {name!r}: the load balancer is regional")
         return ()
-    placed = spec.get("azs", list(azs))
+    placed = spec.get("azs", list(azs[:2]) if role == "db" else list(azs))
     if not isinstance(placed, list) or not placed:
         raise src.error(spec, "azs", "'azs' must be a non-empty list of AZ names")
     for az in placed:
@@ -280,6 +307,26 @@ def _duration(spec: _Node, key: str, default: str, src: _Source) -> float:
         return parse_duration(spec.get(key, default), what=key)
     except ConfigError as exc:
         raise src.error(spec, key, str(exc)) from None
+
+
+def _check_references(services: tuple[ServiceSpec, ...], raw: _Node, src: _Source) -> None:
+    """Check that every service named by another exists and has the right role; fill defaults."""
+    by_role: dict[str, list[str]] = {role: [s.name for s in services if s.role == role] for role in ROLES}
+    references = {"db": "db", "s3": "s3", "dcs": "etcd"}
+    for spec in services:
+        for key, role in references.items():
+            if key not in spec.options:
+                continue
+            named = spec.options[key]
+            if named is None and len(by_role[role]) == 1:
+                spec.options[key] = named = by_role[role][0]  # the only one: no need to name it
+            if named is None and spec.role == "db" and key == "dcs":
+                raise src.error(raw[spec.name], None, f"service {spec.name!r} needs an etcd service for Patroni")
+            if named is not None and named not in by_role[role]:
+                raise src.error(raw[spec.name], key, _unknown(f"{role} service", named, by_role[role]))
+    _check_lb_targets(services, raw, src)
+    if by_role["db"] and len(by_role["db"]) > 1:
+        raise src.error(raw[by_role["db"][1]], None, "only one db service is supported")
 
 
 def _check_lb_targets(

@@ -1,26 +1,151 @@
 """The example application under test: a small HTTP service, one replica per container.
 
-Endpoints:
-  GET  /healthz        200 while the replica can serve
-  GET  /               which replica and AZ answered
-  PUT  /items/KEY      store a value (in this replica's memory, for now)
-  GET  /items/KEY      read it back
-Configuration comes from the environment: PORT, AZCHAOS_AZ, AZCHAOS_REPLICA.
+Endpoints (JSON unless said otherwise):
+  GET  /healthz          200 while this replica can serve (shallow, like an ALB target check)
+  GET  /                 which replica and AZ answered
+  POST /items            store the request body as a new item; 201 {"key": ...} once committed
+  GET  /items/KEY        read an item back
+  PUT  /objects/KEY      store the body in S3 (multipart above 8 MiB); {"key", "sha256"}
+  GET  /objects/KEY      the object's bytes, with its SHA-256 in X-Checksum-Sha256
+
+Configuration comes from the environment: PORT, AZCHAOS_AZ, AZCHAOS_REPLICA,
+DATABASE_URL (PostgreSQL; without it items live in this replica's memory),
+S3_ENDPOINT_URL, S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import signal
 import sys
 import threading
+import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 AZ = os.environ.get("AZCHAOS_AZ", "?")
 REPLICA = os.environ.get("AZCHAOS_REPLICA", "?")
-ITEMS: dict[str, str] = {}
-LOCK = threading.Lock()
+DATABASE_URL = os.environ.get("DATABASE_URL")
+S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL")
+BUCKET = os.environ.get("S3_BUCKET", "azchaos")
+PART_SIZE = 8 * 1024 * 1024
+
+
+class Unavailable(Exception):
+    """A dependency (DB or S3) could not be reached: answer 503."""
+
+
+class MemoryItems:
+    """Items in this replica's memory: the store when no DATABASE_URL is given."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def put(self, key: str, value: str) -> None:
+        with self.lock:
+            self.items[key] = value
+
+    def get(self, key: str) -> str | None:
+        with self.lock:
+            return self.items.get(key)
+
+
+class DbItems:
+    """Items in PostgreSQL. One connection per thread, replaced after any failure, so the
+    app follows a failover by itself: the DB endpoint cuts old sessions, we reconnect."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        self.psycopg = psycopg
+        self.url = url
+        self.local = threading.local()
+        threading.Thread(target=self.create_table, daemon=True).start()
+
+    def create_table(self) -> None:
+        while True:
+            try:
+                self.run("CREATE TABLE IF NOT EXISTS items (key text PRIMARY KEY, value text NOT NULL, "
+                         "created_at timestamptz NOT NULL DEFAULT now())")
+                return
+            except Unavailable:
+                time.sleep(1)
+
+    def connection(self) -> Any:
+        conn = getattr(self.local, "conn", None)
+        if conn is None or conn.closed:
+            conn = self.psycopg.connect(self.url, connect_timeout=2, autocommit=True,
+                                        options="-c statement_timeout=5000")
+            self.local.conn = conn
+        return conn
+
+    def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            cursor = self.connection().execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+        except self.psycopg.Error as exc:
+            conn = getattr(self.local, "conn", None)
+            if conn is not None:
+                conn.close()
+            raise Unavailable(f"database: {type(exc).__name__}: {str(exc).strip()[:200]}") from None
+
+    def put(self, key: str, value: str) -> None:
+        self.run("INSERT INTO items (key, value) VALUES (%s, %s)", (key, value))
+
+    def get(self, key: str) -> str | None:
+        rows = self.run("SELECT value FROM items WHERE key = %s", (key,))
+        return str(rows[0][0]) if rows else None
+
+
+class Objects:
+    """Objects in S3 through boto3; large bodies go up as multipart uploads, part by part."""
+
+    def __init__(self, endpoint: str) -> None:
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
+
+        self.client = boto3.client("s3", endpoint_url=endpoint, config=Config(
+            connect_timeout=2, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"},
+            s3={"addressing_style": "path"}))
+        self.transfer = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE)
+        threading.Thread(target=self.create_bucket, daemon=True).start()
+
+    def create_bucket(self) -> None:
+        while True:
+            try:
+                self.client.head_bucket(Bucket=BUCKET)
+                return
+            except Exception:  # noqa: BLE001 - missing bucket or S3 not up yet: try to create
+                try:
+                    self.client.create_bucket(Bucket=BUCKET)
+                    return
+                except Exception:  # noqa: BLE001
+                    time.sleep(1)
+
+    def put(self, key: str, body: bytes) -> str:
+        try:
+            self.client.upload_fileobj(io.BytesIO(body), BUCKET, key, Config=self.transfer)
+        except Exception as exc:
+            raise Unavailable(f"s3: {type(exc).__name__}: {exc}") from None
+        return hashlib.sha256(body).hexdigest()
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return bytes(self.client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        except self.client.exceptions.NoSuchKey:
+            return None
+        except Exception as exc:
+            raise Unavailable(f"s3: {type(exc).__name__}: {exc}") from None
+
+
+ITEMS: MemoryItems | DbItems = DbItems(DATABASE_URL) if DATABASE_URL else MemoryItems()
+OBJECTS: Objects | None = Objects(S3_ENDPOINT_URL) if S3_ENDPOINT_URL else None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -30,39 +155,75 @@ class Handler(BaseHTTPRequestHandler):
         pass  # one line per request would flood the container log under load
 
     def reply(self, status: int, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
+        self.send_bytes(status, json.dumps(body).encode(), "application/json")
+
+    def send_bytes(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:
+    def body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def handle_one(self, action: Any) -> None:
+        try:
+            action()
+        except Unavailable as exc:
+            self.reply(503, {"error": str(exc), "replica": REPLICA})
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        self.handle_one(self.get)
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        self.handle_one(self.post)
+
+    def do_PUT(self) -> None:  # noqa: N802 - stdlib name
+        self.handle_one(self.put)
+
+    def get(self) -> None:
         if self.path == "/healthz":
             self.reply(200, {"status": "ok", "az": AZ, "replica": REPLICA})
         elif self.path == "/":
             self.reply(200, {"service": "example-app", "az": AZ, "replica": REPLICA})
         elif self.path.startswith("/items/"):
             key = self.path[len("/items/"):]
-            with LOCK:
-                value = ITEMS.get(key)
+            value = ITEMS.get(key)
             if value is None:
                 self.reply(404, {"error": "no such item", "key": key})
             else:
                 self.reply(200, {"key": key, "value": value, "replica": REPLICA})
+        elif self.path.startswith("/objects/") and OBJECTS is not None:
+            data = OBJECTS.get(self.path[len("/objects/"):])
+            if data is None:
+                self.reply(404, {"error": "no such object"})
+            else:
+                digest = hashlib.sha256(data).hexdigest()
+                self.send_bytes(200, data, "application/octet-stream", {"X-Checksum-Sha256": digest})
         else:
             self.reply(404, {"error": "not found", "path": self.path})
 
-    def do_PUT(self) -> None:
-        if not self.path.startswith("/items/"):
+    def post(self) -> None:
+        if self.path != "/items":
             self.reply(404, {"error": "not found", "path": self.path})
             return
-        key = self.path[len("/items/"):]
-        length = int(self.headers.get("Content-Length") or 0)
-        value = self.rfile.read(length).decode(errors="replace")
-        with LOCK:
-            ITEMS[key] = value
-        self.reply(200, {"key": key, "replica": REPLICA})
+        key = uuid.uuid4().hex
+        ITEMS.put(key, self.body().decode(errors="replace"))
+        self.reply(201, {"key": key, "replica": REPLICA})
+
+    def put(self) -> None:
+        if self.path.startswith("/items/"):  # an idempotent write under the client's key
+            key = self.path[len("/items/"):]
+            ITEMS.put(key, self.body().decode(errors="replace"))
+            self.reply(200, {"key": key, "replica": REPLICA})
+        elif self.path.startswith("/objects/") and OBJECTS is not None:
+            key = self.path[len("/objects/"):]
+            self.reply(200, {"key": key, "sha256": OBJECTS.put(key, self.body()), "replica": REPLICA})
+        else:
+            self.reply(404, {"error": "not found", "path": self.path})
 
 
 def main() -> None:

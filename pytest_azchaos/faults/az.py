@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from ..stack import Stack
 
 AZ_MODES = ("power", "freeze")
+HEAL_TIMEOUT_S = 120  # an old DB primary may need a pg_rewind before it streams again
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class AzOutage:
             stack.backend.start(names)
             members = stack.members(az=self.az)
             stack.forget_ports(members)
-            stack.wait_ready(members, deadline=time.monotonic() + 60)
+            stack.wait_ready(members, deadline=time.monotonic() + HEAL_TIMEOUT_S)
             stack.reload_lb()  # restarted replicas may have new addresses
         else:
             stack.backend.unpause(names)

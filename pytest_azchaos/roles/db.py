@@ -1,0 +1,156 @@
+"""PostgreSQL with automatic failover: Patroni nodes in two (or three) AZs, and one endpoint.
+
+The endpoint is HAProxy, the standard Patroni deployment: it health-checks each
+node's Patroni REST API (``GET /primary``) and sends connections only to the
+leader, so it follows a failover like the RDS endpoint does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from .base import Role, http_json
+
+if TYPE_CHECKING:
+    from ..stack import Member, Stack
+
+PATRONI_PORT = 8008
+DATA_DIR = "/var/lib/postgresql/data"
+
+
+def patroni_config(stack: Stack, member: Member) -> dict[str, Any]:
+    """Return the Patroni configuration of one node (JSON is YAML, so no YAML writer is needed)."""
+    spec = stack.topology.service(member.service)
+    opts = spec.options
+    etcd = stack.members(service=opts["dcs"])
+    return {
+        "scope": f"azchaos-{stack.run_id}",
+        "name": member.alias,
+        "restapi": {"listen": f"0.0.0.0:{PATRONI_PORT}", "connect_address": f"{member.alias}:{PATRONI_PORT}"},
+        "etcd3": {"hosts": [f"{m.alias}:{m.port}" for m in etcd]},
+        "bootstrap": {
+            "dcs": {
+                # Failover within ttl + loop_wait after the leader is lost; Patroni needs
+                # loop_wait + 2 * retry_timeout <= ttl.
+                "ttl": int(opts["ttl"]),
+                "loop_wait": max(1, int(opts["loop_wait"])),
+                "retry_timeout": int(opts["retry_timeout"]),
+                "maximum_lag_on_failover": 1048576,
+                "synchronous_mode": bool(opts["synchronous"]),
+                "synchronous_mode_strict": bool(opts["strict"]),
+                "postgresql": {
+                    "use_pg_rewind": True,
+                    "use_slots": True,
+                    "parameters": {"wal_level": "replica", "hot_standby": "on", "wal_log_hints": "on",
+                                   "max_wal_senders": 10, "max_replication_slots": 10,
+                                   "max_connections": 200, "shared_buffers": "32MB"},
+                },
+            },
+            "initdb": [{"encoding": "UTF8"}, {"locale": "C"}],
+        },
+        "postgresql": {
+            "listen": f"0.0.0.0:{member.port}",
+            "connect_address": f"{member.alias}:{member.port}",
+            "data_dir": DATA_DIR,
+            "bin_dir": "/usr/lib/postgresql/15/bin",
+            "authentication": {
+                "superuser": {"username": "postgres", "password": stack.secret("db_password")},
+                "replication": {"username": "replicator", "password": stack.secret("replication_password")},
+                "rewind": {"username": "postgres", "password": stack.secret("db_password")},
+            },
+            "pg_hba": ["local all all trust", "host replication replicator 0.0.0.0/0 md5",
+                       "host all all 0.0.0.0/0 md5"],
+        },
+        "tags": {"az": member.az},
+    }
+
+
+class DbRole(Role):
+    name = "db"
+    extra_ports = (PATRONI_PORT,)
+
+    def files(self, stack: Stack, member: Member) -> dict[str, str]:
+        return {"/etc/patroni/patroni.yml": json.dumps(patroni_config(stack, member), indent=2)}
+
+    def cluster(self, stack: Stack, members: list[Member]) -> dict[str, Any] | None:
+        """Return Patroni's view of the cluster (GET /cluster), asked of any running node."""
+        for member in members:
+            if stack.is_running(member):
+                found = http_json(stack.url(member, PATRONI_PORT, "/cluster"))
+                if found:
+                    return dict(found)
+        return None
+
+    def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
+        """Ready: a leader, each of ``members`` leading or streaming, and a sync standby when one can be."""
+        every = stack.members(role="db", service=members[0].service)
+        nodes = {n.get("name"): n for n in (self.cluster(stack, every) or {}).get("members", [])}
+        leader = next((name for name, n in nodes.items() if n.get("role") == "leader"
+                       and n.get("state") == "running"), None)
+        if leader is None:
+            return ["db: no Patroni leader yet"]
+        pending = [f"db: {m.alias} not streaming yet" for m in members
+                   if m.alias != leader and nodes.get(m.alias, {}).get("state") != "streaming"]
+        synchronous = stack.topology.service(members[0].service).options["synchronous"]
+        running = [m for m in every if stack.is_running(m)]
+        has_sync = any(n.get("role") == "sync_standby" and n.get("state") == "streaming" for n in nodes.values())
+        if synchronous and len(running) >= 2 and not has_sync:
+            pending.append("db: no synchronous standby yet")
+        return pending
+
+    def status(self, stack: Stack, members: list[Member]) -> dict[str, Any]:
+        cluster = self.cluster(stack, members) or {}
+        nodes = [{"name": n.get("name"), "role": n.get("role"), "state": n.get("state"),
+                  "lag": n.get("lag"), "timeline": n.get("timeline")} for n in cluster.get("members", [])]
+        leader = next((n["name"] for n in nodes if n["role"] == "leader"), None)
+        return {"leader": leader, "nodes": nodes}
+
+
+class DbEndpointRole(Role):
+    """The one DB endpoint (HAProxy) that follows the Patroni leader."""
+
+    name = "db-endpoint"
+
+    def command(self, stack: Stack, member: Member) -> list[str]:
+        return ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
+
+    def files(self, stack: Stack, member: Member) -> dict[str, str]:
+        nodes = stack.members(role="db", service=member.service)
+        servers = "\n".join(
+            f"    server {m.alias} {m.alias}:{m.port} check port {PATRONI_PORT} "
+            "resolvers docker init-addr last,libc,none" for m in nodes
+        )
+        return {"/usr/local/etc/haproxy/haproxy.cfg": HAPROXY_CFG.format(port=member.port, servers=servers)}
+
+    def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
+        return [m.alias for m in members if not stack.db_writable(m)]
+
+
+HAPROXY_CFG = """\
+# The DB endpoint, rendered by pytest-azchaos (roles/db.py): only the Patroni leader
+# answers 200 on GET /primary, so connections go to the primary wherever it is.
+global
+    maxconn 2000
+
+resolvers docker
+    nameserver dns 127.0.0.11:53
+    hold valid 1s
+    hold nx 1s
+
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 30m
+    timeout server 30m
+    timeout check 1s
+
+listen primary
+    bind *:{port}
+    option httpchk GET /primary
+    http-check expect status 200
+    # Check twice a second; a demoted or dead node is out after 2 failures and its
+    # open sessions are cut, so clients reconnect to the new primary.
+    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
+{servers}
+"""

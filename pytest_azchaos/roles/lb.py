@@ -1,0 +1,97 @@
+"""The regional load balancer (nginx): the app on its port, and the S3 endpoint on another."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .. import resources
+from .base import Role, http_ok
+from .toxiproxy import link_for
+
+if TYPE_CHECKING:
+    from ..stack import Member, Stack
+    from ..topology import ServiceSpec
+
+
+class LbRole(Role):
+    name = "lb"
+
+    def ports(self, stack: Stack, member: Member) -> tuple[int, ...]:
+        spec = stack.topology.service(member.service)
+        return (member.port, int(spec.options["s3_port"])) if spec.options.get("s3") else (member.port,)
+
+    def files(self, stack: Stack, member: Member) -> dict[str, str]:
+        return {"/etc/nginx/nginx.conf": render(stack, stack.topology.service(member.service))}
+
+    def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
+        spec = stack.topology.service(members[0].service)
+        target = stack.topology.service(spec.targets or "")
+        return [m.alias for m in members if not http_ok(stack.url(m, m.port, target.health_path))]
+
+
+def _upstream(stack: Stack, service: str, running: set[str] | None) -> str:
+    """Return the ``server`` lines of an upstream: the members of ``service`` that are running.
+
+    nginx resolves names when it (re)loads and refuses a name that does not
+    resolve, which is what a stopped container's name does: so a target that is
+    down is left out, and the stack registers it again after it is healed.
+    """
+    lines = []
+    for member in stack.members(service=service):
+        link = link_for(stack, f"{member.az}/lb->{member.alias}")
+        via = [member.container] + ([stack.container_of(link.proxy)] if link else [])
+        if running is not None and not set(via) <= running:
+            continue
+        address = link.address if link else f"{member.alias}:{member.port}"
+        lines.append(f"        server {address} max_fails=1 fail_timeout=5s;")
+    # nginx needs one server: a closed port, so requests fail fast with 502.
+    return "\n".join(lines) or "        server 127.0.0.1:9 max_fails=0;"
+
+
+def render(stack: Stack, lb: ServiceSpec, *, running: set[str] | None = None) -> str:
+    """Render the nginx configuration of ``lb`` with the ``running`` targets (default: all)."""
+    assert lb.targets is not None
+    template = resources.fixture("nginx/nginx.conf.template").read_text()
+    s3 = lb.options.get("s3")
+    values = {
+        "upstream": lb.targets,
+        "servers": _upstream(stack, lb.targets, running),
+        "port": str(lb.port),
+        "connect_timeout": f"{int(lb.connect_timeout_s * 1000)}ms",
+        "next_upstream": "error timeout http_502 http_503 http_504" if lb.retry else "off",
+        "s3_server": S3_SERVER.format(port=lb.options["s3_port"], servers=_upstream(stack, s3, running))
+        if s3 else "",
+    }
+    for key, value in values.items():
+        template = template.replace("{{" + key + "}}", value)
+    return template
+
+
+S3_SERVER = """
+    # The S3 endpoint: MinIO nodes of every AZ behind one address, like S3's regional endpoint.
+    upstream s3 {{
+        zone s3 64k;
+{servers}
+        keepalive 16;
+    }}
+
+    server {{
+        listen {port};
+        client_max_body_size 0;
+        ignore_invalid_headers off;
+        proxy_buffering off;
+        proxy_request_buffering off;
+
+        location / {{
+            proxy_pass http://s3;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_connect_timeout 500ms;
+            proxy_read_timeout 60s;
+            proxy_send_timeout 60s;
+            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream_tries 3;
+        }}
+    }}
+"""

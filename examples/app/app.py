@@ -121,11 +121,11 @@ class Objects:
             try:
                 self.client.head_bucket(Bucket=BUCKET)
                 return
-            except Exception:  # noqa: BLE001 - missing bucket or S3 not up yet: try to create
+            except Exception:
                 try:
                     self.client.create_bucket(Bucket=BUCKET)
                     return
-                except Exception:  # noqa: BLE001
+                except Exception:
                     time.sleep(1)
 
     def put(self, key: str, body: bytes) -> str:
@@ -175,13 +175,13 @@ class Handler(BaseHTTPRequestHandler):
         except Unavailable as exc:
             self.reply(503, {"error": str(exc), "replica": REPLICA})
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         self.handle_one(self.get)
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         self.handle_one(self.post)
 
-    def do_PUT(self) -> None:  # noqa: N802 - stdlib name
+    def do_PUT(self) -> None:
         self.handle_one(self.put)
 
     def get(self) -> None:

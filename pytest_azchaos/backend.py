@@ -159,6 +159,10 @@ class DockerBackend:
         found = self.client.api.containers(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
         return [dict(c["Labels"], **{"azchaos.name": c["Names"][0].lstrip("/")}) for c in found]
 
+    def _force_remove(self, container_id: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client.api.remove_container(container_id, force=True, v=True)
+
     def runs(self) -> set[str]:
         labels = [c["Labels"] for c in self.client.api.containers(all=True, filters={"label": LABEL_RUN})]
         labels += [n["Labels"] for n in self.client.api.networks(filters={"label": LABEL_RUN})]
@@ -167,19 +171,15 @@ class DockerBackend:
     def remove_run(self, run_id: str) -> int:
         """Remove every container, network and volume labelled with ``run_id``; return the count."""
         selector = {"label": f"{LABEL_RUN}={run_id}"}
-        containers = self.client.containers.list(all=True, filters=selector)
+        # The low-level list: no inspect per container, which races with another remover.
+        containers = [c["Id"] for c in self.client.api.containers(all=True, filters=selector)]
         with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(_force_remove, containers))
+            list(pool.map(self._force_remove, containers))
         networks = self.client.networks.list(filters=selector)
         volumes = self.client.volumes.list(filters=selector)
         for thing in [*networks, *volumes]:
             _retry_remove(thing)
         return len(containers) + len(networks) + len(volumes)
-
-
-def _force_remove(container: Any) -> None:
-    with contextlib.suppress(docker.errors.NotFound):
-        container.remove(force=True, v=True)
 
 
 def _retry_remove(thing: Any, attempts: int = 5) -> None:

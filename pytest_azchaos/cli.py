@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import images
+from . import images, reaper
 from .backend import DockerBackend
 from .errors import AzChaosError, ConfigError
 from .resources import environment_file
@@ -71,7 +71,13 @@ def _images(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     topo = load(environment_file(args.env))
-    stack = Stack(topo, run_id=args.run_id, images_mode=args.images, progress=_progress).up()
+    stack = Stack(topo, run_id=args.run_id, images_mode=args.images, progress=_progress)
+    guard = reaper.spawn(stack.run_id)  # removes a half-started stack if this command is killed
+    try:
+        stack.up()
+    finally:
+        guard.kill()
+        guard.wait()
     print(json.dumps({"run_id": stack.run_id, "endpoints": stack.endpoints()}, indent=2))
     return 0
 

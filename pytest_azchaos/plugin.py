@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
 
-from . import hookspecs, images
+from . import hookspecs, images, reaper
+from .backend import DockerBackend
 from .errors import AzChaosError
 from .experiment import Experiment
 from .faults import Fault
@@ -31,6 +33,7 @@ class _SessionState:
         self.stack: Stack | None = None
         self.owned = False  # False when attached with --azchaos-reuse: never stopped by us
         self.error: AzChaosError | None = None
+        self.reaper: subprocess.Popen[bytes] | None = None
 
     def progress(self, message: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -52,6 +55,8 @@ class _SessionState:
             env_path = str(environment_file(opt("azchaos_env") or self.config.getini("azchaos_env")))
             made: Stack = self.config.hook.pytest_azchaos_make_stack(config=self.config, env_path=env_path)
             self.stack, self.owned = made, True
+            if isinstance(made.backend, DockerBackend):  # if this process is killed, the reaper cleans up
+                self.reaper = reaper.spawn(made.run_id)
             made.up()
         except AzChaosError as exc:
             self.error = exc
@@ -60,6 +65,10 @@ class _SessionState:
         return made
 
     def stop(self) -> None:
+        if self.reaper is not None:  # we are alive and clean up (or keep) ourselves
+            self.reaper.kill()
+            self.reaper.wait()
+            self.reaper = None
         stack, self.stack = self.stack, None
         if stack is None or not self.owned:
             return

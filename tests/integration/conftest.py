@@ -29,7 +29,7 @@ def docker_client() -> docker.DockerClient:
 def azchaos_objects(client: docker.DockerClient) -> set[str]:
     """Every container, network and volume labelled azchaos.run, by name."""
     selector = {"label": LABEL_RUN}
-    found = {c.name for c in client.containers.list(all=True, filters=selector)}
+    found = {c["Names"][0] for c in client.api.containers(all=True, filters=selector)}
     found |= {n.name for n in client.networks.list(filters=selector)}
     found |= {v.name for v in client.volumes.list(filters=selector)}
     return found

@@ -64,8 +64,9 @@ def _only_run(backend: DockerBackend, run_id: str | None) -> str:
 def _images(args: argparse.Namespace) -> int:
     topo = load(environment_file(args.env))
     image_set = images.ImageSet(topo.images_dir, mode=args.mode, progress=_progress)
-    for spec in topo.services:
-        print(f"{spec.image}: {image_set.ensure(spec.image)}")
+    names = Stack(topo, backend=DockerBackend(), progress=_progress).image_names()
+    for name in dict.fromkeys(names.values()):
+        print(f"{name}: {image_set.ensure(name)}")
     return 0
 
 
@@ -103,7 +104,7 @@ def _status(args: argparse.Namespace) -> int:
     print(f"stack {status['run_id']} ({status['environment']}), AZs: {', '.join(status['azs'])}")
     for row in status["members"]:
         health = "healthy" if row["healthy"] else "UNHEALTHY"
-        print(f"  {row['az']:<8} {row['role']:<6} {row['container']:<40} {row['state']:<10} {health}")
+        print(f"  {row['az']:<7} {row['role']:<12} {row['container']:<36} {row['state']:<10} {health}")
     for role, facts in status["roles"].items():
         print(f"  {role}: {json.dumps(facts)}")
     for name, url in status["endpoints"].items():

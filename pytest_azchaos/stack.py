@@ -24,6 +24,7 @@ from .backend import LABEL_AZ, LABEL_ROLE, LABEL_RUN, Backend, ContainerSpec, Do
 from .errors import ConfigError, StackError
 from .images import ImageSet
 from .roles import ROLES
+from .roles.db import DbRole
 from .roles.lb import render as render_lb
 from .topology import REGIONAL, ServiceSpec, Topology
 
@@ -170,7 +171,7 @@ class Stack:
             self._create_networks()
             for member in self.members_all:
                 self.backend.create(self._container_spec(member, refs[(member.service, member.role)]))
-            self.backend.start([m.container for m in self.members_all])
+            self._start_in_waves(deadline=started + timeout_s)
             self.wait_ready(self.members_all, deadline=started + timeout_s)
         except BaseException:
             self.progress(f"stack {self.run_id} did not start; removing what was created")
@@ -179,15 +180,40 @@ class Stack:
         self.progress(f"stack {self.run_id} ready in {time.monotonic() - started:.1f} s at {self.lb_url}")
         return self
 
+    def _start_in_waves(self, *, deadline: float) -> None:
+        """Start everything at once but for two orderings that matter.
+
+        The first DB node (AZ a) must win Patroni's bootstrap race to be the primary,
+        as the environment declares; the others start once it leads. nginx refuses
+        target names that do not resolve yet, so the LB starts after its targets.
+        """
+        db_nodes = self.members(role="db")
+        later = db_nodes[1:] + self.members(role="lb")
+        self.backend.start([m.container for m in self.members_all if m not in later])
+        if db_nodes:
+            db_role = ROLES["db"]
+            assert isinstance(db_role, DbRole)
+            while not db_role.leads(self, db_nodes[0]):
+                if time.monotonic() > deadline:
+                    raise StackError(self._not_ready_message([db_nodes[0].alias]))
+                self.not_ready([db_nodes[0]])  # raises if it crashed
+                time.sleep(0.2)
+        self.backend.start([m.container for m in later])
+
+    def image_names(self) -> dict[tuple[str, str], str]:
+        """Return the image (recipe or reference) of each (service, role) of the stack."""
+        names = {}
+        for member in self.members_all:
+            spec = self.topology.service(member.service)
+            names[(member.service, member.role)] = (
+                spec.options["endpoint_image"] if member.role == "db-endpoint" else spec.image
+            )
+        return names
+
     def _images(self) -> dict[tuple[str, str], str]:
         images = ImageSet(self.topology.images_dir, mode=self.images_mode,
                           client=getattr(self.backend, "client", None), progress=self.progress)
-        refs = {}
-        for member in self.members_all:
-            spec = self.topology.service(member.service)
-            name = spec.options["endpoint_image"] if member.role == "db-endpoint" else spec.image
-            refs[(member.service, member.role)] = images.ensure(name)
-        return refs
+        return {key: images.ensure(name) for key, name in self.image_names().items()}
 
     def down(self) -> int:
         """Remove every container, network and volume of this run; return how many."""
@@ -233,9 +259,18 @@ class Stack:
 
     def not_ready(self, members: Sequence[Member]) -> list[str]:
         """Return what is not ready among ``members``, role by role (a role may also check its cluster)."""
+        crashed = [m for m in members if self.backend.state(m.container) in ("exited", "dead", "missing")]
+        if crashed:
+            logs = self.backend.logs(crashed[0].container, tail=15).strip() or "(no output)"
+            raise StackError(f"{crashed[0].container} stopped while starting "
+                             f"({self.backend.state(crashed[0].container)}); its last log lines:\n{logs}")
         pending: list[str] = []
         for role in dict.fromkeys(m.role for m in members):
-            pending += ROLES[role].not_ready(self, [m for m in members if m.role == role])
+            group = [m for m in members if m.role == role]
+            try:
+                pending += ROLES[role].not_ready(self, group)
+            except StackError:  # e.g. a port not published yet
+                pending += [m.alias for m in group]
         return pending
 
     def is_healthy(self, member: Member) -> bool:

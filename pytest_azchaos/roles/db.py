@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .base import Role, http_json
+from ..errors import StackError
+from .base import Role, http_json, http_ok
 
 if TYPE_CHECKING:
     from ..stack import Member, Stack
@@ -82,29 +83,54 @@ class DbRole(Role):
                     return dict(found)
         return None
 
+    def leads(self, stack: Stack, member: Member) -> bool:
+        """Return True if ``member`` is the Patroni leader (its REST API answers 200 on /primary)."""
+        try:
+            return http_ok(stack.url(member, PATRONI_PORT, "/primary"))
+        except StackError:
+            return False
+
+    def view(self, stack: Stack, service: str) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
+        """Return (leader, nodes by name from /cluster, replication by standby name from the leader).
+
+        Patroni 3.0 reports a replica as "running" whether or not it streams; the
+        leader's ``GET /patroni`` lists pg_stat_replication, which says "streaming".
+        """
+        every = stack.members(role="db", service=service)
+        nodes = {n.get("name"): n for n in (self.cluster(stack, every) or {}).get("members", [])}
+        leader = next((name for name, n in nodes.items()
+                       if n.get("role") == "leader" and n.get("state") == "running"), None)
+        replication: dict[str, Any] = {}
+        leading = next((m for m in every if m.alias == leader), None)
+        if leading is not None:
+            info = http_json(stack.url(leading, PATRONI_PORT, "/patroni")) or {}
+            replication = {r.get("application_name"): r for r in info.get("replication", [])}
+        return leader, nodes, replication
+
     def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
         """Ready: a leader, each of ``members`` leading or streaming, and a sync standby when one can be."""
-        every = stack.members(role="db", service=members[0].service)
-        nodes = {n.get("name"): n for n in (self.cluster(stack, every) or {}).get("members", [])}
-        leader = next((name for name, n in nodes.items() if n.get("role") == "leader"
-                       and n.get("state") == "running"), None)
+        leader, _, replication = self.view(stack, members[0].service)
         if leader is None:
             return ["db: no Patroni leader yet"]
         pending = [f"db: {m.alias} not streaming yet" for m in members
-                   if m.alias != leader and nodes.get(m.alias, {}).get("state") != "streaming"]
+                   if m.alias != leader and replication.get(m.alias, {}).get("state") != "streaming"]
         synchronous = stack.topology.service(members[0].service).options["synchronous"]
-        running = [m for m in every if stack.is_running(m)]
-        has_sync = any(n.get("role") == "sync_standby" and n.get("state") == "streaming" for n in nodes.values())
+        running = [m for m in stack.members(role="db", service=members[0].service) if stack.is_running(m)]
+        has_sync = any(r.get("state") == "streaming" and r.get("sync_state") in ("sync", "quorum")
+                       for r in replication.values())
         if synchronous and len(running) >= 2 and not has_sync:
             pending.append("db: no synchronous standby yet")
         return pending
 
     def status(self, stack: Stack, members: list[Member]) -> dict[str, Any]:
-        cluster = self.cluster(stack, members) or {}
-        nodes = [{"name": n.get("name"), "role": n.get("role"), "state": n.get("state"),
-                  "lag": n.get("lag"), "timeline": n.get("timeline")} for n in cluster.get("members", [])]
-        leader = next((n["name"] for n in nodes if n["role"] == "leader"), None)
-        return {"leader": leader, "nodes": nodes}
+        leader, nodes, replication = self.view(stack, members[0].service)
+        rows = []
+        for name, n in nodes.items():
+            repl = replication.get(name, {})
+            rows.append({"name": name, "az": (n.get("tags") or {}).get("az"), "role": n.get("role"),
+                         "state": repl.get("state", n.get("state")), "sync_state": repl.get("sync_state"),
+                         "lag_bytes": n.get("lag"), "timeline": n.get("timeline")})
+        return {"leader": leader, "nodes": rows}
 
 
 class DbEndpointRole(Role):

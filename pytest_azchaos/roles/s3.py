@@ -72,17 +72,17 @@ class S3Role(Role):
                 text = requests.get(stack.url(member, member.port, "/minio/v2/metrics/cluster"), timeout=2).text
             except requests.RequestException:
                 continue
-            online = _metric(text, "minio_cluster_drive_online_total")
-            offline = _metric(text, "minio_cluster_drive_offline_total")
+            online = _metric_sum(text, "minio_cluster_health_erasure_set_online_drives")
             if online is not None:
-                return online, online + (offline or 0)
-        return 0, 0
+                return online, int(quorum(stack.topology.service(member.service))["drives"])
+        return 0, int(quorum(stack.topology.service(members[0].service))["drives"]) if members else 0
 
     def status(self, stack: Stack, members: list[Member]) -> dict[str, Any]:
         online, total = self.drives(stack, members)
         return {"drives_online": online, "drives_total": total, **quorum(stack.topology.service(members[0].service))}
 
 
-def _metric(text: str, name: str) -> int | None:
-    match = re.search(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.MULTILINE)
-    return int(float(match.group(1))) if match else None
+def _metric_sum(text: str, name: str) -> int | None:
+    """Sum a Prometheus metric over its labels; None when MinIO does not report it."""
+    values = re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.MULTILINE)
+    return int(sum(float(v) for v in values)) if values else None

@@ -1,0 +1,137 @@
+"""The default region for real: Patroni failover, MinIO across AZs, links, endpoints, concurrency."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import psycopg
+import pytest
+import requests
+from botocore.config import Config
+
+from pytest_azchaos import Stack, load
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = ROOT / "environments" / "default.yaml"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    running = Stack(load(DEFAULT), progress=lambda m: print(f"azchaos: {m}")).up()
+    yield running
+    running.down()
+
+
+def s3_client(stack: Stack) -> object:
+    s3 = stack.endpoints()["s3"]
+    return boto3.client("s3", endpoint_url=s3["url"], aws_access_key_id=s3["access_key"],
+                        aws_secret_access_key=s3["secret_key"], region_name=s3["region"],
+                        config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2}))
+
+
+def test_status_shows_the_region(stack: Stack) -> None:
+    status = stack.status()
+    assert status["azs"] == ["a", "b", "c"]
+    assert all(m["state"] == "running" and m["healthy"] for m in status["members"]), status["members"]
+    db = status["roles"]["db"]
+    leader = next(n for n in db["nodes"] if n["role"] == "leader")
+    standby = next(n for n in db["nodes"] if n["sync_state"] == "sync")
+    assert standby["state"] == "streaming"
+    assert leader["az"] == "a" and standby["az"] == "b"
+    assert leader["name"].split("-")[1] != standby["name"].split("-")[1], "leader and standby share an AZ"
+    assert len(status["roles"]["etcd"]["healthy"]) == 3
+    s3 = status["roles"]["s3"]
+    assert (s3["drives_online"], s3["drives_total"]) == (6, 6)
+    assert s3["survives_az_loss"] == {"read": True, "write": True}
+    assert sorted(status["roles"]["toxiproxy"]["links"])[:3] == ["a/app->db", "a/app->s3", "a/lb->app-a-1"]
+
+
+def test_endpoints_work_with_standard_clients(stack: Stack) -> None:
+    endpoints = stack.endpoints()
+    assert requests.get(endpoints["lb"] + "/", timeout=2).status_code == 200
+    with psycopg.connect(endpoints["db"], connect_timeout=3, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS probe (id text PRIMARY KEY)")
+        conn.execute("INSERT INTO probe VALUES (%s)", (uuid.uuid4().hex,))
+    s3 = s3_client(stack)
+    s3.create_bucket(Bucket="probe")  # type: ignore[attr-defined]
+    s3.put_object(Bucket="probe", Key="k", Body=b"hello")  # type: ignore[attr-defined]
+    assert s3.get_object(Bucket="probe", Key="k")["Body"].read() == b"hello"  # type: ignore[attr-defined]
+
+
+def test_app_writes_items_and_objects_through_the_lb(stack: Stack) -> None:
+    created = requests.post(stack.lb_url + "/items", data="v1", timeout=10)
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    assert requests.get(f"{stack.lb_url}/items/{key}", timeout=5).json()["value"] == "v1"
+    body = bytes(range(256)) * 40_000  # 10 MB: a multipart upload
+    put = requests.put(f"{stack.lb_url}/objects/big", data=body, timeout=60)
+    assert put.status_code == 200, put.text
+    got = requests.get(f"{stack.lb_url}/objects/big", timeout=60)
+    assert got.content == body and got.headers["X-Checksum-Sha256"] == put.json()["sha256"]
+
+
+def test_losing_one_az_keeps_s3_readable_and_writable(stack: Stack) -> None:
+    s3 = s3_client(stack)
+    s3.put_object(Bucket="probe", Key="before", Body=b"x" * 1000)  # type: ignore[attr-defined]
+    az_c = [m.container for m in stack.members(az="c")]
+    stack.backend.kill(az_c)
+    try:
+        assert s3.get_object(Bucket="probe", Key="before")["Body"].read() == b"x" * 1000  # type: ignore[attr-defined]
+        s3.put_object(Bucket="probe", Key="during", Body=b"y" * 1000)  # type: ignore[attr-defined]
+        assert s3.get_object(Bucket="probe", Key="during")["Body"].read() == b"y" * 1000  # type: ignore[attr-defined]
+    finally:
+        stack.backend.start(az_c)
+        stack.forget_ports(stack.members(az="c"))
+        stack.wait_ready(stack.members(az="c"), deadline=time.monotonic() + 120)
+        stack.reload_lb()
+
+
+def test_killing_the_primary_fails_over_within_30s_without_losing_rows(stack: Stack) -> None:
+    dsn = stack.db_dsn()
+    with psycopg.connect(dsn, connect_timeout=3, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS committed (n int PRIMARY KEY)")
+        for n in range(200):
+            conn.execute("INSERT INTO committed VALUES (%s)", (n,))
+    leader = stack.status()["roles"]["db"]["leader"]
+    primary = next(m for m in stack.members(role="db") if m.alias == leader)
+    stack.backend.kill([primary.container])
+    killed = time.monotonic()
+    while True:
+        try:
+            with psycopg.connect(dsn, connect_timeout=2, autocommit=True) as conn:
+                conn.execute("INSERT INTO committed VALUES (1000)")
+                rows = {r[0] for r in conn.execute("SELECT n FROM committed").fetchall()}
+            break
+        except psycopg.Error:
+            assert time.monotonic() - killed < 30, "the DB endpoint took writes again only after 30 s"
+            time.sleep(0.2)
+    failover_s = time.monotonic() - killed
+    print(f"failover: writes accepted again {failover_s:.1f} s after the primary was killed")
+    assert set(range(200)) <= rows, f"lost rows: {sorted(set(range(200)) - rows)[:10]}"
+    new_leader = stack.status()["roles"]["db"]["leader"]
+    assert new_leader not in (None, leader)
+    stack.backend.start([primary.container])  # the old primary rejoins as a standby
+    stack.forget_ports([primary])
+    stack.wait_ready(stack.members(role="db"), deadline=time.monotonic() + 120)
+
+
+@pytest.mark.usefixtures("leaves_nothing_behind")
+def test_a_second_stack_runs_beside_the_first(stack: Stack) -> None:
+    cli = [sys.executable, "-m", "pytest_azchaos.cli"]
+    up = subprocess.run([*cli, "up", "--env", str(ROOT / "environments" / "minimal.yaml")],
+                        capture_output=True, text=True, timeout=300, check=False)
+    assert up.returncode == 0, up.stderr
+    second = json.loads(up.stdout)
+    try:
+        assert second["run_id"] != stack.run_id
+        assert requests.get(second["endpoints"]["lb"] + "/", timeout=2).status_code == 200
+        assert requests.get(stack.lb_url + "/", timeout=2).status_code == 200
+    finally:
+        subprocess.run([*cli, "down", "--run-id", second["run_id"]], check=True, timeout=120)

@@ -9,7 +9,7 @@ demo: setup
 
 ## test: lint, type-check and run the project's own tests (unit, plugin, integration)
 test: setup lint
-	$(PYTEST) tests -p no:cacheprovider -v -rfE
+	$(PYTEST) tests -p no:cacheprovider -v -rfE --durations=10
 
 setup:
 	@./scripts/setup.sh

@@ -213,7 +213,13 @@ class Stack:
     def _images(self) -> dict[tuple[str, str], str]:
         images = ImageSet(self.topology.images_dir, mode=self.images_mode,
                           client=getattr(self.backend, "client", None), progress=self.progress)
-        return {key: images.ensure(name) for key, name in self.image_names().items()}
+        refs = {}
+        for (service, role), name in self.image_names().items():
+            try:
+                refs[(service, role)] = images.ensure(name)
+            except ConfigError as exc:  # say where the image was named
+                raise ConfigError(f"{self.topology.service(service).source}: {exc}") from None
+        return refs
 
     def down(self) -> int:
         """Remove every container, network and volume of this run; return how many."""

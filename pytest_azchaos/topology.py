@@ -54,6 +54,7 @@ class ServiceSpec:
     retry: bool = True
     connect_timeout_s: float = 0.5
     options: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # "file:line" of the service's image, for errors found later (a missing image)
 
     @property
     def regional(self) -> bool:
@@ -231,6 +232,7 @@ def _service(name: str, spec: Any, azs: tuple[str, ...], src: _Source) -> Servic
         retry=_bool(spec, "retry", True, src),
         connect_timeout_s=_duration(spec, "connect_timeout", "500ms", src),
         options=_options(role, spec, src),
+        source=f"{src.path}:{spec.key_lines.get('image', spec.line)}",
     )
 
 

@@ -68,3 +68,27 @@ def test_no_engine_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("azchaos: error: no Docker engine answers")
+
+
+def test_missing_image_names_the_file_and_line(tmp_path: Path) -> None:
+    env = tmp_path / "env.yaml"
+    images = ROOT / "environments" / "images"
+    env.write_text(f"images: {images}\nazs: [a]\nservices:\n  app:\n    role: app\n    image: no-such-image:1\n"
+                   "  lb:\n    role: lb\n    image: nginx\n")
+    result = azchaos("up", "--env", str(env))
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"azchaos: error: {env}:6: image 'no-such-image:1' is neither present locally nor pullable")
+    assert "use a recipe: debian, etcd, example-app" in last
+
+
+@pytest.mark.usefixtures("leaves_nothing_behind")
+def test_a_stock_image_as_the_app() -> None:
+    up = azchaos("up", "--env", str(ROOT / "environments" / "custom-app.yaml"))
+    assert up.returncode == 0, up.stderr
+    started = json.loads(up.stdout)
+    try:
+        page = requests.get(started["endpoints"]["lb"] + "/", timeout=2)
+        assert page.status_code == 200 and "Welcome to nginx" in page.text
+    finally:
+        azchaos("down", "--run-id", started["run_id"])

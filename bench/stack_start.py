@@ -1,72 +1,93 @@
-"""Benchmark: how long the minimal stack takes to come up and go down, with images built.
+"""Benchmark: time from `up` to ready and to `down`, and the memory of a running stack,
+against `docker compose up --wait` of the same region (`azchaos export compose`).
 
-Prints figures; asserts nothing. The reference is `docker run` of the same
-containers without readiness polling, measured in the same run, so the ratio
-says what our orchestration (networks, health polling, LB start) costs.
+Prints figures; asserts nothing. Images must be built (the first, warm-up run
+builds them). `docker compose` comes from bench/install-compose.sh.
 
-    .venv/bin/python bench/stack_start.py [--runs 3] [--env environments/minimal.yaml]
+    .venv/bin/python bench/stack_start.py [--env environments/default.yaml] [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import docker
 
 from pytest_azchaos import Stack, load
-from pytest_azchaos.images import ImageSet
+from pytest_azchaos.backend import LABEL_RUN
+from pytest_azchaos.compose import export
 
 ROOT = Path(__file__).resolve().parents[1]
+QUIET = lambda message: None  # noqa: E731
 
 
-def measure_stack(env: Path) -> tuple[float, float]:
-    stack = Stack(load(env), progress=lambda m: None)
+def memory_mib(client: docker.DockerClient, run_id: str) -> float:
+    """Sum the memory the run's containers use (without page cache), in MiB."""
+    total = 0
+    for container in client.containers.list(filters={"label": f"{LABEL_RUN}={run_id}"}):
+        stats = container.stats(stream=False)["memory_stats"]
+        total += stats.get("usage", 0) - stats.get("stats", {}).get("cache", 0)
+    return total / 2**20
+
+
+def measure_azchaos(env: Path, client: docker.DockerClient) -> tuple[float, float, float]:
+    stack = Stack(load(env), progress=QUIET)
     t0 = time.monotonic()
     stack.up()
     ready = time.monotonic() - t0
+    time.sleep(3)  # let the stack settle before measuring memory
+    memory = memory_mib(client, stack.run_id)
     t1 = time.monotonic()
     stack.down()
-    return ready, time.monotonic() - t1
+    return ready, time.monotonic() - t1, memory
 
 
-def measure_reference(env: Path, client: docker.DockerClient) -> float:
-    """Start the same app containers with plain `docker run` (no networks, no readiness)."""
-    topo = load(env)
-    images = ImageSet(topo.images_dir, client=client, progress=lambda m: None)
-    app = topo.by_role("app")[0]
-    ref = images.ensure(app.image)
-    count = len(app.azs) * app.replicas_per_az
-    t0 = time.monotonic()
-    containers = [client.containers.run(ref, detach=True, labels={"azchaos.run": "bench-reference"})
-                  for _ in range(count)]
-    elapsed = time.monotonic() - t0
-    for container in containers:
-        container.remove(force=True)
-    return elapsed
+def compose_available() -> bool:
+    return subprocess.run(["docker", "compose", "version"], capture_output=True, check=False).returncode == 0
+
+
+def measure_compose(env: Path, run: int) -> tuple[float, float]:
+    stack = Stack(load(env), progress=QUIET)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "compose.yaml"
+        path.write_text(export(stack, stack.resolve_images()))
+        cmd = ["docker", "compose", "-f", str(path), "-p", f"azchaos-bench-{run}"]
+        t0 = time.monotonic()
+        subprocess.run([*cmd, "up", "-d", "--wait", "--quiet-pull"], check=True, capture_output=True)
+        ready = time.monotonic() - t0
+        t1 = time.monotonic()
+        subprocess.run([*cmd, "down", "-v", "-t", "0"], check=True, capture_output=True)
+        return ready, time.monotonic() - t1
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--env", type=Path, default=ROOT / "environments" / "minimal.yaml")
+    parser.add_argument("--env", type=Path, default=ROOT / "environments" / "default.yaml")
     args = parser.parse_args()
     client = docker.from_env()
-    Stack(load(args.env), progress=lambda m: None).up().down()  # warm-up: builds missing images
-    ups, downs, refs = [], [], []
-    for _ in range(args.runs):
-        up, down = measure_stack(args.env)
-        ups.append(up)
-        downs.append(down)
-        refs.append(measure_reference(args.env, client))
-    print(f"environment: {args.env.name}, runs: {args.runs}")
-    print(f"up to ready      median {statistics.median(ups):6.2f} s   (min {min(ups):.2f}, max {max(ups):.2f})")
-    print(f"down             median {statistics.median(downs):6.2f} s")
-    print(f"docker run apps  median {statistics.median(refs):6.2f} s   (reference: no networks, no readiness)")
-    print(f"ratio up/reference      {statistics.median(ups) / statistics.median(refs):6.2f}")
+    Stack(load(args.env), progress=QUIET).up().down()  # warm-up: builds missing images
+    ours = [measure_azchaos(args.env, client) for _ in range(args.runs)]
+    ups, downs, memory = ([run[i] for run in ours] for i in range(3))
+    count = len(Stack(load(args.env), backend=object()).members_all)  # type: ignore[arg-type]
+    print(f"environment: {args.env.name}, runs: {args.runs}, {count} containers")
+    print(f"azchaos up -> ready   median {statistics.median(ups):6.1f} s  (min {min(ups):.1f}, max {max(ups):.1f})")
+    print(f"azchaos down          median {statistics.median(downs):6.1f} s")
+    print(f"memory when ready     median {statistics.median(memory):6.0f} MiB")
+    if not compose_available():
+        print("docker compose: not installed (bench/install-compose.sh); no reference ratio")
+        return 0
+    theirs = [measure_compose(args.env, run) for run in range(args.runs)]
+    c_ups, c_downs = [r[0] for r in theirs], [r[1] for r in theirs]
+    print(f"compose up --wait     median {statistics.median(c_ups):6.1f} s  (healthchecks every 1 s)")
+    print(f"compose down          median {statistics.median(c_downs):6.1f} s")
+    print(f"ratio up azchaos/compose    {statistics.median(ups) / statistics.median(c_ups):6.2f}  (target <= 0.8)")
     return 0
 
 

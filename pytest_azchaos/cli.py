@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from . import images, reaper
+from . import compose, images, reaper
 from .backend import DockerBackend
 from .errors import AzChaosError, ConfigError
 from .resources import environment_file
@@ -43,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
     which = down.add_mutually_exclusive_group()
     which.add_argument("--run-id", help="the stack to remove (default: the only one running)")
     which.add_argument("--all", action="store_true", help="remove every object labelled azchaos.run")
+
+    export = sub.add_parser("export", help="export an environment as a Docker Compose file")
+    export.add_argument("format", choices=["compose"])
+    export.add_argument("--env", default="minimal", help=env_help)
+    export.add_argument("--images", choices=images.MODES, default="offline", help="where images come from")
+    export.add_argument("-o", "--output", help="write to this file (default: standard output)")
 
     status = sub.add_parser("status", help="show a stack's containers, health and endpoints")
     status.add_argument("--run-id", help="the stack to show (default: the only one running)")
@@ -112,7 +118,20 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"images": _images, "up": _up, "down": _down, "status": _status}
+def _export(args: argparse.Namespace) -> int:
+    topo = load(environment_file(args.env))
+    stack = Stack(topo, backend=DockerBackend(), images_mode=args.images, progress=_progress)
+    text = compose.export(stack, stack.resolve_images())
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+        _progress(f"wrote {args.output}")
+    else:
+        print(text, end="")
+    return 0
+
+
+COMMANDS = {"images": _images, "up": _up, "down": _down, "status": _status, "export": _export}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from .images import ImageSet
 from .roles import ROLES
 from .roles.db import DbRole
 from .roles.lb import render as render_lb
+from .scaling import AutoScaling
 from .topology import REGIONAL, ServiceSpec, Topology
 
 Progress = Callable[[str], None]
@@ -46,6 +47,7 @@ class Member:
     container: str
     alias: str
     port: int
+    replacement: bool = False  # started by auto scaling in place of a dead replica
 
     def labels(self, run_id: str, env_path: Path) -> dict[str, str]:
         return {LABEL_RUN: run_id, LABEL_AZ: self.az, LABEL_ROLE: self.role,
@@ -100,6 +102,7 @@ class Stack:
         self.members_all = plan(topo, self.run_id)
         self.secrets = secrets_ or {name: secrets.token_urlsafe(18) for name in SECRET_NAMES}
         self._ports: dict[tuple[str, int], int] = {}
+        self.scaling: AutoScaling | None = None
 
     @classmethod
     def attach(cls, run_id: str, *, backend: Backend | None = None, progress: Progress = print) -> Stack:
@@ -164,8 +167,8 @@ class Stack:
 
     def up(self, *, timeout_s: float = 240) -> Stack:
         """Build missing images, start every member and wait until the stack is ready."""
-        started = time.monotonic()
-        refs = self._images()
+        refs = self.resolve_images()
+        started = time.monotonic()  # builds take what they take; the timeout is for starting
         self.progress(f"starting stack {self.run_id} ({self.topology.name}: {len(self.members_all)} containers)")
         try:
             self._create_networks()
@@ -178,6 +181,7 @@ class Stack:
             self.down()
             raise
         self.progress(f"stack {self.run_id} ready in {time.monotonic() - started:.1f} s at {self.lb_url}")
+        self.scaling = AutoScaling.start_for(self, refs)
         return self
 
     def _start_in_waves(self, *, deadline: float) -> None:
@@ -210,7 +214,7 @@ class Stack:
             )
         return names
 
-    def _images(self) -> dict[tuple[str, str], str]:
+    def resolve_images(self) -> dict[tuple[str, str], str]:
         images = ImageSet(self.topology.images_dir, mode=self.images_mode,
                           client=getattr(self.backend, "client", None), progress=self.progress)
         refs = {}
@@ -223,6 +227,8 @@ class Stack:
 
     def down(self) -> int:
         """Remove every container, network and volume of this run; return how many."""
+        if self.scaling is not None:
+            self.scaling.stop()
         self._ports.clear()
         return self.backend.remove_run(self.run_id)
 
@@ -249,6 +255,14 @@ class Stack:
             name=member.container, image=image, labels=labels, networks=networks, environment=env,
             command=role.command(self, member), publish=role.ports(self, member), files=role.files(self, member),
         )
+
+    def add_member(self, member: Member, image: str) -> None:
+        """Create and start one more member (a replacement), then register it with the LB when ready."""
+        self.backend.create(self._container_spec(member, image))
+        self.members_all.append(member)
+        self.backend.start([member.container])
+        self.wait_ready([member], deadline=time.monotonic() + 60)
+        self.reload_lb()
 
     def reload_lb(self) -> None:
         """Register the running targets with the load balancer again, like an ALB after a replacement."""

@@ -28,7 +28,7 @@ _SERVICE_KEYS = {"role", "image", "replicas_per_az", "azs", "port", "health", "e
 # Keys only some roles take, with their defaults (validated and kept in ServiceSpec.options).
 ROLE_KEYS: dict[str, dict[str, Any]] = {
     "lb": {"targets": None, "retry": True, "connect_timeout": "500ms", "s3": None, "s3_port": 9000},
-    "app": {"db": None, "s3": None, "links": True},
+    "app": {"db": None, "s3": None, "links": True, "replace_after": None},
     "db": {"dcs": None, "endpoint_image": "haproxy", "synchronous": True, "strict": False,
            "ttl": "10s", "loop_wait": "1s", "retry_timeout": "4s", "password": None},
     "etcd": {},
@@ -245,7 +245,8 @@ def _options(role: str, spec: _Node, src: _Source) -> dict[str, Any]:
             value = _bool(spec, key, default, src)
         elif isinstance(default, int):
             value = _positive_int(spec, key, default, src)
-        elif key in ("ttl", "loop_wait", "retry_timeout", "connect_timeout"):
+        elif key in ("ttl", "loop_wait", "retry_timeout", "connect_timeout") or (
+                key == "replace_after" and value is not None):
             value = _duration(spec, key, default, src)
         elif value is not None and not isinstance(value, (str, int)):
             raise src.error(spec, key, f"{key!r} must be a name or a number, found {value!r}")

@@ -44,7 +44,7 @@ def links(stack: Stack) -> list[Link]:
     """Return every link of the stack, in a stable order."""
     found: list[Link] = []
     for proxy in stack.members(role="toxiproxy"):
-        apps = [m for m in stack.members(role="app") if m.az == proxy.az
+        apps = [m for m in stack.members(role="app") if m.az == proxy.az and not m.replacement
                 and stack.topology.service(m.service).options.get("links")]
         if not apps:
             continue

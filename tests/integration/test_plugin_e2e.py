@@ -85,3 +85,24 @@ def test_check_in_code_raises_slo_violation(pytester: pytest.Pytester) -> None:
     )
     result = run(pytester, f"--azchaos-env={MINIMAL}")
     result.assert_outcomes(passed=1)
+
+
+def test_reuse_attaches_to_a_running_stack_and_leaves_it_running(pytester: pytest.Pytester) -> None:
+    import json
+    import subprocess
+    import sys
+
+    cli = [sys.executable, "-m", "pytest_azchaos.cli"]
+    up = subprocess.run([*cli, "up", "--env", str(MINIMAL)], capture_output=True, text=True, timeout=300, check=False)
+    assert up.returncode == 0, up.stderr
+    run_id = json.loads(up.stdout)["run_id"]
+    try:
+        pytester.makepyfile(test_example=EXAMPLE)
+        result = run(pytester, f"--azchaos-reuse={run_id}")
+        result.assert_outcomes(passed=1)
+        status = subprocess.run([*cli, "status", "--run-id", run_id, "--json"], capture_output=True, text=True,
+                                timeout=60, check=False)
+        assert status.returncode == 0, status.stderr
+        assert all(m["state"] == "running" for m in json.loads(status.stdout)["members"])
+    finally:
+        subprocess.run([*cli, "down", "--run-id", run_id], check=True, timeout=120)

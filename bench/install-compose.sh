@@ -10,7 +10,10 @@ VERSION=${COMPOSE_VERSION:-v2.40.3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "compiling docker compose $VERSION from source (a few minutes)..."
-GOBIN="$tmp" CGO_ENABLED=0 go install "github.com/docker/compose/v2/cmd@$VERSION"
+# Compose's go.mod has exclude directives, which 'go install pkg@version' refuses:
+# fetch the module from the Go module proxy and build it as the main module instead.
+dir=$(go mod download -json "github.com/docker/compose/v2@$VERSION" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')
+(cd "$dir" && CGO_ENABLED=0 go build -trimpath -o "$tmp/docker-compose" ./cmd)
 mkdir -p "$HOME/.docker/cli-plugins"
-install -m 0755 "$tmp/cmd" "$HOME/.docker/cli-plugins/docker-compose"
+install -m 0755 "$tmp/docker-compose" "$HOME/.docker/cli-plugins/docker-compose"
 docker compose version

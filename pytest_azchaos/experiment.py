@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .checks import SLOResult, evaluate
-from .faults import ActiveFault, AzOutage, Fault, Nemesis
+from .faults import ActiveFault, AzOutage, Fault, InstanceFault, LinkCut, LinkToxic, Nemesis
 from .stack import Stack
 from .timeline import Event, Timeline
 from .traffic import DEFAULT_WORKLOAD, History, Traffic, Workload
@@ -41,8 +41,21 @@ class Experiment:
         return self.nemesis.inject(fault)
 
     def outage(self, az: str, *, mode: str = "power") -> ActiveFault:
-        """Lose AZ ``az`` ("power": kill all its containers; "freeze": pause them)."""
+        """Lose AZ ``az``: "power" kills all its containers, "freeze" pauses them, "network" partitions it."""
         return self.inject(AzOutage(az, mode=mode))
+
+    def toxic(self, link: str, kind: str, *, toxicity: float = 1.0, direction: str = "downstream",
+              **attributes: int) -> ActiveFault:
+        """Degrade ``link`` (e.g. "a/app->db") with a Toxiproxy toxic, e.g. ``toxic(link, "latency", latency=200)``."""
+        return self.inject(LinkToxic(link, kind, tuple(sorted(attributes.items())), toxicity, direction))
+
+    def cut(self, link: str) -> ActiveFault:
+        """Cut ``link``: connections through it are refused until healed."""
+        return self.inject(LinkCut(link))
+
+    def instance(self, target: str, action: str = "kill") -> ActiveFault:
+        """Kill, stop, pause or restart a replica ("app-a-1"), a role ("etcd") or "db-primary"."""
+        return self.inject(InstanceFault(target, action))
 
     def traffic(self, *, rate_per_s: float = 50, workload: Workload = DEFAULT_WORKLOAD) -> Traffic:
         """Start open-loop traffic through the load balancer; stop it by leaving the ``with`` block."""

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, FaultError
+from ..topology import REGIONAL
 
 if TYPE_CHECKING:
     from ..stack import Stack
 
-AZ_MODES = ("power", "freeze")
+AZ_MODES = ("power", "freeze", "network")
 HEAL_TIMEOUT_S = 120  # an old DB primary may need a pg_rewind before it streams again
 
 
@@ -22,6 +23,9 @@ class AzOutage:
     ``mode="power"`` kills every container of the AZ at once, like a power loss;
     healing starts them again. ``mode="freeze"`` pauses them: a gray failure
     where connections hang instead of failing fast; healing unpauses them.
+    ``mode="network"`` cuts the AZ off the regional network, so the other AZs and
+    the load balancer cannot reach it, while its members keep running and reach
+    each other on the AZ's own network (a partition); healing reconnects them.
 
     Example::
 
@@ -48,8 +52,10 @@ class AzOutage:
         names = self._containers(stack)
         if self.mode == "power":
             stack.backend.kill(names)
-        else:
+        elif self.mode == "freeze":
             stack.backend.pause(names)
+        else:
+            stack.backend.disconnect(names, stack.network(REGIONAL))
 
     def heal(self, stack: Stack) -> None:
         names = self._containers(stack)
@@ -59,8 +65,14 @@ class AzOutage:
             stack.forget_ports(members)
             stack.wait_ready(members, deadline=time.monotonic() + HEAL_TIMEOUT_S)
             stack.reload_lb()  # restarted replicas may have new addresses
-        else:
+        elif self.mode == "freeze":
             stack.backend.unpause(names)
+        else:
+            for member in stack.members(az=self.az):
+                stack.backend.connect(member.container, stack.network(REGIONAL), [member.alias])
+            stack.reload_lb()  # reconnected members may have new regional addresses
+            # etcd rejoins and MinIO reconnects its drives on their own: wait until they did.
+            stack.wait_ready(stack.members(az=self.az), deadline=time.monotonic() + HEAL_TIMEOUT_S)
         states = {n: stack.backend.state(n) for n in names}
         down = [n for n, s in states.items() if s != "running"]
         if down:

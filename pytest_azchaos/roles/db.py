@@ -109,15 +109,17 @@ class DbRole(Role):
 
     def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
         """Ready: a leader, each of ``members`` leading or streaming, and a sync standby when one can be."""
-        leader, _, replication = self.view(stack, members[0].service)
+        leader, nodes, replication = self.view(stack, members[0].service)
         if leader is None:
             return ["db: no Patroni leader yet"]
         pending = [f"db: {m.alias} not streaming yet" for m in members
                    if m.alias != leader and replication.get(m.alias, {}).get("state") != "streaming"]
         synchronous = stack.topology.service(members[0].service).options["synchronous"]
         running = [m for m in stack.members(role="db", service=members[0].service) if stack.is_running(m)]
-        has_sync = any(r.get("state") == "streaming" and r.get("sync_state") in ("sync", "quorum")
-                       for r in replication.values())
+        # Only the standby Patroni has recorded as synchronous (in etcd) may be promoted: a
+        # standby that streams synchronously but is not recorded yet could not take over.
+        has_sync = any(n.get("role") == "sync_standby" and replication.get(name, {}).get("state") == "streaming"
+                       for name, n in nodes.items())
         if synchronous and len(running) >= 2 and not has_sync:
             pending.append("db: no synchronous standby yet")
         return pending

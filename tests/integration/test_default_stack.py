@@ -42,7 +42,8 @@ def test_status_shows_the_region(stack: Stack) -> None:
     assert all(m["state"] == "running" and m["healthy"] for m in status["members"]), status["members"]
     db = status["roles"]["db"]
     leader = next(n for n in db["nodes"] if n["role"] == "leader")
-    standby = next(n for n in db["nodes"] if n["sync_state"] == "sync")
+    standby = next(n for n in db["nodes"] if n["role"] == "sync_standby")
+    assert standby["sync_state"] == "sync"
     assert standby["state"] == "streaming"
     assert leader["az"] == "a" and standby["az"] == "b"
     assert leader["name"].split("-")[1] != standby["name"].split("-")[1], "leader and standby share an AZ"
@@ -125,7 +126,7 @@ def test_killing_the_primary_fails_over_within_30s_without_losing_rows(stack: St
 @pytest.mark.usefixtures("leaves_nothing_behind")
 def test_a_second_stack_runs_beside_the_first(stack: Stack) -> None:
     cli = [sys.executable, "-m", "pytest_azchaos.cli"]
-    up = subprocess.run([*cli, "up", "--env", str(ROOT / "environments" / "minimal.yaml")],
+    up = subprocess.run([*cli, "up", "--env", str(DEFAULT)],
                         capture_output=True, text=True, timeout=300, check=False)
     assert up.returncode == 0, up.stderr
     second = json.loads(up.stdout)

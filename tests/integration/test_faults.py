@@ -1,0 +1,138 @@
+"""The nemesis on the default region, for real: links, instances, the three AZ outage modes."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from pytest_azchaos import ConfigError, Experiment, Stack, load
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    running = Stack(load(ROOT / "environments" / "default.yaml"), progress=lambda m: print(f"azchaos: {m}")).up()
+    yield running
+    running.down()
+
+
+@pytest.fixture
+def azchaos(stack: Stack) -> Iterator[Experiment]:
+    experiment = Experiment(stack)
+    yield experiment
+    assert experiment.finish() == []
+    assert not stack.not_ready(stack.members_all), "the stack is not healthy after the test"
+
+
+def latencies_by_replica(stack: Stack, n: int = 45) -> dict[str, list[float]]:
+    found: dict[str, list[float]] = {}
+    for _ in range(n):
+        t0 = time.monotonic()
+        replica = requests.get(stack.lb_url + "/", timeout=5).json()["replica"]
+        found.setdefault(replica, []).append(time.monotonic() - t0)
+    return found
+
+
+def app_direct(stack: Stack, alias: str) -> str:
+    member = next(m for m in stack.members(role="app") if m.alias == alias)
+    return stack.url(member, member.port)
+
+
+def test_latency_on_a_link_shows_in_requests_through_it(stack: Stack, azchaos: Experiment) -> None:
+    with azchaos.toxic("a/lb->app-a-1", "latency", latency=200):
+        slow = latencies_by_replica(stack)
+    through = statistics.median(slow["app-a-1"])
+    others = statistics.median(slow["app-b-1"] + slow["app-c-1"])
+    assert 0.19 <= through - others <= 0.25, f"app-a-1 {through:.3f} s vs others {others:.3f} s"
+    healed = latencies_by_replica(stack)
+    assert statistics.median(healed["app-a-1"]) < 0.1
+
+
+def test_reset_peer_makes_connections_fail_until_healed(stack: Stack, azchaos: Experiment) -> None:
+    url = app_direct(stack, "app-a-1") + "/items"
+    assert requests.post(url, data="before", timeout=10).status_code == 201
+    with azchaos.toxic("a/app->db", "reset_peer", timeout=0):
+        assert requests.post(url, data="during", timeout=10).status_code == 503
+    deadline = time.monotonic() + 10
+    while requests.post(url, data="after", timeout=10).status_code != 201:
+        assert time.monotonic() < deadline, "writes through a/app->db did not recover after healing"
+        time.sleep(0.2)
+
+
+def test_cut_link_refuses_and_heals(stack: Stack, azchaos: Experiment) -> None:
+    url = app_direct(stack, "app-b-1") + "/items"
+    with azchaos.cut("b/app->db"):
+        assert requests.post(url, data="x", timeout=10).status_code == 503
+    deadline = time.monotonic() + 10
+    while requests.post(url, data="y", timeout=10).status_code != 201:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_freeze_hangs_instead_of_refusing(stack: Stack, azchaos: Experiment) -> None:
+    url = app_direct(stack, "app-c-1") + "/healthz"
+    with azchaos.outage("c", mode="freeze"):
+        assert {stack.backend.state(m.container) for m in stack.members(az="c")} == {"paused"}
+        with pytest.raises(requests.ReadTimeout):
+            requests.get(url, timeout=(2, 2))
+    assert requests.get(url, timeout=2).status_code == 200
+
+
+def reach(stack: Stack, container: str, host: str, port: int) -> bool:
+    probe = f"import socket; socket.create_connection(('{host}', {port}), timeout=2)"
+    code, _ = stack.backend.exec(container, ["python3", "-c", probe])
+    return code == 0
+
+
+def test_network_partition_cuts_the_az_off_but_not_within(stack: Stack, azchaos: Experiment) -> None:
+    inside = next(m for m in stack.members(az="a", role="app")).container
+    with azchaos.outage("a", mode="network"):
+        assert {stack.backend.state(m.container) for m in stack.members(az="a")} == {"running"}
+        assert reach(stack, inside, "etcd-a-1", 2379), "an AZ-a peer must still answer"
+        assert not reach(stack, inside, "etcd-b-1", 2379), "AZ b must be unreachable from AZ a"
+        # Kept-alive connections of the LB to AZ a now hang until nginx's 5 s read timeout,
+        # then the request is retried elsewhere: slow, but it succeeds.
+        served = {requests.get(stack.lb_url + "/", timeout=15).json()["replica"] for _ in range(20)}
+        assert "app-a-1" not in served
+    assert reach(stack, inside, "etcd-b-1", 2379)
+    served = {requests.get(stack.lb_url + "/", timeout=15).json()["replica"] for _ in range(30)}
+    assert "app-a-1" in served
+
+
+def test_killing_the_primary_wherever_it_is(stack: Stack, azchaos: Experiment) -> None:
+    before = stack.status()["roles"]["db"]["leader"]
+    with azchaos.instance("db-primary", "kill"):
+        deadline = time.monotonic() + 30
+        while stack.status()["roles"]["db"]["leader"] in (None, before):
+            assert time.monotonic() < deadline, "no new leader within 30 s"
+            time.sleep(0.5)
+    nodes = {n["name"]: n for n in stack.status()["roles"]["db"]["nodes"]}
+    assert nodes[before]["state"] == "streaming", "the old primary must come back as a streaming standby"
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda x: x.toxic("z/app->db", "latency", latency=1), "unknown link 'z/app->db'"),
+        (lambda x: x.toxic("a/app->db", "lag", latency=1), "unknown toxic 'lag'"),
+        (lambda x: x.toxic("a/app->db", "latency", latency=-5), "latency must be a whole number >= 0"),
+        (lambda x: x.toxic("a/app->db", "latency", rate=5), "toxic latency takes latency, jitter, not 'rate'"),
+        (lambda x: x.toxic("a/app->db", "latency", toxicity=2), "toxicity must be between 0 and 1"),
+        (lambda x: x.toxic("a/app->db", "latency", direction="sideways"), "direction 'sideways'"),
+        (lambda x: x.outage("d"), "unknown AZ 'd'"),
+        (lambda x: x.instance("app-z-9"), "unknown target 'app-z-9'"),
+        (lambda x: x.instance("app-a-1", "explode"), "instance fault 'explode'"),
+        (lambda x: x.wait("-1s"), "wait: expected a duration"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_changes(stack: Stack, azchaos: Experiment, call: object,
+                                                      message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
+        call(azchaos)  # type: ignore[operator]
+    assert azchaos.timeline.events == [] and azchaos.nemesis.active == []

@@ -53,7 +53,7 @@ def export(stack: Stack, refs: dict[tuple[str, str], str]) -> str:
             service["configs"] = []
             for i, (path, content) in enumerate(files.items()):
                 name = f"{member.alias}-{i}"
-                configs[name] = {"content": content}
+                configs[name] = {"content": content.replace("$", "$$")}  # compose interpolates $name
                 service["configs"].append({"source": name, "target": path})
         first_db = stack.members(role="db", service=member.service)[:1]
         if member.role == "db" and first_db and member != first_db[0]:  # AZ a must win the bootstrap

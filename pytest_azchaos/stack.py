@@ -188,7 +188,8 @@ class Stack:
         """Start everything at once but for two orderings that matter.
 
         The first DB node (AZ a) must win Patroni's bootstrap race to be the primary,
-        as the environment declares; the others start once it leads. nginx refuses
+        as the environment declares: the others start once it holds the cluster's
+        initialize key in etcd (they then wait for it to lead, and copy it). nginx refuses
         target names that do not resolve yet, so the LB starts after its targets.
         """
         db_nodes = self.members(role="db")
@@ -197,7 +198,7 @@ class Stack:
         if db_nodes:
             db_role = ROLES["db"]
             assert isinstance(db_role, DbRole)
-            while not db_role.leads(self, db_nodes[0]):
+            while not db_role.initializing(self, db_nodes[0]):
                 if time.monotonic() > deadline:
                     raise StackError(self._not_ready_message([db_nodes[0].alias]))
                 self.not_ready([db_nodes[0]])  # raises if it crashed

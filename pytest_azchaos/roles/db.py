@@ -7,8 +7,11 @@ leader, so it follows a failover like the RDS endpoint does.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import TYPE_CHECKING, Any
+
+import requests
 
 from ..errors import StackError
 from .base import Role, http_json, http_ok
@@ -60,6 +63,8 @@ def patroni_config(stack: Stack, member: Member) -> dict[str, Any]:
                 "replication": {"username": "replicator", "password": stack.secret("replication_password")},
                 "rewind": {"username": "postgres", "password": stack.secret("db_password")},
             },
+            # A new standby copies the primary at once, not after a spread checkpoint.
+            "basebackup": [{"checkpoint": "fast"}],
             "pg_hba": ["local all all trust", "host replication replicator 0.0.0.0/0 md5",
                        "host all all 0.0.0.0/0 md5"],
         },
@@ -82,6 +87,20 @@ class DbRole(Role):
                 if found:
                     return dict(found)
         return None
+
+    def initializing(self, stack: Stack, member: Member) -> bool:
+        """Return True once a node holds (or held) the cluster's initialize key in etcd."""
+        if self.leads(stack, member):
+            return True
+        key = base64.b64encode(f"/service/azchaos-{stack.run_id}/initialize".encode()).decode()
+        for etcd in stack.members(service=stack.topology.service(member.service).options["dcs"]):
+            try:
+                found = requests.post(stack.url(etcd, etcd.port, "/v3/kv/range"), json={"key": key}, timeout=1)
+                if found.ok:
+                    return bool(found.json().get("kvs"))
+            except (requests.RequestException, ValueError, StackError):
+                continue
+        return False
 
     def leads(self, stack: Stack, member: Member) -> bool:
         """Return True if ``member`` is the Patroni leader (its REST API answers 200 on /primary)."""

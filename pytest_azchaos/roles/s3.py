@@ -6,7 +6,6 @@ With N drives and parity P, MinIO reads with N - P drives and writes with N - P
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -64,25 +63,38 @@ class S3Role(Role):
         return [] if http_ok(cluster) else ["s3: no write quorum yet"]
 
     def drives(self, stack: Stack, members: list[Member]) -> tuple[int, int]:
-        """Return (online, total) drives from MinIO's cluster metrics, asked of a running node."""
+        """Return (online, total) drives, from MinIO's admin API (what `mc admin info` shows).
+
+        Its Prometheus metrics would need no signature, but they are cached for
+        several seconds and lag the drives' real state.
+        """
+        total = int(quorum(stack.topology.service(members[0].service))["drives"]) if members else 0
         for member in members:
             if not stack.is_running(member):
                 continue
-            try:
-                text = requests.get(stack.url(member, member.port, "/minio/v2/metrics/cluster"), timeout=2).text
-            except requests.RequestException:
-                continue
-            online = _metric_sum(text, "minio_cluster_health_erasure_set_online_drives")
-            if online is not None:
-                return online, int(quorum(stack.topology.service(member.service))["drives"])
-        return 0, int(quorum(stack.topology.service(members[0].service))["drives"]) if members else 0
+            info = admin_info(stack, member)
+            if info is not None:
+                states = [d.get("state") for srv in info.get("servers", []) for d in srv.get("drives", [])]
+                return sum(state == "ok" for state in states), total
+        return 0, total
 
     def status(self, stack: Stack, members: list[Member]) -> dict[str, Any]:
         online, total = self.drives(stack, members)
         return {"drives_online": online, "drives_total": total, **quorum(stack.topology.service(members[0].service))}
 
 
-def _metric_sum(text: str, name: str) -> int | None:
-    """Sum a Prometheus metric over its labels; None when MinIO does not report it."""
-    values = re.findall(rf"^{name}(?:{{[^}}]*}})? ([0-9.e+]+)$", text, re.MULTILINE)
-    return int(sum(float(v) for v in values)) if values else None
+def admin_info(stack: Stack, member: Member) -> dict[str, Any] | None:
+    """GET /minio/admin/v3/info of one node, signed like `mc admin info` (SigV4, service s3)."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    url = stack.url(member, member.port, "/minio/admin/v3/info")
+    request = AWSRequest(method="GET", url=url)
+    credentials = Credentials(stack.secret("s3_access_key"), stack.secret("s3_secret_key"))
+    S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
+    try:
+        response = requests.get(url, headers=dict(request.headers), timeout=2)
+        return dict(response.json()) if response.ok else None
+    except (requests.RequestException, ValueError):
+        return None

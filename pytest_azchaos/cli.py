@@ -27,15 +27,15 @@ def _parser() -> argparse.ArgumentParser:
         prog="azchaos", description="Chaos-engineering of multi-AZ stacks: build, start, inspect, stop."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    env_help = "environment file, or the name of a bundled one (default: minimal)"
+    env_help = "environment file, or the name of a bundled one (default: default)"
 
     build = sub.add_parser("images", help="build the images an environment needs")
     build.add_argument("action", choices=["build"])
-    build.add_argument("--env", default="minimal", help=env_help)
+    build.add_argument("--env", default="default", help=env_help)
     build.add_argument("--mode", choices=images.MODES, default="auto", help="where images come from")
 
     up = sub.add_parser("up", help="start a stack and leave it running")
-    up.add_argument("--env", default="minimal", help=env_help)
+    up.add_argument("--env", default="default", help=env_help)
     up.add_argument("--run-id", help="the run id to use (default: a new random one)")
     up.add_argument("--images", choices=images.MODES, default="auto", help="where images come from")
 
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="export an environment as a Docker Compose file")
     export.add_argument("format", choices=["compose"])
-    export.add_argument("--env", default="minimal", help=env_help)
+    export.add_argument("--env", default="default", help=env_help)
     export.add_argument("--images", choices=images.MODES, default="offline", help="where images come from")
     export.add_argument("-o", "--output", help="write to this file (default: standard output)")
 

@@ -87,7 +87,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("azchaos", "chaos tests of multi-AZ stacks (pytest-azchaos)")
     group.addoption("--azchaos-env", dest="azchaos_env", metavar="FILE",
-                    help="environment file, or the name of a bundled one (default: minimal)")
+                    help="environment file, or the name of a bundled one (default: default)")
     group.addoption("--azchaos-images", dest="azchaos_images", choices=images.MODES,
                     default=os.environ.get("AZCHAOS_IMAGES", "auto"),
                     help="auto: official images if present or pullable, else build offline (default); "
@@ -98,7 +98,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="attach to a running stack (from 'azchaos up') instead of starting one")
     group.addoption("--azchaos-report", dest="azchaos_report", metavar="DIR", default="azchaos-report",
                     help="where to write the HTML/JSON report (default: azchaos-report)")
-    parser.addini("azchaos_env", "default environment file or bundled name", default="minimal")
+    parser.addini("azchaos_env", "default environment file or bundled name", default="default")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -7,6 +7,7 @@ no mirror host is ever written into the project.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def parse_one_line(text: str) -> list[Source]:
     """Parse the classic ``deb URI SUITE COMPONENTS`` format."""
     sources = []
     for line in text.splitlines():
-        words = [w for w in line.split("#", 1)[0].split() if not w.startswith("[")]
+        words = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()  # drop [options ...]
         if len(words) >= 3 and words[0] == "deb":
             sources.append(Source(words[1].rstrip("/"), (words[2],)))
     return sources
@@ -40,7 +41,8 @@ def parse_deb822(text: str) -> list[Source]:
             if ":" in line and not line.startswith(("#", " ")):
                 key, _, value = line.partition(":")
                 fields[key.strip().lower()] = value.strip()
-        if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes") != "no":
+        enabled = fields.get("enabled", "yes").lower() not in ("no", "false", "off", "0")
+        if "deb" in fields.get("types", "").split() and enabled:
             suites = tuple(fields.get("suites", "").split())
             for uri in fields.get("uris", "").split():
                 sources.append(Source(uri.rstrip("/"), suites))

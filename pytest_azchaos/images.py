@@ -67,7 +67,7 @@ class Recipe:
             name=folder.name,
             folder=folder,
             official=data.get("official"),
-            base=None if debootstrap else data.get("base", "debian"),
+            base=None if debootstrap is not None else data.get("base", "debian"),
             context=(folder / context).resolve() if context else None,
             debootstrap=debootstrap,
             go_install=tuple(data.get("go_install") or ()),

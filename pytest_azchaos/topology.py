@@ -168,6 +168,9 @@ def _topology(data: Any, src: _Source) -> Topology:
     raw_services = data.get("services")
     if not isinstance(raw_services, _Node) or not raw_services:
         raise src.error(data, "services", "'services' must be a mapping of service names")
+    for name, spec in raw_services.items():
+        if not isinstance(spec, _Node):
+            raise src.error(raw_services, str(name), f"service {name!r} must be a mapping with a 'role' and an 'image'")
     services = tuple(
         _service(str(name), spec, azs, src) for name, spec in raw_services.items()
     )
@@ -227,7 +230,7 @@ def _service(name: str, spec: Any, azs: tuple[str, ...], src: _Source) -> Servic
         port=_port(spec, src, default=DEFAULT_PORTS[role]),
         health_path=_health(spec, src),
         environment=_environment(spec, src),
-        command=tuple(str(c) for c in spec.get("command") or ()),
+        command=_command(spec, src),
         targets=spec.get("targets"),
         retry=_bool(spec, "retry", True, src),
         connect_timeout_s=_duration(spec, "connect_timeout", "500ms", src),
@@ -296,6 +299,13 @@ def _environment(spec: _Node, src: _Source) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, Mapping):
         raise src.error(spec, "environment", "'environment' must be a mapping of NAME: value")
     return tuple((str(k), str(v)) for k, v in value.items())
+
+
+def _command(spec: _Node, src: _Source) -> tuple[str, ...]:
+    value = spec.get("command") or []
+    if not isinstance(value, list):
+        raise src.error(spec, "command", f"'command' must be a list, e.g. [python3, app.py], found {value!r}")
+    return tuple(str(word) for word in value)
 
 
 def _bool(spec: _Node, key: str, default: bool, src: _Source) -> bool:

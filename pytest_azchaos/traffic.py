@@ -13,9 +13,11 @@ Example::
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -110,7 +112,7 @@ class Traffic:
         history: History | None = None,
         on_start: Callable[[], None] | None = None,
     ) -> None:
-        if not base_url.startswith(("http://127.", "http://localhost", "http://[::1]")):
+        if not _is_loopback(base_url):
             raise ConfigError(f"traffic goes only to 127.0.0.1 (loopback), not to {base_url!r}")
         if rate_per_s <= 0:
             raise ConfigError(f"rate_per_s must be > 0, found {rate_per_s!r}")
@@ -189,6 +191,19 @@ class Traffic:
         key = request.key if outcome == OK else None
         self.history.append(Operation(request.kind, scheduled, start, time.monotonic(),
                                       outcome, status, error, key))
+
+
+def _is_loopback(url: str) -> bool:
+    """Return True for a plain http:// URL whose host is loopback (no user part to hide another host)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or "@" in parts.netloc or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from .errors import ConfigError
@@ -27,6 +28,8 @@ def parse_duration(value: float | int | str, *, what: str = "duration") -> float
                 f"{what}: expected a duration like '10s', '500ms' or '2m', found {value!r}"
             )
         seconds = float(match.group(1)) * _SECONDS_PER_UNIT[match.group(2)]
+    if not math.isfinite(seconds):
+        raise ConfigError(f"{what}: a duration must be a finite number, found {value!r}")
     if seconds < 0:
         raise ConfigError(f"{what}: a duration cannot be negative, found {value!r}")
     return seconds

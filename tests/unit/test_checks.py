@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_azchaos.checks import evaluate, failed_requests
+from pytest_azchaos.checks import SLOResult, evaluate, failed_requests
 from pytest_azchaos.errors import ConfigError, SLOViolation
-from pytest_azchaos.timeline import Event, Timeline
+from pytest_azchaos.timeline import Timeline
 from pytest_azchaos.traffic import FAILED, OK, UNKNOWN, History, Operation
 
 
@@ -12,62 +12,90 @@ def op(t: float, outcome: str = OK, kind: str = "read", error: str | None = None
     return Operation(kind, scheduled=t, start=t, end=t + 0.01, outcome=outcome, error=error)
 
 
-def timeline_with_inject_at(t: float) -> Timeline:
-    timeline = Timeline()
-    timeline._events.append(Event(mono=t, wall=0.0, kind="inject", subject="outage(a, power)"))
-    return timeline
-
-
 def test_all_ok_passes() -> None:
     result = failed_requests(History([op(1), op(2), op(3)]), Timeline())
-    assert result.passed and result.value == 0
-    assert result.message == "failed_requests = 0 <= 0 (of 3 requests)"
+    assert result == SLOResult("failed_requests", 0, 0, True, "failed_requests = 0 <= 0 (of 3 requests)")
+    result.raise_if_failed()
 
 
-def test_failures_fail_with_when_and_why() -> None:
-    history = History([op(100), op(101, FAILED, error="HTTP 502"), op(102, FAILED, error="HTTP 502"), op(103)])
-    result = failed_requests(history, timeline_with_inject_at(100.0))
-    assert not result.passed and result.value == 2
+def test_failures_fail_with_when_and_why_relative_to_the_fault() -> None:
+    timeline = Timeline()
+    t0 = timeline.record("inject", "outage(a, power)").mono
+    history = History([op(t0 - 1), op(t0 + 0.5), op(t0 + 1, FAILED, error="HTTP 502"),
+                       op(t0 + 2, FAILED, error="HTTP 502"), op(t0 + 3)])
+    result = failed_requests(history, timeline)
+    assert not result.passed and result.value == 2 and result.limit == 0
     assert result.message == (
-        "failed_requests = 2 > 0 (of 4 requests): 2 read did not succeed between +1.0 s and +2.0 s "
+        "failed_requests = 2 > 0 (of 5 requests): 2 read did not succeed between +1.0 s and +2.0 s "
         "after inject outage(a, power) (2x HTTP 502)"
     )
-    with pytest.raises(SLOViolation) as info:
-        result.raise_if_failed()
-    assert isinstance(info.value, AssertionError)
+
+
+def test_failures_after_the_heal_are_anchored_to_the_heal() -> None:
+    timeline = Timeline()
+    timeline.record("inject", "outage(a, power)")
+    t1 = timeline.record("heal", "outage(a, power)").mono
+    result = failed_requests(History([op(t1 + 4, FAILED, error="HTTP 503")]), timeline)
+    assert "between +4.0 s and +4.0 s after heal outage(a, power) (1x HTTP 503)" in result.message
+
+
+def test_failure_before_any_fault_is_anchored_to_the_first_fault() -> None:
+    timeline = Timeline()
+    t0 = timeline.record("inject", "outage(a, power)").mono
+    result = failed_requests(History([op(t0 - 1, FAILED, error="HTTP 503")]), timeline)
+    assert "between -1.0 s and -1.0 s after inject outage(a, power)" in result.message
+
+
+def test_failures_without_any_fault() -> None:
+    result = failed_requests(History([op(1, FAILED, error="HTTP 500")]), Timeline())
+    assert result.message == "failed_requests = 1 > 0 (of 1 requests): 1 read did not succeed (1x HTTP 500)"
 
 
 def test_unknown_outcomes_do_not_count_as_success() -> None:
-    result = failed_requests(History([op(1), op(2, UNKNOWN, error="ReadTimeout")]), Timeline())
-    assert not result.passed and "1x ReadTimeout" in result.message
+    result = failed_requests(History([op(1), op(2, UNKNOWN, error="ReadTimeout"), op(3, UNKNOWN)]), Timeline())
+    assert not result.passed and result.value == 2
+    assert "(1x ReadTimeout, 1x unknown)" in result.message
 
 
 def test_no_traffic_proves_nothing() -> None:
     result = failed_requests(History(), Timeline())
     assert not result.passed and "nothing was proven" in result.message
+    assert not failed_requests(History([op(1, kind="write")]), Timeline(), kinds=("read",)).passed
 
 
 def test_limit_is_inclusive() -> None:
-    assert failed_requests(History([op(1, FAILED), op(2, FAILED), op(3)]), Timeline(), 2).passed
-    assert not failed_requests(History([op(1, FAILED), op(2, FAILED), op(3)]), Timeline(), 1).passed
+    history = History([op(1, FAILED), op(2, FAILED), op(3)])
+    assert failed_requests(history, Timeline(), 2).passed
+    assert failed_requests(history, Timeline(), 2).message.startswith("failed_requests = 2 <= 2 (of 3 requests)")
+    assert not failed_requests(history, Timeline(), 1).passed
 
 
 def test_kinds_filter() -> None:
     history = History([op(1, FAILED, kind="write"), op(2, kind="read")])
     assert failed_requests(history, Timeline(), kinds=("read",)).passed
     assert not failed_requests(history, Timeline(), kinds=("write",)).passed
+    assert not failed_requests(history, Timeline()).passed
 
 
-def test_failure_before_any_fault_is_anchored_to_the_first_fault() -> None:
-    result = failed_requests(History([op(99, FAILED, error="HTTP 503")]), timeline_with_inject_at(100.0))
-    assert "between -1.0 s and -1.0 s after inject outage(a, power)" in result.message
+def test_raise_if_failed_is_an_assertion() -> None:
+    result = failed_requests(History([op(1, FAILED)]), Timeline())
+    with pytest.raises(SLOViolation, match=r"^failed_requests = 1 > 0") as info:
+        result.raise_if_failed()
+    assert isinstance(info.value, AssertionError)
 
 
-def test_evaluate_refuses_unknown_slos_and_bad_limits() -> None:
-    history = History([op(1)])
-    assert [r.name for r in evaluate({"failed_requests": 0}, history, Timeline())] == ["failed_requests"]
-    with pytest.raises(ConfigError, match="unknown SLO 'p999'"):
-        evaluate({"p999": 1}, history, Timeline())
-    for bad in (-1, "zero", True):
-        with pytest.raises(ConfigError, match="must be a number >= 0"):
-            evaluate({"failed_requests": bad}, history, Timeline())
+def test_evaluate_runs_the_declared_slos() -> None:
+    results = evaluate({"failed_requests": 1}, History([op(1), op(2, FAILED)]), Timeline())
+    assert [(r.name, r.value, r.limit, r.passed) for r in results] == [("failed_requests", 1, 1, True)]
+    assert evaluate({}, History([op(1)]), Timeline()) == []
+
+
+def test_evaluate_refuses_unknown_slos() -> None:
+    with pytest.raises(ConfigError, match="unknown SLO 'p999': expected one of failed_requests"):
+        evaluate({"p999": 1}, History([op(1)]), Timeline())
+
+
+@pytest.mark.parametrize("limit", [-1, -0.5, "zero", "0", None, True])
+def test_evaluate_refuses_bad_limits(limit: object) -> None:
+    with pytest.raises(ConfigError, match=f"SLO failed_requests: the limit must be a number >= 0, found {limit!r}"):
+        evaluate({"failed_requests": limit}, History([op(1)]), Timeline())

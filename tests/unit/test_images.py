@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pytest_azchaos.errors import ConfigError
-from pytest_azchaos.images import ImageSet
+from pytest_azchaos.images import ImageSet, Recipe
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,41 +21,97 @@ def recipes(tmp_path: Path) -> Path:
 
 
 def images(recipes: Path) -> ImageSet:
-    return ImageSet(recipes, client=object(), progress=lambda m: None)  # type: ignore[arg-type]
+    # tag() and recipe() never touch Docker, so any object stands in for the client.
+    return ImageSet(recipes, client=object(), progress=lambda m: None)
 
 
-def test_tags_are_content_addressed(recipes: Path) -> None:
-    first = images(recipes).tag(images(recipes).recipe("web"))  # type: ignore[arg-type]
-    assert first.startswith("azchaos/web:") and first == images(recipes).tag(images(recipes).recipe("web"))  # type: ignore[arg-type]
+def tag(recipes: Path, name: str) -> str:
+    image_set = images(recipes)
+    recipe = image_set.recipe(name)
+    assert recipe is not None
+    return image_set.tag(recipe)
+
+
+def test_recipes_load(recipes: Path) -> None:
+    web = images(recipes).recipe("web")
+    assert web == Recipe("web", recipes / "web", None, "debian", None, None, ())
+    debian = images(recipes).recipe("debian")
+    assert debian is not None and debian.base is None and debian.debootstrap == {"suite": "bookworm"}
+
+
+def test_tags_are_stable(recipes: Path) -> None:
+    first = tag(recipes, "web")
+    assert first.startswith("azchaos/web:") and len(first.partition(":")[2]) == 12
+    assert tag(recipes, "web") == first
+
+
+def test_tag_changes_with_the_dockerfile(recipes: Path) -> None:
+    first = tag(recipes, "web")
     (recipes / "web" / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\nRUN true\n")
-    second = images(recipes).tag(images(recipes).recipe("web"))  # type: ignore[arg-type]
-    assert second != first
+    assert tag(recipes, "web") != first
+
+
+def test_tag_changes_with_the_base_recipe(recipes: Path) -> None:
+    first = tag(recipes, "web")
     (recipes / "debian" / "recipe.yaml").write_text("debootstrap: {suite: trixie}\n")
-    assert images(recipes).tag(images(recipes).recipe("web")) != second  # type: ignore[arg-type]
+    assert tag(recipes, "web") != first
+
+
+def test_tag_ignores_pycache(recipes: Path) -> None:
+    first = tag(recipes, "web")
+    (recipes / "web" / "__pycache__").mkdir()
+    (recipes / "web" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    assert tag(recipes, "web") == first
+
+
+def test_missing_base_recipe(recipes: Path) -> None:
+    (recipes / "web" / "recipe.yaml").write_text("base: ubuntu\n")
+    with pytest.raises(ConfigError, match="base recipe 'ubuntu' not found"):
+        tag(recipes, "web")
 
 
 def test_plain_names_are_not_recipes(recipes: Path) -> None:
     assert images(recipes).recipe("nginx:1.27") is None
+    assert images(recipes).recipe("absent") is None
 
 
-def test_bad_recipes(recipes: Path) -> None:
+def test_unknown_recipe_key(recipes: Path) -> None:
     (recipes / "web" / "recipe.yaml").write_text("base: debian\nbogus: 1\n")
-    with pytest.raises(ConfigError, match="unknown keys \\['bogus'\\]"):
+    with pytest.raises(ConfigError, match=r"web/recipe.yaml: unknown keys \['bogus'\]"):
         images(recipes).recipe("web")
+
+
+def test_recipe_needs_a_dockerfile_or_debootstrap(recipes: Path) -> None:
     (recipes / "empty").mkdir()
     (recipes / "empty" / "recipe.yaml").write_text("base: debian\n")
-    with pytest.raises(ConfigError, match="needs a Dockerfile"):
+    with pytest.raises(ConfigError, match="empty: a recipe needs a Dockerfile"):
         images(recipes).recipe("empty")
 
 
+def test_invalid_recipe_yaml(recipes: Path) -> None:
+    (recipes / "web" / "recipe.yaml").write_text("base: [debian\n")
+    with pytest.raises(ConfigError, match="web/recipe.yaml: not valid YAML"):
+        images(recipes).recipe("web")
+
+
 def test_bad_mode(recipes: Path) -> None:
-    with pytest.raises(ConfigError, match="image mode 'bogus'"):
-        ImageSet(recipes, mode="bogus", client=object())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="image mode 'bogus': expected one of auto, offline, official"):
+        ImageSet(recipes, mode="bogus", client=object())
 
 
-def test_bundled_recipes_load() -> None:
-    bundled = images(ROOT / "environments" / "images")
-    for name in ("debian", "nginx", "example-app", "etcd", "postgres-patroni", "haproxy", "minio", "toxiproxy"):
-        recipe = bundled.recipe(name)
-        assert recipe is not None and bundled.tag(recipe).startswith(f"azchaos/{name}:")
-    assert bundled.recipe("minio").go_install[0].startswith("github.com/minio/minio@v")  # type: ignore[union-attr]
+@pytest.mark.parametrize("name", ["debian", "nginx", "example-app", "etcd", "postgres-patroni", "haproxy", "minio",
+                                  "toxiproxy"])
+def test_bundled_recipes_load_and_have_tags(name: str) -> None:
+    assert tag(ROOT / "environments" / "images", name).startswith(f"azchaos/{name}:")
+
+
+def test_bundled_example_app_has_its_context() -> None:
+    recipe = images(ROOT / "environments" / "images").recipe("example-app")
+    assert recipe is not None and recipe.context == (ROOT / "examples" / "app").resolve()
+    assert "app.py" in dict(recipe.files())
+
+
+def test_debootstrap_with_all_defaults_has_no_base(recipes: Path) -> None:
+    (recipes / "debian" / "recipe.yaml").write_text("debootstrap: {}\n")
+    recipe = images(recipes).recipe("debian")
+    assert recipe is not None and recipe.base is None

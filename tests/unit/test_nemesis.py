@@ -7,10 +7,11 @@ import pytest
 
 from pytest_azchaos.errors import ConfigError, FaultError
 from pytest_azchaos.faults import AzOutage, Nemesis
-from pytest_azchaos.timeline import Timeline
+from pytest_azchaos.timeline import Event, Timeline
 from pytest_azchaos.topology import load
 
 ROOT = Path(__file__).resolve().parents[2]
+STACK: Any = object()  # the fake faults never look at the stack
 
 
 class FakeFault:
@@ -18,6 +19,7 @@ class FakeFault:
         self.subject, self.calls, self.heal_fails, self.invalid = name, calls, heal_fails, invalid
 
     def validate(self, stack: Any) -> None:
+        self.calls.append(f"validate {self.subject}")
         if self.invalid:
             raise ConfigError(f"{self.subject} is invalid")
 
@@ -30,36 +32,73 @@ class FakeFault:
             raise RuntimeError("stuck")
 
 
-def test_inject_and_heal_are_recorded_once() -> None:
+def test_inject_validates_then_injects_and_records() -> None:
     calls: list[str] = []
-    seen: list[tuple[str, str]] = []
-    nemesis = Nemesis(object(), Timeline(), lambda kind, fault, event: seen.append((kind, event.subject)))  # type: ignore[arg-type]
-    with nemesis.inject(FakeFault("f1", calls)) as active:
-        assert nemesis.active == [active]
+    nemesis = Nemesis(STACK, Timeline())
+    active = nemesis.inject(FakeFault("f1", calls))
+    assert calls == ["validate f1", "inject f1"]
+    assert [(e.kind, e.subject) for e in nemesis.timeline.events] == [("inject", "f1")]
+    assert nemesis.active == [active] and not active.healed
+
+
+def test_heal_records_and_twice_is_a_no_op() -> None:
+    calls: list[str] = []
+    nemesis = Nemesis(STACK, Timeline())
+    active = nemesis.inject(FakeFault("f1", calls))
     active.heal()
-    assert calls == ["inject f1", "heal f1"]
+    active.heal()
+    nemesis.heal(active)
+    assert calls == ["validate f1", "inject f1", "heal f1"]
     assert [e.kind for e in nemesis.timeline.events] == ["inject", "heal"]
-    assert seen == [("inject", "f1"), ("heal", "f1")]
+    assert nemesis.active == [] and active.healed
+
+
+def test_leaving_the_with_block_heals() -> None:
+    calls: list[str] = []
+    nemesis = Nemesis(STACK, Timeline())
+    with nemesis.inject(FakeFault("f1", calls)):
+        assert calls[-1] == "inject f1"
+    assert calls[-1] == "heal f1" and nemesis.active == []
+
+
+def test_observer_sees_the_fault_and_the_recorded_event() -> None:
+    seen: list[tuple[str, Any, Event]] = []
+    nemesis = Nemesis(STACK, Timeline(), lambda kind, fault, event: seen.append((kind, fault, event)))
+    fault = FakeFault("f1", [])
+    nemesis.inject(fault).heal()
+    inject, heal = nemesis.timeline.events
+    assert seen == [("inject", fault, inject), ("heal", fault, heal)]
 
 
 def test_heal_all_heals_newest_first_and_goes_on_after_an_error() -> None:
     calls: list[str] = []
-    nemesis = Nemesis(object(), Timeline())  # type: ignore[arg-type]
-    nemesis.inject(FakeFault("f1", calls))
-    nemesis.inject(FakeFault("f2", calls, heal_fails=True))
-    nemesis.inject(FakeFault("f3", calls))
+    nemesis = Nemesis(STACK, Timeline())
+    for name, fails in (("f1", False), ("f2", True), ("f3", False)):
+        nemesis.inject(FakeFault(name, calls, heal_fails=fails))
     errors = nemesis.heal_all()
-    assert calls[3:] == ["heal f3", "heal f2", "heal f1"]
+    assert [c for c in calls if c.startswith("heal")] == ["heal f3", "heal f2", "heal f1"]
     assert errors == ["healing f2 failed: stuck"]
+    assert nemesis.active == []
+    assert [e.kind for e in nemesis.timeline.events][3:] == ["heal", "heal", "heal"], "a failed heal is recorded too"
+    assert nemesis.heal_all() == []
+
+
+def test_failed_heal_is_a_fault_error() -> None:
+    nemesis = Nemesis(STACK, Timeline())
+    active = nemesis.inject(FakeFault("f1", [], heal_fails=True))
+    with pytest.raises(FaultError, match="healing f1 failed: stuck"):
+        active.heal()
     assert nemesis.active == []
 
 
 def test_invalid_fault_changes_nothing() -> None:
     calls: list[str] = []
-    nemesis = Nemesis(object(), Timeline())  # type: ignore[arg-type]
-    with pytest.raises(ConfigError):
+    seen: list[str] = []
+    nemesis = Nemesis(STACK, Timeline(), lambda kind, fault, event: seen.append(kind))
+    with pytest.raises(ConfigError, match="bad is invalid"):
         nemesis.inject(FakeFault("bad", calls, invalid=True))
-    assert calls == [] and nemesis.timeline.events == [] and nemesis.active == []
+    assert calls == ["validate bad"]
+    assert nemesis.timeline.events == [] and nemesis.active == [] and seen == []
 
 
 def test_failed_injection_is_a_fault_error_and_stays_healable() -> None:
@@ -67,10 +106,11 @@ def test_failed_injection_is_a_fault_error_and_stays_healable() -> None:
         def inject(self, stack: Any) -> None:
             raise RuntimeError("engine said no")
 
-    nemesis = Nemesis(object(), Timeline())  # type: ignore[arg-type]
+    nemesis = Nemesis(STACK, Timeline())
     with pytest.raises(FaultError, match="injecting broken failed: engine said no"):
         nemesis.inject(Broken("broken", []))
     assert len(nemesis.active) == 1  # it may have half-happened: heal it at the end
+    assert nemesis.heal_all() == []
 
 
 class StandIn:
@@ -78,9 +118,14 @@ class StandIn:
 
 
 def test_az_outage_validation() -> None:
-    AzOutage("a").validate(StandIn())  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="unknown AZ 'z'"):
+    for mode in ("power", "freeze", "network"):
+        AzOutage("a", mode=mode).validate(StandIn())  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="unknown AZ 'z': expected one of a, b"):
         AzOutage("z").validate(StandIn())  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="mode 'bogus': expected one of power, freeze"):
+    with pytest.raises(ConfigError, match="AZ outage mode 'bogus': expected one of power, freeze, network"):
         AzOutage("a", mode="bogus").validate(StandIn())  # type: ignore[arg-type]
+
+
+def test_az_outage_subject() -> None:
+    assert AzOutage("a").subject == "outage(a, power)"
     assert AzOutage("b", mode="freeze").subject == "outage(b, freeze)"

@@ -6,14 +6,17 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .checks import SLOResult, evaluate
+from .checks import Readback, SLOResult, evaluate
 from .faults import ActiveFault, AzOutage, Fault, InstanceFault, LinkCut, LinkToxic, Nemesis
+from .readback import read_back as read_back_stores
 from .stack import Stack
 from .timeline import Event, Timeline
-from .traffic import DEFAULT_WORKLOAD, History, Traffic, Workload
+from .traffic import DEFAULT_WORKLOAD, WRITE, History, Traffic, Workload
 from .units import parse_duration
+from .watch import HealthWatch
 
 FaultObserver = Callable[[str, Fault, Event], None]
+ReadBack = Callable[[Stack, list[str]], "Readback | None"]
 
 
 class Experiment:
@@ -29,12 +32,16 @@ class Experiment:
             azchaos.check(failed_requests=0)
     """
 
-    def __init__(self, stack: Stack, *, observer: FaultObserver | None = None) -> None:
+    def __init__(self, stack: Stack, *, observer: FaultObserver | None = None,
+                 read_back: ReadBack | None = read_back_stores, watch: bool = True) -> None:
         self.stack = stack
         self.timeline = Timeline()
         self.history = History()
         self.nemesis = Nemesis(stack, self.timeline, observer)
         self._traffic: list[Traffic] = []
+        self._read_back = read_back
+        self._watch: HealthWatch | None = HealthWatch(stack, self.timeline).start() if watch else None
+        self._readback: Readback | None = None
 
     def inject(self, fault: Fault) -> ActiveFault:
         """Inject any fault; heal it with ``.heal()`` or a ``with`` block (or at test end)."""
@@ -57,9 +64,14 @@ class Experiment:
         """Kill, stop, pause or restart a replica ("app-a-1"), a role ("etcd") or "db-primary"."""
         return self.inject(InstanceFault(target, action))
 
-    def traffic(self, *, rate_per_s: float = 50, workload: Workload = DEFAULT_WORKLOAD) -> Traffic:
-        """Start open-loop traffic through the load balancer; stop it by leaving the ``with`` block."""
-        traffic = Traffic(self.stack.lb_url, rate_per_s=rate_per_s, workload=workload, history=self.history)
+    def traffic(self, *, rate_per_s: float = 50, workload: Workload = DEFAULT_WORKLOAD,
+                ramp_from_per_s: float | None = None, ramp: float | str = 0, timeout_s: float = 10) -> Traffic:
+        """Start open-loop traffic through the load balancer; stop it by leaving the ``with`` block.
+
+        ``workload`` is a weighted mix of kinds, e.g. ``pytest_azchaos.workloads.example_app()``.
+        """
+        traffic = Traffic(self.stack.lb_url, rate_per_s=rate_per_s, workload=workload, history=self.history,
+                          ramp_from_per_s=ramp_from_per_s, ramp=ramp, timeout_s=timeout_s)
         self._traffic.append(traffic)
         return traffic.start()
 
@@ -68,8 +80,19 @@ class Experiment:
         time.sleep(parse_duration(duration, what="wait"))
 
     def evaluate(self, slos: Mapping[str, Any]) -> list[SLOResult]:
-        """Return the verdict of each SLO (name -> limit) over what was recorded so far."""
-        return evaluate(slos, self.history, self.timeline)
+        """Return the verdict of each SLO (name -> limit) over what was recorded so far.
+
+        ``lost_writes`` first reads every acknowledged write back from the stores.
+        """
+        readback = self.read_back() if slos.get("lost_writes") is not None else None
+        return evaluate(slos, self.history, self.timeline, readback=readback)
+
+    def read_back(self) -> Readback | None:
+        """Read every acknowledged write back from the stores (once traffic has stopped); None if none."""
+        if self._readback is None and self._read_back is not None:
+            keys = [op.key for op in self.history.operations if op.action == WRITE and op.key is not None]
+            self._readback = self._read_back(self.stack, keys)
+        return self._readback
 
     def check(self, **slos: Any) -> list[SLOResult]:
         """Assert SLOs now, e.g. ``check(failed_requests=0)``; raise SLOViolation if one is broken."""
@@ -83,4 +106,8 @@ class Experiment:
         for traffic in self._traffic:
             traffic.stop()
         self._traffic.clear()
-        return self.nemesis.heal_all()
+        errors = self.nemesis.heal_all()
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
+        return errors

@@ -32,3 +32,8 @@ def pytest_azchaos_fault_healed(fault: Fault, event: Event) -> None:
 
 def pytest_azchaos_slo_evaluated(item: pytest.Item, results: list[SLOResult]) -> None:
     """Called with the SLO verdicts of a test, after it ran."""
+
+
+@pytest.hookspec(firstresult=True)
+def pytest_azchaos_read_back(stack: Stack, keys: list[str]) -> dict[str, str | None] | None:
+    """Read acknowledged write keys back from the stores: {key: SHA-256 of the stored value, None if missing}."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -10,10 +11,11 @@ from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 import pytest
+import yaml
 
-from . import hookspecs, images, reaper
+from . import checks, hookspecs, images, readback, reaper
 from .backend import DockerBackend
-from .errors import AzChaosError
+from .errors import AzChaosError, ConfigError
 from .experiment import Experiment
 from .faults import Fault
 from .report import Reporter
@@ -98,7 +100,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="attach to a running stack (from 'azchaos up') instead of starting one")
     group.addoption("--azchaos-report", dest="azchaos_report", metavar="DIR", default="azchaos-report",
                     help="where to write the HTML/JSON report (default: azchaos-report)")
+    group.addoption("--azchaos-slo", dest="azchaos_slo", metavar="NAME=LIMIT", action="append", default=[],
+                    help="an SLO for every test with traffic, e.g. failed_requests=0, p99=500ms, "
+                         "failed_requests[read]=0; a test's slo marker overrides it (repeatable)")
     parser.addini("azchaos_env", "default environment file or bundled name", default="default")
+    parser.addini("azchaos_slo", "SLOs for every test with traffic, one NAME=LIMIT per line", type="linelist")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,9 +118,35 @@ def pytest_configure(config: pytest.Config) -> None:
             load(environment_file(env))
         except AzChaosError as exc:
             raise pytest.UsageError(f"--azchaos-env: {exc}") from None
+    try:
+        config.stash[_SLOS] = _configured_slos(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"--azchaos-slo / azchaos_slo: {exc}") from None
     config.pluginmanager.register(Reporter(config), "azchaos-reporter")
     if threading.current_thread() is threading.main_thread():
         _stop_on_sigterm()
+
+
+_SLOS = pytest.StashKey[dict[str, Any]]()
+_SLO_ARG = re.compile(r"^\s*([a-z_0-9]+)(?:\[([^\]]+)\])?\s*=\s*(.*?)\s*$")
+
+
+def _configured_slos(config: pytest.Config) -> dict[str, Any]:
+    """SLOs from the ini file, then the command line (later wins), validated now."""
+    slos: dict[str, Any] = {}
+    for text in [*config.getini("azchaos_slo"), *config.getoption("azchaos_slo")]:
+        match = _SLO_ARG.match(text)
+        if not match:
+            raise ConfigError(f"expected NAME=LIMIT like failed_requests=0 or p99=500ms, found {text!r}")
+        name, kind, value = match.groups()
+        limit = yaml.safe_load(value) if value else None
+        if kind:
+            per_kind = slos.get(name)
+            slos[name] = {**(per_kind if isinstance(per_kind, dict) else {}), kind: limit}
+        else:
+            slos[name] = limit
+    checks.parse(slos)
+    return slos
 
 
 def _stop_on_sigterm() -> None:
@@ -130,6 +162,11 @@ def _stop_on_sigterm() -> None:
 def pytest_azchaos_make_stack(config: pytest.Config, env_path: str) -> Stack:
     state = config.stash[_STATE]
     return Stack(load(env_path), images_mode=config.getoption("azchaos_images"), progress=state.progress)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_azchaos_read_back(stack: Stack, keys: list[str]) -> dict[str, str | None] | None:
+    return readback.read_back(stack, keys)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -160,7 +197,11 @@ def azchaos(request: pytest.FixtureRequest, azchaos_stack: Stack) -> Iterator[Ex
         )
         notify(fault=fault, event=event)
 
-    experiment = Experiment(azchaos_stack, observer=observe)
+    def read_back(stack: Stack, keys: list[str]) -> checks.Readback | None:
+        found: checks.Readback | None = hook.pytest_azchaos_read_back(stack=stack, keys=keys)
+        return found
+
+    experiment = Experiment(azchaos_stack, observer=observe, read_back=read_back)
     request.node.stash[_EXPERIMENT] = experiment
     yield experiment
     errors = experiment.finish()
@@ -189,12 +230,16 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 def _check_slos(item: pytest.Item, experiment: Experiment) -> None:
     marker = item.get_closest_marker("slo")
     declared: dict[str, Any] = dict(marker.kwargs) if marker else {}
-    defaults = dict(experiment.stack.topology.slo) if len(experiment.history) else {}
+    configured: dict[str, Any] = item.config.stash.get(_SLOS, {})
+    defaults = {**experiment.stack.topology.slo, **configured} if len(experiment.history) else {}
     # A limit of None switches an SLO off for this test (e.g. a default of the environment).
     slos = {name: limit for name, limit in {**defaults, **declared}.items() if limit is not None}
     if not slos:
         return
-    results = experiment.evaluate(slos)
+    try:
+        results = experiment.evaluate(slos)
+    except AzChaosError as exc:
+        pytest.fail(f"SLO: {exc}", pytrace=False)
     item.config.hook.pytest_azchaos_slo_evaluated(item=item, results=results)
     broken = [r for r in results if not r.passed]
     if broken:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,12 @@ class Reporter:
         tr = terminalreporter
         tr.write_sep("=", "azchaos SLOs")
         width = max(len(nodeid) for nodeid, _ in self.rows)
-        tr.write_line(f"{'test':<{width}}  {'SLO':<18} {'value':>8} {'limit':>8}  verdict")
+        slo_width = max(len(r.name) for _, r in self.rows)
+        tr.write_line(f"{'test':<{width}}  {'SLO':<{slo_width}} {'value':>9} {'limit':>9}  verdict")
         for nodeid, r in self.rows:
             verdict = "PASS" if r.passed else "FAIL"
-            tr.write_line(f"{nodeid:<{width}}  {r.name:<18} {r.value:>8g} {r.limit:>8g}  {verdict}",
-                          green=r.passed, red=not r.passed)
+            tr.write_line(f"{nodeid:<{width}}  {r.name:<{slo_width}} {show(r, r.value):>9} {show(r, r.limit):>9}"
+                          f"  {verdict}", green=r.passed, red=not r.passed)
         path = self.write(Path(self.config.getoption("azchaos_report")))
         tr.write_line(f"azchaos report: {path}")
 
@@ -50,13 +52,32 @@ class Reporter:
         """Write report.json and report.html into ``folder``; return the HTML path."""
         folder.mkdir(parents=True, exist_ok=True)
         data = {
-            "slos": [dict(test=nodeid, **r.__dict__) for nodeid, r in self.rows],
+            "slos": [dict(test=nodeid, **_json_safe(r.__dict__), shown=show(r, r.value), shown_limit=show(r, r.limit))
+                     for nodeid, r in self.rows],
             "events": self.events,
         }
         (folder / "report.json").write_text(json.dumps(data, indent=2))
         page = folder / "report.html"
         page.write_text(_html(data))
         return page.resolve()
+
+
+def _json_safe(fields: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN or infinity: write them as null (the ``shown`` text says n/a or never)."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in fields.items()}
+
+
+def show(result: SLOResult, value: float) -> str:
+    """Format an SLO's value or limit for people: durations in ms or s, fractions as percentages."""
+    if math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "never"
+    if result.unit == "s":
+        return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.1f}s"
+    if result.name == "availability":
+        return f"{value:.2%}"
+    return f"{value:g}"
 
 
 def _attach_to_allure(nodeid: str, results: list[SLOResult]) -> None:
@@ -71,7 +92,7 @@ def _attach_to_allure(nodeid: str, results: list[SLOResult]) -> None:
 def _html(data: dict[str, Any]) -> str:
     rows = "".join(
         f"<tr class={'pass' if s['passed'] else 'fail'}><td>{html.escape(s['test'])}</td>"
-        f"<td>{html.escape(s['name'])}</td><td>{s['value']:g}</td><td>{s['limit']:g}</td>"
+        f"<td>{html.escape(s['name'])}</td><td>{html.escape(s['shown'])}</td><td>{html.escape(s['shown_limit'])}</td>"
         f"<td>{'PASS' if s['passed'] else 'FAIL'}</td><td>{html.escape(s['message'])}</td></tr>"
         for s in data["slos"]
     )

@@ -1,8 +1,13 @@
 """The workload: an open-loop load generator through the load balancer, and its history.
 
-Operations are scheduled at a fixed rate, whatever the server does; latency is
-measured from the *scheduled* time, so a stalled server cannot hide its stall
-behind a waiting client (no coordinated omission).
+Operations are scheduled at a fixed rate (optionally ramped up), whatever the
+server does; latency is measured from the *scheduled* time, so a stalled server
+cannot hide its stall behind a waiting client (no coordinated omission).
+
+A workload is a weighted mix of operation kinds: HTTP requests (:class:`Request`)
+or Python callables (:class:`Call`). Writes record the key that was
+acknowledged and a digest of the value, reads the digest of what they saw, so
+that checks can find lost writes and stale reads.
 
 Example::
 
@@ -13,21 +18,25 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import itertools
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import requests
 
 from .errors import ConfigError
+from .units import parse_duration
 
 OK, FAILED, UNKNOWN = "ok", "failed", "unknown"
+READ, WRITE, OTHER = "read", "write", "other"
+NO_KEY_YET = "azchaos-no-key-yet"
 
 
 @dataclass(frozen=True)
@@ -41,12 +50,19 @@ class Operation:
     outcome: str  # ok | failed | unknown (sent, but no answer: it may have happened)
     status: int | None = None
     error: str | None = None
-    key: str | None = None
+    key: str | None = None  # writes: the key acknowledged (None unless ok); reads: the key read
+    action: str = OTHER  # read | write | other
+    value: str | None = None  # SHA-256 of the value written (acknowledged) or read (None: absent)
 
     @property
     def latency(self) -> float:
         """Seconds from the scheduled time to the end: stalls included."""
         return self.end - self.scheduled
+
+    @property
+    def lag(self) -> float:
+        """Seconds the client started late (its own scheduling lag)."""
+        return self.start - self.scheduled
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,31 +91,111 @@ class History:
     def failed(self) -> list[Operation]:
         return [op for op in self.operations if op.outcome == FAILED]
 
+    def writes(self) -> list[Operation]:
+        """Every write, acknowledged or not."""
+        return [op for op in self.operations if op.action == WRITE]
+
 
 @dataclass(frozen=True)
 class Request:
-    """An HTTP operation kind: method and path relative to the LB; ``{n}`` is the sequence number."""
+    """An HTTP operation kind: method and path relative to the LB; ``{n}`` is the sequence number.
+
+    A write names the ``key`` it stores (acknowledged by a 2xx); a read names the
+    kind of write whose latest acknowledged key it reads (``reads``), as ``{key}``
+    in its path. ``size`` generates a body of that many bytes (e.g. a multipart object).
+    """
 
     kind: str
     method: str = "GET"
     path: str = "/"
     body: str | None = None
-    key: str | None = None  # for writes: the key that is acknowledged by a 2xx
+    key: str | None = None
+    weight: float = 1.0
+    reads: str | None = None
+    size: int | None = None
 
-    def format(self, n: int) -> Request:
-        return Request(
-            self.kind, self.method, self.path.format(n=n),
-            None if self.body is None else self.body.format(n=n),
-            None if self.key is None else self.key.format(n=n),
+    def format(self, n: int, key: str | None = None) -> Request:
+        fields = {"n": n, "key": key or NO_KEY_YET}
+        return replace(
+            self, path=self.path.format(**fields),
+            body=None if self.body is None else self.body.format(**fields),
+            key=key if self.reads else (None if self.key is None else self.key.format(**fields)),
         )
 
+    @property
+    def action(self) -> str:
+        return READ if self.reads else WRITE if self.key is not None else OTHER
 
-DEFAULT_WORKLOAD = (Request("read", "GET", "/"),)
-Workload = Sequence[Request]
+    def payload(self, n: int) -> bytes | None:
+        """Return the body to send: ``body`` formatted, or ``size`` bytes derived from ``n``."""
+        if self.size is not None:
+            block = hashlib.sha256(f"{self.kind}-{n}".encode()).digest()
+            return (block * (self.size // len(block) + 1))[: self.size]
+        return None if self.body is None else self.body.encode()
+
+
+@dataclass(frozen=True)
+class Call:
+    """An operation kind that is a Python callable, for apps that are not driven by plain HTTP.
+
+    ``fn(n)`` performs operation number ``n``; for a write it returns the key it
+    stored. An exception is a failure; a TimeoutError means "unknown" (it may have happened).
+    """
+
+    kind: str
+    fn: Callable[[int], str | None]
+    weight: float = 1.0
+    write: bool = False
+
+
+Kind = Request | Call
+DEFAULT_WORKLOAD: tuple[Kind, ...] = (Request("read", "GET", "/"),)
+Workload = Sequence[Kind]
+
+
+def digest(data: bytes | str | None) -> str | None:
+    """Return the SHA-256 hex digest of ``data`` (None stays None: nothing there)."""
+    if data is None:
+        return None
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def weighted_turns(weights: Sequence[float]) -> Iterator[int]:
+    """Yield indexes in smooth weighted round-robin order: exact proportions, evenly interleaved."""
+    current = [0.0] * len(weights)
+    total = sum(weights)
+    while True:
+        for i, w in enumerate(weights):
+            current[i] += w
+        best = max(range(len(weights)), key=current.__getitem__)
+        current[best] -= total
+        yield best
+
+
+def schedule(rate_per_s: float, *, ramp_from_per_s: float | None = None, ramp_s: float = 0) -> Iterator[float]:
+    """Yield the offsets (seconds from the start) of operations at ``rate_per_s``, ramped linearly
+    from ``ramp_from_per_s`` over the first ``ramp_s`` seconds.
+
+    >>> list(itertools.islice(schedule(4), 3))
+    [0.0, 0.25, 0.5]
+    """
+    if ramp_from_per_s is None or ramp_s <= 0:
+        yield from (n / rate_per_s for n in itertools.count())
+        return
+    t = 0.0
+    while True:
+        yield t
+        rate = rate_per_s if t >= ramp_s else ramp_from_per_s + (rate_per_s - ramp_from_per_s) * t / ramp_s
+        t += 1 / max(rate, 0.01)
 
 
 class Traffic:
-    """An open-loop generator of HTTP requests to ``base_url`` at ``rate_per_s``."""
+    """An open-loop generator of operations against ``base_url`` at ``rate_per_s``.
+
+    Parameters: ``workload`` is a weighted mix of :class:`Request` and :class:`Call`
+    kinds (weights are kept exactly, evenly interleaved); ``ramp_from_per_s`` and
+    ``ramp`` ramp the rate up linearly; ``timeout_s`` bounds each request.
+    """
 
     def __init__(
         self,
@@ -110,16 +206,17 @@ class Traffic:
         timeout_s: float = 10,
         max_in_flight: int = 256,
         history: History | None = None,
-        on_start: Callable[[], None] | None = None,
+        ramp_from_per_s: float | None = None,
+        ramp: float | str = 0,
     ) -> None:
         if not _is_loopback(base_url):
             raise ConfigError(f"traffic goes only to 127.0.0.1 (loopback), not to {base_url!r}")
-        if rate_per_s <= 0:
-            raise ConfigError(f"rate_per_s must be > 0, found {rate_per_s!r}")
-        if not workload:
-            raise ConfigError("the workload needs at least one request kind")
+        _check_rates(rate_per_s, ramp_from_per_s)
+        _check_workload(workload)
         self.base_url = base_url.rstrip("/")
         self.rate_per_s = float(rate_per_s)
+        self.ramp_from_per_s = ramp_from_per_s
+        self.ramp_s = parse_duration(ramp, what="ramp")
         self.workload = list(workload)
         self.timeout_s = timeout_s
         self.history = history if history is not None else History()
@@ -127,9 +224,12 @@ class Traffic:
         self._stop = threading.Event()
         self._local = threading.local()
         self._scheduler: threading.Thread | None = None
+        self._latest: dict[str, str] = {}  # write kind -> latest acknowledged key
 
     def start(self) -> Traffic:
-        """Start sending in the background."""
+        """Start sending in the background (again is a no-op: ``with experiment.traffic()`` starts it once)."""
+        if self._scheduler is not None:
+            return self
         self._scheduler = threading.Thread(target=self._schedule, name="azchaos-scheduler", daemon=True)
         self._scheduler.start()
         return self
@@ -149,15 +249,21 @@ class Traffic:
         self.stop()
 
     def _schedule(self) -> None:
-        interval = 1.0 / self.rate_per_s
         t0 = time.monotonic()
-        for n in itertools.count():
-            scheduled = t0 + n * interval
+        turns = weighted_turns([kind.weight for kind in self.workload])
+        offsets = schedule(self.rate_per_s, ramp_from_per_s=self.ramp_from_per_s, ramp_s=self.ramp_s)
+        for n, (offset, turn) in enumerate(zip(offsets, turns, strict=False)):
+            scheduled = t0 + offset
             delay = scheduled - time.monotonic()
             if self._stop.wait(delay) if delay > 0 else self._stop.is_set():
                 return
-            request = self.workload[n % len(self.workload)].format(n)
-            self._pool.submit(self._perform, request, scheduled)
+            self._pool.submit(self._perform, self.workload[turn], n, scheduled)
+
+    def _perform(self, kind: Kind, n: int, scheduled: float) -> None:
+        if isinstance(kind, Call):
+            self._call(kind, n, scheduled)
+        else:
+            self._request(kind.format(n, self._latest.get(kind.reads or "")), n, scheduled)
 
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
@@ -165,32 +271,86 @@ class Traffic:
             session = self._local.session = requests.Session()
         return session
 
-    def _perform(self, request: Request, scheduled: float) -> None:
+    def _request(self, request: Request, n: int, scheduled: float) -> None:
         start = time.monotonic()
+        body = request.payload(n)
         try:
             response = self._session().request(
-                request.method, self.base_url + request.path, data=request.body,
-                timeout=(1.0, self.timeout_s),
+                request.method, self.base_url + request.path, data=body, timeout=(1.0, self.timeout_s),
             )
         except requests.ConnectionError as exc:
             # Refused or reset before an answer: for a connect error nothing was sent.
             outcome = FAILED if _never_sent(exc) else UNKNOWN
-            self._record(request, scheduled, start, outcome, None, type(exc).__name__)
+            self._record(Operation(request.kind, scheduled, start, time.monotonic(), outcome,
+                                   error=type(exc).__name__, action=request.action))
             return
         except requests.RequestException as exc:  # a read timeout: sent, fate unknown
-            self._record(request, scheduled, start, UNKNOWN, None, type(exc).__name__)
+            self._record(Operation(request.kind, scheduled, start, time.monotonic(), UNKNOWN,
+                                   error=type(exc).__name__, action=request.action))
             return
         outcome = OK if response.status_code < 500 else FAILED
-        error = None if outcome == OK else f"HTTP {response.status_code}"
-        self._record(request, scheduled, start, outcome, response.status_code, error)
+        value = _seen(response) if request.action == READ else digest(body)
+        self._record(Operation(
+            request.kind, scheduled, start, time.monotonic(), outcome, response.status_code,
+            None if outcome == OK else f"HTTP {response.status_code}",
+            request.key if outcome == OK or request.action == READ else None, request.action,
+            value if outcome == OK else None,
+        ))
 
-    def _record(
-        self, request: Request, scheduled: float, start: float,
-        outcome: str, status: int | None, error: str | None,
-    ) -> None:
-        key = request.key if outcome == OK else None
-        self.history.append(Operation(request.kind, scheduled, start, time.monotonic(),
-                                      outcome, status, error, key))
+    def _call(self, call: Call, n: int, scheduled: float) -> None:
+        start = time.monotonic()
+        action = WRITE if call.write else OTHER
+        try:
+            key = call.fn(n)
+        except TimeoutError as exc:
+            self._record(Operation(call.kind, scheduled, start, time.monotonic(), UNKNOWN,
+                                   error=type(exc).__name__, action=action))
+            return
+        except Exception as exc:  # any error of the user's operation is a failed operation
+            self._record(Operation(call.kind, scheduled, start, time.monotonic(), FAILED,
+                                   error=type(exc).__name__, action=action))
+            return
+        self._record(Operation(call.kind, scheduled, start, time.monotonic(), OK, key=key, action=action))
+
+    def _record(self, op: Operation) -> None:
+        self.history.append(op)
+        if op.action == WRITE and op.outcome == OK and op.key is not None:
+            self._latest[op.kind] = op.key
+
+
+def _seen(response: requests.Response) -> str | None:
+    """Return the digest of what a read saw: the JSON ``value`` of an item, else the body; None if absent."""
+    if response.status_code == 404:
+        return None
+    if "json" in response.headers.get("Content-Type", ""):
+        try:
+            found = response.json()
+        except ValueError:
+            found = None
+        if isinstance(found, dict) and isinstance(found.get("value"), str):
+            return digest(found["value"])
+    return digest(response.content)
+
+
+def _check_rates(rate_per_s: float, ramp_from_per_s: float | None) -> None:
+    for name, rate in (("rate_per_s", rate_per_s), ("ramp_from_per_s", ramp_from_per_s)):
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0):
+            raise ConfigError(f"{name} must be a number > 0, found {rate!r}")
+
+
+def _check_workload(workload: Workload) -> None:
+    if not workload:
+        raise ConfigError("the workload needs at least one operation kind")
+    for kind in workload:
+        if not isinstance(kind, (Request, Call)):
+            raise ConfigError(f"a workload holds Request and Call kinds, found {kind!r}")
+        if isinstance(kind.weight, bool) or not isinstance(kind.weight, (int, float)) or kind.weight <= 0:
+            raise ConfigError(f"workload kind {kind.kind!r}: the weight must be > 0, found {kind.weight!r}")
+    writes = {k.kind for k in workload if isinstance(k, Request) and k.action == WRITE}
+    for kind in workload:
+        if isinstance(kind, Request) and kind.reads and kind.reads not in writes:
+            raise ConfigError(f"workload kind {kind.kind!r} reads {kind.reads!r}, which is not a write kind "
+                              f"of this workload (writes: {', '.join(sorted(writes)) or 'none'})")
 
 
 def _is_loopback(url: str) -> bool:

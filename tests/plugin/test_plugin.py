@@ -152,3 +152,100 @@ def test_no_engine_fails_tests_with_one_clear_line(pytester: pytest.Pytester, mo
     result = pytester.runpytest_subprocess(f"--azchaos-env={MINIMAL}")
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*azchaos: the stack could not start: no Docker engine answers*"])
+
+
+def test_latency_slos_pass_and_fail_with_the_measured_value(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.slo(p99="10s", availability="99%")
+        def test_generous(azchaos):
+            with azchaos.traffic(rate_per_s=100):
+                azchaos.wait("300ms")
+
+        @pytest.mark.slo(max_latency="0ms")
+        def test_impossible(azchaos):
+            with azchaos.traffic(rate_per_s=100):
+                azchaos.wait("300ms")
+        """
+    )
+    result = run(fake)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*SLO broken:*",
+                                 "*max_latency = * ms > 0 ms (of * answered requests): * took longer*"])
+    result.stdout.re_match_lines([r".*::test_generous\s+p99\s+\d+ms\s+10.0s\s+PASS",
+                                  r".*::test_generous\s+availability\s+100.00%\s+99.00%\s+PASS"])
+
+
+def test_command_line_slos_apply_to_every_test_with_traffic(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        def test_lose_all(azchaos):
+            with azchaos.traffic(rate_per_s=100):
+                with azchaos.outage("a"), azchaos.outage("b"):
+                    azchaos.wait("300ms")
+        """
+    )
+    fake.makeini("[pytest]\nazchaos_slo =\n    failed_requests=1000000\n")
+    assert run(fake).ret == 0  # the ini is generous (the environment's default of 0 is overridden)
+    result = run(fake, "--azchaos-slo", "failed_requests[read]=0")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*failed_requests[[]read[]] = * > 0*"])
+
+
+@pytest.mark.parametrize(("arg", "error"), [
+    ("bogus=1", "unknown SLO 'bogus'"),
+    ("p99", "expected NAME=LIMIT like failed_requests=0 or p99=500ms, found 'p99'"),
+    ("p99=fast", "SLO p99: expected a duration like '10s'"),
+])
+def test_bad_command_line_slo_is_a_usage_error(fake: pytest.Pytester, arg: str, error: str) -> None:
+    fake.makepyfile("def test_one(azchaos): pass")
+    result = run(fake, "--azchaos-slo", arg)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--azchaos-slo / azchaos_slo: *{error}*"])
+    result.stdout.no_fnmatch_line("*FAKE STACK UP*")
+
+
+def test_unknown_slo_in_a_marker_fails_that_test_clearly(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.slo(p95="1s")
+        def test_typo(azchaos):
+            with azchaos.traffic(rate_per_s=50):
+                azchaos.wait("100ms")
+        """
+    )
+    result = run(fake)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SLO: unknown SLO 'p95': expected one of failed_requests, *"])
+
+
+def test_lost_writes_reads_back_through_the_hook_and_fails_on_a_loss(fake: pytest.Pytester) -> None:
+    fake.makeconftest(FAKE_CONFTEST + '''
+from pytest_azchaos.traffic import digest
+
+@pytest.hookimpl
+def pytest_azchaos_read_back(stack, keys):
+    # every acknowledged write is found, except key "k3" (a loss)
+    return {key: digest("v" + key[1:]) for key in keys if key != "k3"}
+''')
+    fake.makepyfile(
+        """
+        import pytest
+        from pytest_azchaos.traffic import Request
+
+        WRITES = [Request("write", "GET", "/", body="v{n}", key="k{n}")]
+
+        @pytest.mark.slo(lost_writes=0)
+        def test_loss_is_found(azchaos):
+            with azchaos.traffic(rate_per_s=50, workload=WRITES):
+                azchaos.wait("200ms")
+        """
+    )
+    result = run(fake)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*lost_writes = 1 > 0 (of * acknowledged writes; 0 with unknown outcome, not "
+                                 "counted): 1 missing, 0 changed*keys k3*"])

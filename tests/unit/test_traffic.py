@@ -10,7 +10,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pytest_azchaos.errors import ConfigError
-from pytest_azchaos.traffic import FAILED, OK, UNKNOWN, Operation, Request, Traffic
+from pytest_azchaos.traffic import (
+    FAILED,
+    OK,
+    READ,
+    UNKNOWN,
+    WRITE,
+    Call,
+    Operation,
+    Request,
+    Traffic,
+    digest,
+    schedule,
+    weighted_turns,
+)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -20,8 +33,24 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    store: dict[str, bytes] = {}
+
+    def do_PUT(self) -> None:
+        self.seen.append(self.path)
+        self.store[self.path] = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def do_GET(self) -> None:
         self.seen.append(self.path)
+        if self.path.startswith("/kv/"):
+            found = self.store.get(self.path)
+            self.send_response(200 if found is not None else 404)
+            self.send_header("Content-Length", str(len(found or b"")))
+            self.end_headers()
+            self.wfile.write(found or b"")
+            return
         status = 503 if self.path == "/fail" else 200
         if self.path == "/slow/0":
             time.sleep(0.3)
@@ -33,6 +62,7 @@ class Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def server() -> Iterator[str]:
     Handler.seen = []
+    Handler.store = {}
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -123,7 +153,70 @@ def test_loopback_check_is_not_a_prefix_match(url: str) -> None:
 
 def test_bad_rate_and_workload() -> None:
     for rate in (0, -5):
-        with pytest.raises(ConfigError, match="rate_per_s must be > 0"):
+        with pytest.raises(ConfigError, match="rate_per_s must be a number > 0"):
             Traffic("http://127.0.0.1:1", rate_per_s=rate)
-    with pytest.raises(ConfigError, match="at least one request kind"):
+    with pytest.raises(ConfigError, match="at least one operation kind"):
         Traffic("http://127.0.0.1:1", workload=[])
+    with pytest.raises(ConfigError, match="'read': the weight must be > 0, found 0"):
+        Traffic("http://127.0.0.1:1", workload=[Request("read", weight=0)])
+    with pytest.raises(ConfigError, match="'get' reads 'put', which is not a write kind of this workload"):
+        Traffic("http://127.0.0.1:1", workload=[Request("get", path="/{key}", reads="put")])
+    with pytest.raises(ConfigError, match="a workload holds Request and Call kinds"):
+        Traffic("http://127.0.0.1:1", workload=["GET /"])  # type: ignore[list-item]
+    with pytest.raises(ConfigError, match="ramp: expected a duration"):
+        Traffic("http://127.0.0.1:1", ramp_from_per_s=1, ramp="-1s")
+
+
+def test_weighted_turns_keep_exact_proportions_interleaved() -> None:
+    turns = list(itertools.islice(weighted_turns([5, 2, 1]), 16))
+    assert [turns.count(i) for i in range(3)] == [10, 4, 2]
+    assert turns[:8] == [0, 1, 0, 0, 2, 0, 1, 0]  # smooth: never a long run of one kind
+    assert list(itertools.islice(weighted_turns([1, 1]), 4)) == [0, 1, 0, 1]
+
+
+def test_schedule_ramps_linearly_then_holds_the_rate() -> None:
+    assert list(itertools.islice(schedule(4), 3)) == [0.0, 0.25, 0.5]
+    ramped = list(itertools.takewhile(lambda t: t < 20, schedule(100, ramp_from_per_s=10, ramp_s=10)))
+    first_second = sum(t < 1 for t in ramped)
+    last_second = sum(19 <= t < 20 for t in ramped)
+    assert 10 <= first_second <= 16 and 99 <= last_second <= 101
+    assert 540 <= sum(t < 10 for t in ramped) <= 580  # the ramp's mean rate is 55/s
+
+
+def test_reads_follow_the_latest_acknowledged_write_and_record_digests(server: str) -> None:
+    workload = [Request("put", "PUT", "/kv/{n}", body="v{n}", key="/kv/{n}"),
+                Request("get", "GET", "{key}", reads="put")]
+    ops = run(server, 0.3, rate_per_s=40, workload=workload)
+    puts = [op for op in ops if op.kind == "put"]
+    gets = [op for op in ops if op.kind == "get" and op.key is not None]
+    assert puts[0].action == WRITE and puts[0].value == digest("v0") and puts[0].key == "/kv/0"
+    assert gets and all(op.action == READ for op in gets)
+    assert all(op.value == digest(f"v{op.key.rsplit('/', 1)[1]}") for op in gets if op.key)  # type: ignore[union-attr]
+
+
+def test_generated_bodies_have_the_requested_size(server: str) -> None:
+    ops = run(server, 0.1, rate_per_s=20, workload=[Request("obj", "PUT", "/kv/o{n}", key="o{n}", size=100_000)])
+    assert ops and len(Handler.store["/kv/o0"]) == 100_000
+    assert ops[0].value == digest(Handler.store["/kv/o0"])
+
+
+def test_python_callables_are_operations() -> None:
+    def act(n: int) -> str | None:
+        if n % 3 == 1:
+            raise RuntimeError("boom")
+        if n % 3 == 2:
+            raise TimeoutError("no answer")
+        return f"key{n}"
+
+    ops = run("http://127.0.0.1:1", 0.2, rate_per_s=30, workload=[Call("custom", act, write=True)])
+    assert [(op.outcome, op.error, op.key) for op in ops[:3]] == [
+        (OK, None, "key0"), (FAILED, "RuntimeError", None), (UNKNOWN, "TimeoutError", None)]
+    assert {op.action for op in ops} == {WRITE}
+
+
+def test_starting_twice_schedules_once(server: str) -> None:
+    traffic = Traffic(server, rate_per_s=50).start()
+    with traffic:  # what `with azchaos.traffic(...)` does: the experiment started it already
+        time.sleep(0.2)
+    ops = traffic.history.operations
+    assert 8 <= len(ops) <= 13, f"{len(ops)} operations in 0.2 s at 50/s: scheduled twice?"

@@ -1,0 +1,127 @@
+"""Watch the stack while faults act, and put what changes on the timeline.
+
+Events recorded (kind, subject, detail):
+
+- ``target``, e.g. ``app-a-1``, "unhealthy" / "healthy": an app replica stops or starts
+  answering its health check, as the load balancer's health checks see it;
+- ``failover``, ``db``, "leader db-a-1 -> db-b-1": Patroni has a new leader
+  (``db-leader``, "none" while there is no leader at all);
+- ``drives``, ``s3``, "4/6 online": MinIO's drives going offline or back online.
+
+Changes are seen within one polling interval (0.5 s by default), so times on the
+timeline are at most that much late: checks built on them err on the safe side.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+from .checks import FAILOVER
+from .roles import ROLES
+from .roles.base import health_path, http_ok
+from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from .stack import Member, Stack
+
+
+class HealthWatch:
+    """Poll ``stack`` every ``interval_s`` in the background and record changes on ``timeline``."""
+
+    def __init__(self, stack: Stack, timeline: Timeline, *, interval_s: float = 0.5) -> None:
+        self.stack = stack
+        self.timeline = timeline
+        self.interval_s = interval_s
+        self.facts: dict[str, str] = {}
+        self._leaders: dict[str, str] = {}  # DB service -> its last known leader
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="azchaos-watch")
+
+    def start(self) -> HealthWatch:
+        """Take a first look (no events for it), then watch in the background."""
+        self.facts = self.snapshot()
+        self._leaders = {name[7:]: v for name, v in self.facts.items() if name.startswith("leader ") and v != "none"}
+        self._thread = threading.Thread(target=self._run, name="azchaos-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._pool.shutdown(wait=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.update(self.snapshot())
+
+    def update(self, facts: dict[str, str]) -> None:
+        """Record an event for each fact that changed since the last look."""
+        for name, value in facts.items():
+            old = self.facts.get(name)
+            if old is None or old == value:
+                continue
+            kind, subject = name.split(" ", 1)
+            if kind == "leader":
+                self._leader_changed(subject, value)
+            else:
+                self.timeline.record(kind, subject, value)
+        self.facts.update(facts)
+
+    def _leader_changed(self, service: str, leader: str) -> None:
+        if leader == "none":
+            self.timeline.record("db-leader", service, "no leader")
+            return
+        last = self._leaders.get(service)
+        self._leaders[service] = leader
+        if last is not None and last != leader:
+            self.timeline.record(FAILOVER, service, f"leader {last} -> {leader}")
+        else:
+            self.timeline.record("db-leader", service, f"leader {leader}")
+
+    def snapshot(self) -> dict[str, str]:
+        """Look at the stack once: each app target's health, each DB service's leader, MinIO's drives."""
+        looks: list[Callable[[], dict[str, str]]] = [self._target_facts, self._leader_facts, self._drive_facts]
+        facts: dict[str, str] = {}
+        for found in self._pool.map(_quietly, looks):
+            facts.update(found)
+        return facts
+
+    def _target_facts(self) -> dict[str, str]:
+        stack = self.stack
+        apps = stack.members(role="app")
+
+        def health(m: Member) -> str:
+            ok = stack.is_running(m) and http_ok(stack.url(m, m.port, health_path(stack, m)), timeout_s=1)
+            return "healthy" if ok else "unhealthy"
+
+        return {f"target {m.alias}": state for m, state in zip(apps, self._pool.map(health, apps), strict=True)}
+
+    def _leader_facts(self) -> dict[str, str]:
+        role = ROLES["db"]
+        facts = {}
+        for service in dict.fromkeys(m.service for m in self.stack.members(role="db")):
+            cluster = role.cluster(self.stack, self.stack.members(role="db", service=service)) or {}  # type: ignore[attr-defined]
+            leader = next((n.get("name") for n in cluster.get("members", [])
+                           if n.get("role") == "leader" and n.get("state") == "running"), None)
+            facts[f"leader {service}"] = leader or "none"
+        return facts
+
+    def _drive_facts(self) -> dict[str, str]:
+        members = self.stack.members(role="s3")
+        if not members:
+            return {}
+        online, total = ROLES["s3"].drives(self.stack, members)  # type: ignore[attr-defined]
+        return {f"drives {members[0].service}": f"{online}/{total} online"}
+
+
+def _quietly(look: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """Take one look; a look that fails (a store mid-failover, a port not published) sees nothing."""
+    try:
+        return look()
+    except Exception:  # the watch must never break a test
+        return {}

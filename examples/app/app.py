@@ -10,6 +10,8 @@ Endpoints (JSON unless said otherwise):
 
 Configuration comes from the environment: PORT, AZCHAOS_AZ, AZCHAOS_REPLICA,
 DATABASE_URL (PostgreSQL; without it items live in this replica's memory),
+DATABASE_READ_URL (optional: a reader endpoint that item reads fall back to while
+the primary is unreachable, e.g. during a failover),
 S3_ENDPOINT_URL, S3_BUCKET, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
 """
 
@@ -30,6 +32,7 @@ from typing import Any
 AZ = os.environ.get("AZCHAOS_AZ", "?")
 REPLICA = os.environ.get("AZCHAOS_REPLICA", "?")
 DATABASE_URL = os.environ.get("DATABASE_URL")
+DATABASE_READ_URL = os.environ.get("DATABASE_READ_URL")
 S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL")
 BUCKET = os.environ.get("S3_BUCKET", "azchaos")
 PART_SIZE = 8 * 1024 * 1024
@@ -59,11 +62,11 @@ class DbItems:
     """Items in PostgreSQL. One connection per thread, replaced after any failure, so the
     app follows a failover by itself: the DB endpoint cuts old sessions, we reconnect."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, read_url: str | None = None) -> None:
         import psycopg
 
         self.psycopg = psycopg
-        self.url = url
+        self.urls = {"primary": url, "read": read_url or url}
         self.local = threading.local()
         threading.Thread(target=self.create_table, daemon=True).start()
 
@@ -76,29 +79,45 @@ class DbItems:
             except Unavailable:
                 time.sleep(1)
 
-    def connection(self) -> Any:
-        conn = getattr(self.local, "conn", None)
+    def connection(self, which: str) -> Any:
+        conn = getattr(self.local, which, None)
         if conn is None or conn.closed:
-            conn = self.psycopg.connect(self.url, connect_timeout=2, autocommit=True,
+            conn = self.psycopg.connect(self.urls[which], connect_timeout=2, autocommit=True,
                                         options="-c statement_timeout=5000")
-            self.local.conn = conn
+            setattr(self.local, which, conn)
         return conn
 
-    def run(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        try:
-            cursor = self.connection().execute(sql, params)
-            return cursor.fetchall() if cursor.description else []
-        except self.psycopg.Error as exc:
-            conn = getattr(self.local, "conn", None)
-            if conn is not None:
-                conn.close()
-            raise Unavailable(f"database: {type(exc).__name__}: {str(exc).strip()[:200]}") from None
+    def run(self, sql: str, params: tuple[Any, ...] = (), *, which: str = "primary") -> list[tuple[Any, ...]]:
+        """Run one statement; a connection that broke (e.g. cut by a failover) is replaced and the
+        statement retried once on a fresh one, as drivers for RDS do."""
+        for attempt in (1, 2):
+            reused = getattr(self.local, which, None) is not None
+            try:
+                cursor = self.connection(which).execute(sql, params)
+                return cursor.fetchall() if cursor.description else []
+            except self.psycopg.Error as exc:
+                conn = getattr(self.local, which, None)
+                if conn is not None:
+                    conn.close()
+                setattr(self.local, which, None)
+                if attempt == 2 or not reused or not isinstance(exc, self.psycopg.OperationalError):
+                    raise Unavailable(f"database: {type(exc).__name__}: {str(exc).strip()[:200]}") from None
+        raise AssertionError("unreachable")
 
     def put(self, key: str, value: str) -> None:
-        self.run("INSERT INTO items (key, value) VALUES (%s, %s)", (key, value))
+        # An upsert: PUT is idempotent, so a statement retried after a broken connection is safe.
+        self.run("INSERT INTO items (key, value) VALUES (%s, %s) "
+                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
 
     def get(self, key: str) -> str | None:
-        rows = self.run("SELECT value FROM items WHERE key = %s", (key,))
+        """Read from the primary; while it is unreachable, from the reader endpoint (possibly stale)."""
+        query = "SELECT value FROM items WHERE key = %s"
+        try:
+            rows = self.run(query, (key,))
+        except Unavailable:
+            if self.urls["read"] == self.urls["primary"]:
+                raise
+            rows = self.run(query, (key,), which="read")
         return str(rows[0][0]) if rows else None
 
 
@@ -144,7 +163,7 @@ class Objects:
             raise Unavailable(f"s3: {type(exc).__name__}: {exc}") from None
 
 
-ITEMS: MemoryItems | DbItems = DbItems(DATABASE_URL) if DATABASE_URL else MemoryItems()
+ITEMS: MemoryItems | DbItems = DbItems(DATABASE_URL, DATABASE_READ_URL) if DATABASE_URL else MemoryItems()
 OBJECTS: Objects | None = Objects(S3_ENDPOINT_URL) if S3_ENDPOINT_URL else None
 
 

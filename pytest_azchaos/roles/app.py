@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .base import Role
+from .db import READ_ONLY_OFFSET
 from .toxiproxy import link_for
 
 if TYPE_CHECKING:
@@ -22,6 +23,9 @@ class AppRole(Role):
             link = link_for(stack, f"{member.az}/app->db")
             address = link.address if link else f"{endpoint.alias}:{endpoint.port}"
             env["DATABASE_URL"] = f"postgresql://postgres:{stack.secret('db_password')}@{address}/postgres"
+            # Reads fall back to the read-only listener (any running node) while the primary fails over.
+            read_only = f"{endpoint.alias}:{endpoint.port + READ_ONLY_OFFSET}"
+            env["DATABASE_READ_URL"] = f"postgresql://postgres:{stack.secret('db_password')}@{read_only}/postgres"
         if spec.options.get("s3"):
             lb = stack.members(role="lb")[0]
             link = link_for(stack, f"{member.az}/app->s3")

@@ -168,11 +168,14 @@ class DbEndpointRole(Role):
             f"    server {m.alias} {m.alias}:{m.port} check port {PATRONI_PORT} "
             "resolvers docker init-addr last,libc,none" for m in nodes
         )
-        return {"/usr/local/etc/haproxy/haproxy.cfg": HAPROXY_CFG.format(port=member.port, servers=servers)}
+        config = HAPROXY_CFG.format(port=member.port, read_port=member.port + READ_ONLY_OFFSET, servers=servers)
+        return {"/usr/local/etc/haproxy/haproxy.cfg": config}
 
     def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
         return [m.alias for m in members if not stack.db_writable(m)]
 
+
+READ_ONLY_OFFSET = 1  # the read-only listener is on the endpoint's port + 1 (5433), like Patroni's template
 
 HAPROXY_CFG = """\
 # The DB endpoint, rendered by pytest-azchaos (roles/db.py): only the Patroni leader
@@ -198,6 +201,16 @@ listen primary
     http-check expect status 200
     # Check twice a second; a demoted or dead node is out after 2 failures and its
     # open sessions are cut, so clients reconnect to the new primary.
+    default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
+{servers}
+
+# Reads may go to any running node, the leader or a replica (GET /read-only answers 200
+# on both), like a reader endpoint: they keep working while the primary fails over.
+listen read-only
+    bind *:{read_port}
+    balance leastconn
+    option httpchk GET /read-only
+    http-check expect status 200
     default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
 {servers}
 """

@@ -58,7 +58,9 @@ def render(stack: Stack, lb: ServiceSpec, *, running: set[str] | None = None) ->
         "servers": _upstream(stack, lb.targets, running),
         "port": str(lb.port),
         "connect_timeout": f"{int(lb.connect_timeout_s * 1000)}ms",
-        "next_upstream": "error timeout http_502 http_503 http_504" if lb.retry else "off",
+        # Not http_503: an app answers 503 when *its* dependency fails (the DB failing over);
+        # counting that against the target would eject every replica at once, as no ALB does.
+        "next_upstream": "error timeout http_502 http_504" if lb.retry else "off",
         "s3_server": S3_SERVER.format(port=lb.options["s3_port"], servers=_upstream(stack, s3, running))
         if s3 else "",
     }

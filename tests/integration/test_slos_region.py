@@ -1,0 +1,91 @@
+"""The SLOs of issue 5 on the real default region, as users run them (pytester), with the
+negative controls that MUST fail: no LB retry, dropped DB connections, async replication."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT = ROOT / "environments" / "default.yaml"
+EXAMPLE = (ROOT / "examples" / "region" / "test_primary_az_power_loss.py").read_text()
+
+pytestmark = [pytest.mark.usefixtures("leaves_nothing_behind"), pytest.mark.slow]
+
+RESET_PEER = '''
+import pytest
+from pytest_azchaos.workloads import example_app
+
+
+@pytest.mark.slo(failed_requests=0)
+def test_dropped_db_connections_fail_requests(azchaos):
+    with azchaos.traffic(rate_per_s=30, workload=example_app(reads=0, object_puts=0, object_gets=0)):
+        azchaos.wait("1s")
+        toxics = [azchaos.toxic(f"{az}/app->db", "reset_peer", timeout=0, toxicity=1.0) for az in "abc"]
+        azchaos.wait("3s")
+        for toxic in toxics:
+            toxic.heal()
+'''
+
+ASYNC_LOSS = '''
+import pytest
+from pytest_azchaos.workloads import example_app
+
+
+@pytest.mark.slo(failed_requests=None, lost_writes=0)
+def test_async_replication_loses_acknowledged_writes(azchaos):
+    with azchaos.traffic(rate_per_s=50, workload=example_app(reads=0, object_puts=0, object_gets=0)):
+        azchaos.wait("2s")
+        standby = azchaos.instance("db-b-1", "pause")  # the standby falls behind; the async primary goes on
+        azchaos.wait("3s")
+        with azchaos.outage("a", mode="power"):  # the primary dies with writes the standby never got
+            standby.heal()  # the standby wakes up and is promoted
+            azchaos.wait("25s")
+'''
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", *args, timeout=900)
+
+
+def variant(pytester: pytest.Pytester, name: str, *replacements: tuple[str, str]) -> str:
+    env = DEFAULT.read_text()
+    for old, new in replacements:
+        assert old in env
+        env = env.replace(old, new)
+    pytester.path.joinpath(f"{name}.yaml").write_text(f"images: {ROOT / 'environments' / 'images'}\n{env}")
+    return f"--azchaos-env={name}.yaml"
+
+
+def test_example_passes_and_dropped_db_connections_fail(pytester: pytest.Pytester) -> None:
+    """Issue 5's acceptance example passes; 100 % reset_peer on app->db with failed_requests=0 fails."""
+    pytester.makepyfile(test_example=EXAMPLE, test_reset_peer=RESET_PEER)
+    result = run(pytester, f"--azchaos-env={DEFAULT}")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.re_match_lines([
+        r".*test_primary_az_loses_power_under_load\s+failed_requests\[read\]\s+0\s+0\s+PASS",
+        r".*test_primary_az_loses_power_under_load\s+failover_time\s+\d+\.\ds\s+120\.0s\s+PASS",
+        r".*test_primary_az_loses_power_under_load\s+lost_writes\s+0\s+0\s+PASS",
+        r".*test_primary_az_loses_power_under_load\s+p99\s+\S+\s+15\.0s\s+PASS",
+    ], consecutive=False)
+    result.stdout.fnmatch_lines(["*failed_requests = * > 0 (of * requests): * write did not succeed between "
+                                 "* s and * s after inject toxic(?/app->db, reset_peer*"])
+    print(result.stdout.str()[-3000:])
+
+
+def test_no_lb_retry_fails_reads_and_async_replication_loses_writes(pytester: pytest.Pytester) -> None:
+    """The same example without the LB's retry must fail on reads, naming the count and the window;
+    async replication with a lagging standby must lose acknowledged writes, and lost_writes must say so."""
+    pytester.makepyfile(test_example=EXAMPLE, test_async=ASYNC_LOSS)
+    env = variant(pytester, "noretry-async", ("retry: true", "retry: false"),
+                  ("synchronous: true", "synchronous: false"))
+    result = run(pytester, env)
+    result.assert_outcomes(failed=2)
+    result.stdout.re_match_lines([
+        r".*failed_requests\[read\] = [1-9]\d* > 0 \(of \d+ requests\): [1-9]\d* read did not succeed between "
+        r"[-+]\d+\.\d s and \+\d+\.\d s after inject outage\(a, power\).*",
+        r".*lost_writes = [1-9]\d* > 0 \(of \d+ acknowledged writes; \d+ with unknown outcome, not counted\): "
+        r"[1-9]\d* missing, \d+ changed, acknowledged between .*",
+    ], consecutive=False)
+    print(result.stdout.str()[-3000:])

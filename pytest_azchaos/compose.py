@@ -13,18 +13,20 @@ from typing import Any
 import yaml
 
 from .roles import ROLES
+from .roles.db import PATRONI_PORT
 from .stack import Member, Stack
 from .topology import REGIONAL
 
-# Healthchecks with what the images have (bash, python3, etcdctl), polled every second.
+# Healthchecks with what the images have (bash, python3, etcdctl), polled every second. They
+# check what `azchaos up` waits for, so that `docker compose up --wait` means the same "ready":
+# a Patroni leader and a (synchronous) standby, MinIO with write quorum, the app's health path.
+_HTTP_200 = ("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d && printf \"GET %s HTTP/1.0\\r\\n\\r\\n\" >&3 "
+             "&& head -n 1 <&3 | grep -q \" 200 \"'")
 _PROBES = {
     "app": "python3 -c \"import urllib.request,os; urllib.request.urlopen('http://127.0.0.1:%d%s', timeout=1)\"",
     "etcd": "ETCDCTL_API=3 etcdctl endpoint health",
-    "db": "bash -c '</dev/tcp/127.0.0.1/8008' && python3 -c \"import urllib.request; "
-          "urllib.request.urlopen('http://127.0.0.1:8008/health', timeout=1)\"",
     "db-endpoint": "bash -c '</dev/tcp/127.0.0.1/%d'",
-    "s3": "bash -c '</dev/tcp/127.0.0.1/%d'",
-    "toxiproxy": "bash -c '</dev/tcp/127.0.0.1/%d'",
+    "toxiproxy": _HTTP_200.replace("%s", "/proxies"),
     "lb": "bash -c '</dev/tcp/127.0.0.1/%d'",
 }
 
@@ -84,7 +86,20 @@ def _networks(member: Member) -> dict[str, Any]:
 
 
 def _probe(stack: Stack, member: Member) -> str:
-    probe = _PROBES[member.role]
     if member.role == "app":
-        return probe % (member.port, stack.topology.service(member.service).health_path)
+        return _PROBES["app"] % (member.port, stack.topology.service(member.service).health_path)
+    if member.role == "db":
+        return _HTTP_200 % (PATRONI_PORT, _patroni_path(stack, member))
+    if member.role == "s3":
+        return _HTTP_200 % (member.port, "/minio/health/cluster")
+    probe = _PROBES[member.role]
     return probe % member.port if "%d" in probe else probe
+
+
+def _patroni_path(stack: Stack, member: Member) -> str:
+    """The first node bootstraps as the leader; the second is the sync standby when synchronous."""
+    nodes = stack.members(role="db", service=member.service)
+    if member == nodes[0]:
+        return "/primary"
+    synchronous = stack.topology.service(member.service).options["synchronous"]
+    return "/sync" if synchronous and member == nodes[1] else "/replica"

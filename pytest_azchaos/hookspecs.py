@@ -8,6 +8,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .checks import SLOResult
+    from .experiment import Experiment
     from .faults import Fault
     from .stack import Stack
     from .timeline import Event
@@ -37,3 +38,7 @@ def pytest_azchaos_slo_evaluated(item: pytest.Item, results: list[SLOResult]) ->
 @pytest.hookspec(firstresult=True)
 def pytest_azchaos_read_back(stack: Stack, keys: list[str]) -> dict[str, str | None] | None:
     """Read acknowledged write keys back from the stores: {key: SHA-256 of the stored value, None if missing}."""
+
+
+def pytest_azchaos_experiment_finished(item: pytest.Item, experiment: Experiment) -> None:
+    """Called after a test's experiment ended (traffic stopped, faults healed), before its SLOs are checked."""

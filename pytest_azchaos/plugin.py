@@ -221,6 +221,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         experiment = item.stash.get(_EXPERIMENT, None)
         heal_errors = experiment.finish() if experiment is not None else []
     if experiment is not None:
+        item.config.hook.pytest_azchaos_experiment_finished(item=item, experiment=experiment)
         _check_slos(item, experiment)
     if heal_errors:
         pytest.fail("could not restore the stack after the test: " + "; ".join(heal_errors), pytrace=False)

@@ -6,13 +6,17 @@ import html
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import chart
 from .checks import SLOResult
 from .faults import Fault
 from .timeline import Event
+
+if TYPE_CHECKING:
+    from .experiment import Experiment
 
 
 class Reporter:
@@ -22,6 +26,7 @@ class Reporter:
         self.config = config
         self.rows: list[tuple[str, SLOResult]] = []
         self.events: list[dict[str, Any]] = []
+        self.runs: dict[str, dict[str, Any]] = {}  # test -> chart.series(): traffic per second and events
 
     def pytest_azchaos_fault_injected(self, fault: Fault, event: Event) -> None:
         self.events.append(event.to_dict())
@@ -29,14 +34,24 @@ class Reporter:
     def pytest_azchaos_fault_healed(self, fault: Fault, event: Event) -> None:
         self.events.append(event.to_dict())
 
+    def pytest_azchaos_experiment_finished(self, item: pytest.Item, experiment: Experiment) -> None:
+        if len(experiment.history) or experiment.timeline.events:
+            self.runs[item.nodeid] = chart.series(experiment.history, experiment.timeline)
+
     def pytest_azchaos_slo_evaluated(self, item: pytest.Item, results: list[SLOResult]) -> None:
         self.rows.extend((item.nodeid, r) for r in results)
         _attach_to_allure(item.nodeid, results)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.rows:
+        if not self.rows and not self.runs:
             return
         tr = terminalreporter
+        if self.rows:
+            self._slo_table(tr)
+        path = self.write(Path(self.config.getoption("azchaos_report")))
+        tr.write_line(f"azchaos report: {path}")
+
+    def _slo_table(self, tr: Any) -> None:
         tr.write_sep("=", "azchaos SLOs")
         width = max(len(nodeid) for nodeid, _ in self.rows)
         slo_width = max(len(r.name) for _, r in self.rows)
@@ -45,8 +60,6 @@ class Reporter:
             verdict = "PASS" if r.passed else "FAIL"
             tr.write_line(f"{nodeid:<{width}}  {r.name:<{slo_width}} {show(r, r.value):>9} {show(r, r.limit):>9}"
                           f"  {verdict}", green=r.passed, red=not r.passed)
-        path = self.write(Path(self.config.getoption("azchaos_report")))
-        tr.write_line(f"azchaos report: {path}")
 
     def write(self, folder: Path) -> Path:
         """Write report.json and report.html into ``folder``; return the HTML path."""
@@ -55,6 +68,7 @@ class Reporter:
             "slos": [dict(test=nodeid, **_json_safe(r.__dict__), shown=show(r, r.value), shown_limit=show(r, r.limit))
                      for nodeid, r in self.rows],
             "events": self.events,
+            "runs": self.runs,
         }
         (folder / "report.json").write_text(json.dumps(data, indent=2))
         page = folder / "report.html"
@@ -106,4 +120,17 @@ def _html(data: dict[str, Any]) -> str:
 <h1>azchaos report</h1><h2>SLOs</h2>
 <table><tr><th>test<th>SLO<th>value<th>limit<th>verdict<th>detail</tr>{rows}</table>
 <h2>Fault timeline</h2><table><tr><th>wall clock<th>event<th>fault</tr>{events}</table>
-"""
+{_runs_html(data["runs"])}"""
+
+
+def _runs_html(runs: dict[str, dict[str, Any]]) -> str:
+    """One section per test: its traffic and events as a chart, and the events as a table."""
+    sections = []
+    for test, run in runs.items():
+        rows = "".join(f"<tr><td>{e['t']:+.1f} s</td><td>{html.escape(e['kind'])}</td>"
+                       f"<td>{html.escape(e['subject'])}</td><td>{html.escape(e['detail'])}</td></tr>"
+                       for e in run["events"])
+        sections.append(f"<h3>{html.escape(test)}</h3>{chart.svg(run)}<p class=legend>green: ok per second, "
+                        f"red: not ok, line: p99 latency; dashed: events (hover for details)</p>"
+                        f"<table><tr><th>time<th>event<th>subject<th>detail</tr>{rows}</table>")
+    return "<h2>Runs</h2>" + "".join(sections) if sections else ""

@@ -29,9 +29,11 @@ class Timeline:
         self._events: list[Event] = []
         self._lock = threading.Lock()
 
-    def record(self, kind: str, subject: str, detail: str = "") -> Event:
-        """Append an event stamped now and return it."""
-        event = Event(time.monotonic(), time.time(), kind, subject, detail)
+    def record(self, kind: str, subject: str, detail: str = "", *, at: float | None = None) -> Event:
+        """Append an event stamped now (or at monotonic time ``at``, e.g. when it was seen) and return it."""
+        now = time.monotonic()
+        mono = now if at is None else at
+        event = Event(mono, time.time() - (now - mono), kind, subject, detail)
         with self._lock:
             self._events.append(event)
         return event

@@ -8,13 +8,14 @@ Events recorded (kind, subject, detail):
   (``db-leader``, "none" while there is no leader at all);
 - ``drives``, ``s3``, "4/6 online": MinIO's drives going offline or back online.
 
-Changes are seen within one polling interval (0.5 s by default), so times on the
-timeline are at most that much late: checks built on them err on the safe side.
+Each kind of fact is polled in its own thread every 0.25 s, and a change is stamped with
+the time its look began: it happened at most one interval (plus one look) before.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -31,65 +32,73 @@ if TYPE_CHECKING:
 class HealthWatch:
     """Poll ``stack`` every ``interval_s`` in the background and record changes on ``timeline``."""
 
-    def __init__(self, stack: Stack, timeline: Timeline, *, interval_s: float = 0.5) -> None:
+    def __init__(self, stack: Stack, timeline: Timeline, *, interval_s: float = 0.25) -> None:
         self.stack = stack
         self.timeline = timeline
         self.interval_s = interval_s
         self.facts: dict[str, str] = {}
         self._leaders: dict[str, str] = {}  # DB service -> its last known leader
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="azchaos-watch")
 
     def start(self) -> HealthWatch:
-        """Take a first look (no events for it), then watch in the background."""
+        """Take a first look (no events for it), then watch in the background: one thread per
+        look, so that a slow one (MinIO's admin API mid-failure) never delays another."""
         self.facts = self.snapshot()
         self._leaders = {name[7:]: v for name, v in self.facts.items() if name.startswith("leader ") and v != "none"}
-        self._thread = threading.Thread(target=self._run, name="azchaos-watch", daemon=True)
-        self._thread.start()
+        for look in self._looks():
+            thread = threading.Thread(target=self._run, args=(look,), name="azchaos-watch", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        for thread in self._threads:
+            thread.join()
         self._pool.shutdown(wait=True)
 
-    def _run(self) -> None:
+    def _run(self, look: Callable[[], dict[str, str]]) -> None:
         while not self._stop.wait(self.interval_s):
-            self.update(self.snapshot())
+            seen_at = time.monotonic()  # a change happened before the look began: stamp it then
+            self.update(_quietly(look), at=seen_at)
 
-    def update(self, facts: dict[str, str]) -> None:
+    def update(self, facts: dict[str, str], *, at: float | None = None) -> None:
         """Record an event for each fact that changed since the last look."""
-        for name, value in facts.items():
-            old = self.facts.get(name)
-            if old is None or old == value:
-                continue
-            kind, subject = name.split(" ", 1)
-            if kind == "leader":
-                self._leader_changed(subject, value)
-            else:
-                self.timeline.record(kind, subject, value)
-        self.facts.update(facts)
+        with self._lock:
+            for name, value in facts.items():
+                old = self.facts.get(name)
+                if old is None or old == value:
+                    continue
+                kind, subject = name.split(" ", 1)
+                if kind == "leader":
+                    self._leader_changed(subject, value, at)
+                else:
+                    self.timeline.record(kind, subject, value, at=at)
+            self.facts.update(facts)
 
-    def _leader_changed(self, service: str, leader: str) -> None:
+    def _leader_changed(self, service: str, leader: str, at: float | None) -> None:
         if leader == "none":
-            self.timeline.record("db-leader", service, "no leader")
+            self.timeline.record("db-leader", service, "no leader", at=at)
             return
         last = self._leaders.get(service)
         self._leaders[service] = leader
         if last is not None and last != leader:
-            self.timeline.record(FAILOVER, service, f"leader {last} -> {leader}")
+            self.timeline.record(FAILOVER, service, f"leader {last} -> {leader}", at=at)
         else:
-            self.timeline.record("db-leader", service, f"leader {leader}")
+            self.timeline.record("db-leader", service, f"leader {leader}", at=at)
 
     def snapshot(self) -> dict[str, str]:
         """Look at the stack once: each app target's health, each DB service's leader, MinIO's drives."""
-        looks: list[Callable[[], dict[str, str]]] = [self._target_facts, self._leader_facts, self._drive_facts]
         facts: dict[str, str] = {}
-        for found in self._pool.map(_quietly, looks):
+        for found in self._pool.map(_quietly, self._looks()):
             facts.update(found)
         return facts
+
+    def _looks(self) -> list[Callable[[], dict[str, str]]]:
+        return [self._target_facts, self._leader_facts, self._drive_facts]
 
     def _target_facts(self) -> dict[str, str]:
         stack = self.stack

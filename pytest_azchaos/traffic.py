@@ -293,7 +293,7 @@ class Traffic:
         self._record(Operation(
             request.kind, scheduled, start, time.monotonic(), outcome, response.status_code,
             None if outcome == OK else f"HTTP {response.status_code}",
-            request.key if outcome == OK or request.action == READ else None, request.action,
+            request.key if _acknowledged(response.status_code) or request.action == READ else None, request.action,
             value if outcome == OK else None,
         ))
 
@@ -316,6 +316,11 @@ class Traffic:
         self.history.append(op)
         if op.action == WRITE and op.outcome == OK and op.key is not None:
             self._latest[op.kind] = op.key
+
+
+def _acknowledged(status: int) -> bool:
+    """A write is acknowledged by a 2xx only: a 4xx is an answer (not a failure) that stored nothing."""
+    return 200 <= status < 300
 
 
 def _seen(response: requests.Response) -> str | None:

@@ -126,6 +126,8 @@ def test_write_keys_are_kept_only_when_acknowledged(server: str) -> None:
     assert [op.key for op in ok][:2] == ["k0", "k1"]
     failed = run(server, 0.1, rate_per_s=20, workload=[Request("write", "GET", "/fail", key="k{n}")])
     assert failed and {op.key for op in failed} == {None}
+    refused = run(server, 0.1, rate_per_s=20, workload=[Request("write", "GET", "/kv/none{n}", key="k{n}")])
+    assert refused and {(op.outcome, op.status, op.key) for op in refused} == {(OK, 404, None)}  # answered, not stored
 
 
 def test_request_format() -> None:

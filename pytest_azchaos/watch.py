@@ -125,6 +125,8 @@ class HealthWatch:
         if not members:
             return {}
         online, total = ROLES["s3"].drives(self.stack, members)  # type: ignore[attr-defined]
+        if not online:  # no node answered MinIO's admin API in time: nothing seen, nothing to record
+            return {}
         return {f"drives {members[0].service}": f"{online}/{total} online"}
 
 

@@ -64,7 +64,9 @@ class S3Role(Role):
         if total and online < total:
             return [f"s3: {online}/{total} drives online"]
         cluster = stack.url(members[0], members[0].port, "/minio/health/cluster")
-        return [] if http_ok(cluster) else ["s3: no write quorum yet"]
+        if not http_ok(cluster):
+            return ["s3: no write quorum yet"]
+        return [] if ensure_bucket(stack, members[0]) else ["s3: bucket not created yet"]
 
     def drives(self, stack: Stack, members: list[Member]) -> tuple[int, int]:
         """Return (online, total) drives, from MinIO's admin API (what `mc admin info` shows).
@@ -85,6 +87,33 @@ class S3Role(Role):
     def status(self, stack: Stack, members: list[Member]) -> dict[str, Any]:
         online, total = self.drives(stack, members)
         return {"drives_online": online, "drives_total": total, **quorum(stack.topology.service(members[0].service))}
+
+
+def ensure_bucket(stack: Stack, member: Member) -> bool:
+    """Create the service's bucket if it is missing, as infrastructure code would before the app
+    starts (apps racing to create it would fail their first requests); return True once it exists."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.client(
+        "s3", endpoint_url=stack.url(member, member.port), aws_access_key_id=stack.secret("s3_access_key"),
+        aws_secret_access_key=stack.secret("s3_secret_key"), region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, connect_timeout=1, read_timeout=2),
+    )
+    bucket = str(stack.topology.service(member.service).options["bucket"])
+    try:
+        client.head_bucket(Bucket=bucket)
+        return True
+    except ClientError:
+        pass
+    except BotoCoreError:
+        return False
+    try:
+        client.create_bucket(Bucket=bucket)
+        return True
+    except (BotoCoreError, ClientError) as exc:
+        return "BucketAlreadyOwnedByYou" in str(exc)
 
 
 def admin_info(stack: Stack, member: Member) -> dict[str, Any] | None:

@@ -275,9 +275,7 @@ class Traffic:
         start = time.monotonic()
         body = request.payload(n)
         try:
-            response = self._session().request(
-                request.method, self.base_url + request.path, data=body, timeout=(1.0, self.timeout_s),
-            )
+            response = self._send(request, body)
         except requests.ConnectionError as exc:
             # Refused or reset before an answer: for a connect error nothing was sent.
             outcome = FAILED if _never_sent(exc) else UNKNOWN
@@ -296,6 +294,19 @@ class Traffic:
             request.key if _acknowledged(response.status_code) or request.action == READ else None, request.action,
             value if outcome == OK else None,
         ))
+
+    def _send(self, request: Request, body: bytes | None) -> requests.Response:
+        """Send once; an idempotent request whose kept-alive connection the server had closed is
+        sent again once on a new connection, as browsers and Go's net/http do (an LB reload closes
+        idle connections, and a request can race that close without the server ever seeing it)."""
+        url = self.base_url + request.path
+        timeout = (1.0, self.timeout_s)
+        try:
+            return self._session().request(request.method, url, data=body, timeout=timeout)
+        except requests.ConnectionError as exc:
+            if request.method not in IDEMPOTENT or not _closed_while_idle(exc):
+                raise
+            return self._session().request(request.method, url, data=body, timeout=timeout)
 
     def _call(self, call: Call, n: int, scheduled: float) -> None:
         start = time.monotonic()
@@ -369,6 +380,14 @@ def _is_loopback(url: str) -> bool:
         return ipaddress.ip_address(parts.hostname).is_loopback
     except ValueError:
         return False
+
+
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+def _closed_while_idle(exc: requests.ConnectionError) -> bool:
+    """True when the server closed the connection without any answer (RemoteDisconnected)."""
+    return "RemoteDisconnected" in str(exc) or "Remote end closed connection without response" in str(exc)
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:

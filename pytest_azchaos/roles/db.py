@@ -190,6 +190,9 @@ resolvers docker
 
 defaults
     mode tcp
+    # A connection to a node that just died (not yet marked down) goes to another one.
+    option redispatch
+    retries 2
     timeout connect 1s
     timeout client 30m
     timeout server 30m

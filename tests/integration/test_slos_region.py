@@ -67,6 +67,7 @@ def test_example_passes_and_dropped_db_connections_fail(pytester: pytest.Pyteste
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.re_match_lines([
         r".*test_primary_az_loses_power_under_load\s+failed_requests\[read\]\s+0\s+0\s+PASS",
+        r".*test_primary_az_loses_power_under_load\s+failed_requests\[get_object\]\s+0\s+0\s+PASS",
         r".*test_primary_az_loses_power_under_load\s+failover_time\s+\d+\.\ds\s+120\.0s\s+PASS",
         r".*test_primary_az_loses_power_under_load\s+lost_writes\s+0\s+0\s+PASS",
         r".*test_primary_az_loses_power_under_load\s+p99\s+\S+\s+15\.0s\s+PASS",

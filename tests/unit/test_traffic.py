@@ -222,3 +222,43 @@ def test_starting_twice_schedules_once(server: str) -> None:
         time.sleep(0.2)
     ops = traffic.history.operations
     assert 8 <= len(ops) <= 13, f"{len(ops)} operations in 0.2 s at 50/s: scheduled twice?"
+
+
+class Hangup(BaseHTTPRequestHandler):
+    """Closes the connection without an answer the first time, like an LB reload racing a request."""
+
+    protocol_version = "HTTP/1.1"
+    hung_up = False
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.answer()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.answer()
+
+    def answer(self) -> None:
+        if not Hangup.hung_up:
+            Hangup.hung_up = True
+            self.close_connection = True
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+@pytest.mark.parametrize(("method", "outcome"), [("GET", OK), ("POST", UNKNOWN)])
+def test_an_idempotent_request_is_resent_once_after_a_silent_close(method: str, outcome: str) -> None:
+    Hangup.hung_up = False
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hangup)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        ops = run(f"http://127.0.0.1:{httpd.server_address[1]}", 0.05, rate_per_s=20,
+                  workload=[Request("op", method, "/", body="x")])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert ops[0].outcome == outcome  # a POST may have been processed: it is never resent

@@ -169,6 +169,10 @@ OBJECTS: Objects | None = Objects(S3_ENDPOINT_URL) if S3_ENDPOINT_URL else None
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Buffer each response and send it in one write (flushed after each request): a replica
+    # that dies mid-request then leaves the LB nothing or everything, never headers without a
+    # body, which could not be retried on another replica.
+    wbufsize = 1 << 16
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
         pass  # one line per request would flood the container log under load

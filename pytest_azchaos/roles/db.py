@@ -190,10 +190,11 @@ resolvers docker
 
 defaults
     mode tcp
-    # A connection to a node that just died (not yet marked down) goes to another one.
-    option redispatch
+    # A connection to a node that just died (not yet marked down) goes to another one at once:
+    # every retry is redispatched, after a connect timeout well below the clients' (2 s).
+    option redispatch 1
     retries 2
-    timeout connect 1s
+    timeout connect 500ms
     timeout client 30m
     timeout server 30m
     timeout check 1s

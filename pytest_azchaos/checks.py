@@ -159,30 +159,38 @@ def _qname(q: float) -> str:
 
 
 def write_downtime(history: History, timeline: Timeline, limit: float) -> SLOResult:
-    """The longest interval in which writes failed: from the first failed write to the next one acknowledged."""
+    """The longest interval in which writes of one kind failed: from the first failed write to the next
+    one acknowledged. Kinds count apart: S3 puts that work do not hide DB writes that fail."""
     writes = history.writes()
     if not writes:
         return _unproven("write_downtime", limit, "no writes were recorded", unit="s")
+    stretches = [s for kind in dict.fromkeys(op.kind for op in writes)
+                 if (s := _longest_failing([op for op in writes if op.kind == kind])) is not None]
+    if not stretches:
+        return SLOResult("write_downtime", 0, limit, True, f"write_downtime = 0 s: all {len(writes)} writes "
+                         "were acknowledged", "s")
+    value, bad, good = max(stretches, key=lambda stretch: stretch[0])
+    passed = value <= limit
+    until = "the end of the test" if good is None else _at(good.scheduled, timeline)
+    message = (f"write_downtime = {_secs(value)} {_rel(passed)} {_secs(limit)}: {bad.kind} failed from "
+               f"{_at(bad.scheduled, timeline)} until {until}")
+    return SLOResult("write_downtime", value, limit, passed, message, "s")
+
+
+def _longest_failing(writes: list[Operation]) -> tuple[float, Operation, Operation | None] | None:
+    """Return (seconds, first failed, next acknowledged or None) of the longest failing stretch."""
     longest: tuple[float, Operation, Operation | None] | None = None
     first_bad: Operation | None = None
     for op in writes:
         if op.outcome != OK and first_bad is None:
             first_bad = op
         elif op.outcome == OK and first_bad is not None:
-            longest = max(longest or (0, first_bad, op), (op.scheduled - first_bad.scheduled, first_bad, op),
-                          key=lambda x: x[0])
+            stretch = (op.scheduled - first_bad.scheduled, first_bad, op)
+            longest = stretch if longest is None or stretch[0] > longest[0] else longest
             first_bad = None
     if first_bad is not None:  # writes never came back
-        longest = (math.inf, first_bad, None)
-    if longest is None:
-        return SLOResult("write_downtime", 0, limit, True, f"write_downtime = 0 s: all {len(writes)} writes "
-                         "were acknowledged", "s")
-    value, bad, good = longest
-    passed = value <= limit
-    until = "the end of the test" if good is None else _at(good.scheduled, timeline)
-    message = (f"write_downtime = {_secs(value)} {_rel(passed)} {_secs(limit)}: writes failed from "
-               f"{_at(bad.scheduled, timeline)} until {until}")
-    return SLOResult("write_downtime", value, limit, passed, message, "s")
+        return (math.inf, first_bad, None)
+    return longest
 
 
 def failover_time(history: History, timeline: Timeline, limit: float) -> SLOResult:
@@ -194,7 +202,8 @@ def failover_time(history: History, timeline: Timeline, limit: float) -> SLOResu
     name = "failover_time"
     failover = next((e for e in timeline.events if e.kind == FAILOVER), None)
     fault = _fault_before(timeline, failover.mono if failover else math.inf)
-    writes = history.writes()
+    writes = _failing_kinds(history.writes(), fault.mono if fault else -math.inf,
+                            failover.mono if failover else math.inf)
     if fault is None:
         return _unproven(name, limit, "no fault was injected", unit="s")
     if not writes:
@@ -209,6 +218,13 @@ def failover_time(history: History, timeline: Timeline, limit: float) -> SLOResu
     message += ("and no write was acknowledged after it" if done is None
                 else f"first write acknowledged at {done.end - fault.mono:+.1f} s")
     return SLOResult(name, value, limit, passed, message, "s")
+
+
+def _failing_kinds(writes: list[Operation], start: float, end: float) -> list[Operation]:
+    """Keep the writes of the kinds that failed between ``start`` and ``end`` (e.g. the DB writes,
+    not the S3 puts that kept working while the DB failed over); all writes if none failed."""
+    kinds = {op.kind for op in writes if op.outcome != OK and start <= op.scheduled <= end}
+    return [op for op in writes if op.kind in kinds] if kinds else writes
 
 
 def _write_recovery(writes: list[Operation], fault: Event, limit: float) -> SLOResult:

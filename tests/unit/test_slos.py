@@ -106,9 +106,24 @@ def test_write_downtime_is_the_longest_failing_stretch() -> None:
                        write(111), op(105, FAILED)])
     result = write_downtime(history, timeline, 5)
     assert not result.passed and result.value == 8
-    assert result.message == ("write_downtime = 8.0 s > 5.0 s: writes failed from +1.0 s after inject "
+    assert result.message == ("write_downtime = 8.0 s > 5.0 s: write failed from +1.0 s after inject "
                               "outage(a, power) until +9.0 s after inject outage(a, power)")
     assert write_downtime(history, timeline, 8).passed
+
+
+def test_write_downtime_counts_kinds_apart() -> None:
+    """S3 puts that keep working must not hide DB writes that fail."""
+    put = [op(100.5 + i, kind="put", action=WRITE, key=f"p{i}", value="x") for i in range(10)]
+    history = History([write(99), write(101, FAILED), write(105, FAILED), write(108), *put])
+    result = write_downtime(history, timeline_at(FAULT), 5)
+    assert not result.passed and result.value == 7 and "write failed from +1.0 s" in result.message
+
+
+def test_failover_time_looks_at_the_kinds_that_failed() -> None:
+    timeline = timeline_at(FAULT, (108.0, FAILOVER, "db", "leader db-a-1 -> db-b-1"))
+    put = [op(100.5 + i, kind="put", action=WRITE, key=f"p{i}", value="x") for i in range(12)]
+    history = History([write(101, FAILED), write(107, FAILED), write(109), *put])
+    assert failover_time(history, timeline, 120).value == pytest.approx(9.01)
 
 
 def test_write_downtime_never_recovered_and_no_failures() -> None:

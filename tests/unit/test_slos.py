@@ -244,3 +244,24 @@ def test_evaluate_per_kind_and_every_slo_is_registered() -> None:
     assert set(checks.SLOS) == {"failed_requests", "failed_ratio", "p50", "p90", "p99", "p999", "max_latency",
                                 "availability", "write_downtime", "failover_time", "recovery_time",
                                 "lost_writes", "stale_reads"}
+
+
+# --- edge cases: everything failed, clock exactly at window edges ----------------------------------------
+
+
+def test_everything_failed() -> None:
+    history = History([op(1, FAILED), op(2, UNKNOWN), write(3, FAILED)])
+    assert availability(history, Timeline(), 0).value == 0
+    assert not availability(history, Timeline(), 0.01).passed
+    assert math.isinf(write_downtime(history, Timeline(), 1e9).value)
+    assert not lost_writes(history, Timeline(), 0, readback={}).passed  # nothing acknowledged: nothing proven
+    assert not latency(History([op(1, UNKNOWN)]), Timeline(), 10, q=99, name="p99").passed
+
+
+def test_operations_exactly_on_window_edges_fall_into_the_later_window() -> None:
+    windows = latency_windows(History([op(10.0), op(11.0), op(11.999), op(12.0)]), window_s=1.0)
+    assert [w["count"] for w in windows] == [1, 2, 1]
+    timeline = timeline_at((10.0, "inject", "outage(a, power)", ""))
+    # a failure exactly at the fault's time counts after it; the window it opens is back to baseline at +1 s
+    result = recovery_time(History([op(9.0), op(10.0, FAILED), op(11.0), op(12.0)]), timeline, 1)
+    assert result.passed and result.value == pytest.approx(1.0)

@@ -268,7 +268,7 @@ class Traffic:
     def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
-            session = self._local.session = requests.Session()
+            session = self._local.session = new_session()
         return session
 
     def _request(self, request: Request, n: int, scheduled: float) -> None:
@@ -327,6 +327,15 @@ class Traffic:
         self.history.append(op)
         if op.action == WRITE and op.outcome == OK and op.key is not None:
             self._latest[op.kind] = op.key
+
+
+def new_session() -> requests.Session:
+    """A session for loopback traffic: no proxy from the environment (traffic must reach 127.0.0.1
+    itself, and looking proxies and .netrc up cost more CPU than the request), no compression."""
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["Accept-Encoding"] = "identity"
+    return session
 
 
 def _acknowledged(status: int) -> bool:

@@ -11,7 +11,7 @@ Example::
 
 from __future__ import annotations
 
-from .checks import SLOResult, failed_requests
+from .checks import SLOResult, evaluate, failed_requests
 from .errors import (
     AzChaosError,
     ConfigError,
@@ -22,11 +22,12 @@ from .errors import (
     StackError,
 )
 from .experiment import Experiment
-from .faults import ActiveFault, AzOutage, Fault, Nemesis
+from .faults import ActiveFault, AzOutage, Combined, Fault, InstanceFault, LinkCut, LinkToxic, Nemesis
+from .faults.schedule import RandomNemesis
 from .stack import Stack
 from .timeline import Event, Timeline
 from .topology import Topology, load
-from .traffic import History, Operation, Request, Traffic
+from .traffic import Call, History, Operation, Request, Traffic
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,8 @@ __all__ = [
     "ActiveFault",
     "AzChaosError",
     "AzOutage",
+    "Call",
+    "Combined",
     "ConfigError",
     "EngineError",
     "Event",
@@ -42,8 +45,12 @@ __all__ = [
     "FaultError",
     "History",
     "ImageBuildError",
+    "InstanceFault",
+    "LinkCut",
+    "LinkToxic",
     "Nemesis",
     "Operation",
+    "RandomNemesis",
     "Request",
     "SLOResult",
     "SLOViolation",
@@ -52,6 +59,7 @@ __all__ = [
     "Timeline",
     "Topology",
     "Traffic",
+    "evaluate",
     "failed_requests",
     "load",
 ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .checks import Readback, SLOResult, evaluate
-from .faults import ActiveFault, AzOutage, Fault, InstanceFault, LinkCut, LinkToxic, Nemesis
+from .faults import ActiveFault, AzOutage, Combined, Fault, InstanceFault, LinkCut, LinkToxic, Nemesis
+from .faults.schedule import RandomNemesis, candidates, parse_limits, plan
 from .readback import read_back as read_back_stores
 from .stack import Stack
 from .timeline import Event, Timeline
@@ -39,30 +40,48 @@ class Experiment:
         self.history = History()
         self.nemesis = Nemesis(stack, self.timeline, observer)
         self._traffic: list[Traffic] = []
+        self._nemeses: list[RandomNemesis] = []
         self._read_back = read_back
         self._watch: HealthWatch | None = HealthWatch(stack, self.timeline).start() if watch else None
         self._readback: Readback | None = None
 
-    def inject(self, fault: Fault) -> ActiveFault:
-        """Inject any fault; heal it with ``.heal()`` or a ``with`` block (or at test end)."""
-        return self.nemesis.inject(fault)
+    def inject(self, fault: Fault, *, duration: float | str | None = None) -> ActiveFault:
+        """Inject any fault; heal it with ``.heal()``, a ``with`` block, a ``duration`` ("10s"), or at test end."""
+        return self.nemesis.inject(fault, duration=duration)
 
-    def outage(self, az: str, *, mode: str = "power") -> ActiveFault:
+    def outage(self, az: str, *, mode: str = "power", duration: float | str | None = None) -> ActiveFault:
         """Lose AZ ``az``: "power" kills all its containers, "freeze" pauses them, "network" partitions it."""
-        return self.inject(AzOutage(az, mode=mode))
+        return self.inject(AzOutage(az, mode=mode), duration=duration)
 
     def toxic(self, link: str, kind: str, *, toxicity: float = 1.0, direction: str = "downstream",
-              **attributes: int) -> ActiveFault:
+              duration: float | str | None = None, **attributes: int) -> ActiveFault:
         """Degrade ``link`` (e.g. "a/app->db") with a Toxiproxy toxic, e.g. ``toxic(link, "latency", latency=200)``."""
-        return self.inject(LinkToxic(link, kind, tuple(sorted(attributes.items())), toxicity, direction))
+        fault = LinkToxic(link, kind, tuple(sorted(attributes.items())), toxicity, direction)
+        return self.inject(fault, duration=duration)
 
-    def cut(self, link: str) -> ActiveFault:
+    def cut(self, link: str, *, duration: float | str | None = None) -> ActiveFault:
         """Cut ``link``: connections through it are refused until healed."""
-        return self.inject(LinkCut(link))
+        return self.inject(LinkCut(link), duration=duration)
 
-    def instance(self, target: str, action: str = "kill") -> ActiveFault:
+    def instance(self, target: str, action: str = "kill", *, duration: float | str | None = None) -> ActiveFault:
         """Kill, stop, pause or restart a replica ("app-a-1"), a role ("etcd") or "db-primary"."""
-        return self.inject(InstanceFault(target, action))
+        return self.inject(InstanceFault(target, action), duration=duration)
+
+    def combined(self, *faults: Fault, duration: float | str | None = None) -> ActiveFault:
+        """Inject several faults as one (in order; healed in reverse order)."""
+        return self.inject(Combined(tuple(faults)), duration=duration)
+
+    def random_nemesis(self, *, seed: int, duration: float | str = "60s", min_fault: float | str = "5s",
+                       max_fault: float | str = "15s", min_pause: float | str = "2s", max_pause: float | str = "10s",
+                       faults: Sequence[Fault] | None = None) -> RandomNemesis:
+        """Start a reproducible random schedule of faults (one at a time) in the background; stop it
+        by leaving the ``with`` block. The same seed on the same environment gives the same plan."""
+        fault_s, pause_s = parse_limits((min_fault, max_fault), (min_pause, max_pause))
+        steps = plan(list(faults) if faults is not None else candidates(self.stack), seed=seed,
+                     duration_s=parse_duration(duration, what="duration"), fault_s=fault_s, pause_s=pause_s)
+        nemesis = RandomNemesis(self.nemesis, steps, seed=seed)
+        self._nemeses.append(nemesis)
+        return nemesis.start()
 
     def traffic(self, *, rate_per_s: float = 50, workload: Workload = DEFAULT_WORKLOAD,
                 ramp_from_per_s: float | None = None, ramp: float | str = 0, timeout_s: float = 10) -> Traffic:
@@ -103,6 +122,9 @@ class Experiment:
 
     def finish(self) -> list[str]:
         """Stop all traffic and heal every fault; return the errors of healing, if any."""
+        for nemesis in self._nemeses:
+            nemesis.stop()
+        self._nemeses.clear()
         for traffic in self._traffic:
             traffic.stop()
         self._traffic.clear()

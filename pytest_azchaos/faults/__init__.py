@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .az import AZ_MODES, AzOutage
-from .base import ActiveFault, Fault, Nemesis
+from .base import ActiveFault, Combined, Fault, Nemesis
 from .instance import InstanceFault
 from .links import TOXICS, LinkCut, LinkToxic
 
-__all__ = ["AZ_MODES", "TOXICS", "ActiveFault", "AzOutage", "Fault", "InstanceFault", "LinkCut", "LinkToxic",
-           "Nemesis"]
+__all__ = ["AZ_MODES", "TOXICS", "ActiveFault", "AzOutage", "Combined", "Fault", "InstanceFault", "LinkCut",
+           "LinkToxic", "Nemesis"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import FaultError
+from ..errors import ConfigError, FaultError
 from ..timeline import Event, Timeline
+from ..units import parse_duration
 
 if TYPE_CHECKING:
     from ..stack import Stack
@@ -30,22 +32,74 @@ class Fault(Protocol):
 
 
 class ActiveFault:
-    """An injected fault: heal it with ``heal()`` or by leaving its ``with`` block."""
+    """An injected fault: heal it with ``heal()``, by leaving its ``with`` block, or let its
+    duration run out."""
 
-    def __init__(self, nemesis: Nemesis, fault: Fault) -> None:
+    def __init__(self, nemesis: Nemesis, fault: Fault, *, duration_s: float | None = None) -> None:
         self.nemesis = nemesis
         self.fault = fault
+        self.duration_s = duration_s
         self.healed = False
+        self.error: FaultError | None = None  # of a heal that ran when the duration was up
+        self._done = threading.Event()
+        self._timer: threading.Timer | None = None
 
     def heal(self) -> None:
         """Heal the fault (again is a no-op)."""
         self.nemesis.heal(self)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the fault is healed (e.g. its duration is up); return False on timeout."""
+        return self._done.wait(timeout_s)
 
     def __enter__(self) -> ActiveFault:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.heal()
+
+
+@dataclass(frozen=True)
+class Combined:
+    """Several faults as one: injected in order, healed in reverse order.
+
+    If injecting one fails, those already injected are healed again. Example::
+
+        azchaos.inject(Combined((AzOutage("a", mode="freeze"), LinkToxic("b/app->db", "latency", (("latency", 200),)))))
+    """
+
+    faults: tuple[Fault, ...]
+
+    @property
+    def subject(self) -> str:
+        return " + ".join(f.subject for f in self.faults)
+
+    def validate(self, stack: Stack) -> None:
+        if not self.faults:
+            raise ConfigError("a combined fault needs at least one fault")
+        for fault in self.faults:
+            fault.validate(stack)
+
+    def inject(self, stack: Stack) -> None:
+        done: list[Fault] = []
+        try:
+            for fault in self.faults:
+                fault.inject(stack)
+                done.append(fault)
+        except Exception:
+            for fault in reversed(done):
+                fault.heal(stack)
+            raise
+
+    def heal(self, stack: Stack) -> None:
+        errors = []
+        for fault in reversed(self.faults):
+            try:
+                fault.heal(stack)
+            except Exception as exc:  # heal the others anyway, then report every failure
+                errors.append(f"{fault.subject}: {exc}")
+        if errors:
+            raise FaultError("; ".join(errors))
 
 
 class Nemesis:
@@ -59,22 +113,38 @@ class Nemesis:
         self.timeline = timeline
         self.observer = observer
         self.active: list[ActiveFault] = []
+        self.errors: list[str] = []  # of heals that ran on their own (durations)
         self._lock = threading.Lock()
 
-    def inject(self, fault: Fault) -> ActiveFault:
-        """Validate, inject and record ``fault``; return a handle that heals it."""
+    def inject(self, fault: Fault, *, duration: float | str | None = None) -> ActiveFault:
+        """Validate, inject and record ``fault``; return a handle that heals it.
+
+        With a ``duration`` ("10s", "500ms"), the fault heals itself when it is up.
+        """
+        duration_s = None if duration is None else parse_duration(duration, what="fault duration")
         fault.validate(self.stack)
-        active = ActiveFault(self, fault)
+        active = ActiveFault(self, fault, duration_s=duration_s)
         with self._lock:
             self.active.append(active)
-        event = self.timeline.record("inject", fault.subject)
+        event = self.timeline.record("inject", fault.subject, f"for {duration_s:g} s" if duration_s else "")
         try:
             fault.inject(self.stack)
-        except Exception as exc:
+        except Exception as exc:  # it may have half-happened: it stays active, to be healed at the end
             raise FaultError(f"injecting {fault.subject} failed: {exc}") from exc
         if self.observer:
             self.observer("inject", fault, event)
+        if duration_s is not None:
+            active._timer = threading.Timer(duration_s, self._expire, args=(active,))
+            active._timer.daemon = True
+            active._timer.start()
         return active
+
+    def _expire(self, active: ActiveFault) -> None:
+        try:
+            self.heal(active)
+        except FaultError as exc:  # nobody to raise it to: keep it for heal_all() and the test
+            active.error = exc
+            self.errors.append(str(exc))
 
     def heal(self, active: ActiveFault) -> None:
         """Heal one injected fault and record it."""
@@ -82,22 +152,28 @@ class Nemesis:
             if active.healed:
                 return
             active.healed = True
-            self.active.remove(active)
+            if active in self.active:
+                self.active.remove(active)
+        if active._timer is not None and active._timer is not threading.current_thread():
+            active._timer.cancel()
         try:
             active.fault.heal(self.stack)
         except Exception as exc:
             raise FaultError(f"healing {active.fault.subject} failed: {exc}") from exc
         finally:
             event = self.timeline.record("heal", active.fault.subject)
+            active._done.set()
             if self.observer:
                 self.observer("heal", active.fault, event)
 
     def heal_all(self) -> list[str]:
-        """Heal every fault still active, newest first; return the errors, if any."""
+        """Heal every fault still active, newest first; return the errors, if any (also those of
+        faults that healed themselves when their duration was up)."""
         errors = []
         while self.active:
             try:
                 self.heal(self.active[-1])
             except FaultError as exc:
                 errors.append(str(exc))
+        errors, self.errors = self.errors + errors, []
         return errors

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from pytest_azchaos.errors import ConfigError, FaultError
-from pytest_azchaos.faults import AzOutage, Nemesis
+from pytest_azchaos.faults import AzOutage, Combined, Nemesis
 from pytest_azchaos.timeline import Event, Timeline
 from pytest_azchaos.topology import load
 
@@ -129,3 +129,75 @@ def test_az_outage_validation() -> None:
 def test_az_outage_subject() -> None:
     assert AzOutage("a").subject == "outage(a, power)"
     assert AzOutage("b", mode="freeze").subject == "outage(b, freeze)"
+
+
+# --- durations and composition ----------------------------------------------------------------------------
+
+
+def test_a_fault_with_a_duration_heals_itself_once() -> None:
+    calls: list[str] = []
+    nemesis = Nemesis(STACK, Timeline())
+    active = nemesis.inject(FakeFault("f1", calls), duration="100ms")
+    assert not active.healed and active.duration_s == 0.1
+    assert active.wait(5)
+    active.heal()  # already healed: a no-op
+    assert calls == ["validate f1", "inject f1", "heal f1"] and nemesis.active == []
+    kinds = [(e.kind, e.subject, e.detail) for e in nemesis.timeline.events]
+    assert kinds == [("inject", "f1", "for 0.1 s"), ("heal", "f1", "")]
+    heal = nemesis.timeline.events[1].mono - nemesis.timeline.events[0].mono
+    assert 0.09 <= heal < 2
+
+
+def test_healing_before_the_duration_cancels_the_timer() -> None:
+    calls: list[str] = []
+    nemesis = Nemesis(STACK, Timeline())
+    active = nemesis.inject(FakeFault("f1", calls), duration="10s")
+    active.heal()
+    assert active.wait(0) and calls.count("heal f1") == 1
+
+
+def test_a_failed_heal_when_the_duration_is_up_is_reported_by_heal_all() -> None:
+    nemesis = Nemesis(STACK, Timeline())
+    active = nemesis.inject(FakeFault("f1", [], heal_fails=True), duration="50ms")
+    assert active.wait(5)
+    assert active.error is not None
+    assert nemesis.heal_all() == ["healing f1 failed: stuck"]
+    assert nemesis.heal_all() == []
+
+
+@pytest.mark.parametrize("duration", ["-1s", "soon", True])
+def test_bad_durations_change_nothing(duration: object) -> None:
+    calls: list[str] = []
+    nemesis = Nemesis(STACK, Timeline())
+    with pytest.raises(ConfigError, match="fault duration"):
+        nemesis.inject(FakeFault("f1", calls), duration=duration)  # type: ignore[arg-type]
+    assert calls == [] and nemesis.timeline.events == []
+
+
+def test_combined_injects_in_order_and_heals_in_reverse() -> None:
+    calls: list[str] = []
+    nemesis = Nemesis(STACK, Timeline())
+    with nemesis.inject(Combined((FakeFault("a", calls), FakeFault("b", calls)))) as active:
+        assert active.fault.subject == "a + b"
+    assert calls == ["validate a", "validate b", "inject a", "inject b", "heal b", "heal a"]
+
+
+def test_combined_heals_what_it_injected_when_one_fails() -> None:
+    calls: list[str] = []
+
+    class Broken(FakeFault):
+        def inject(self, stack: Any) -> None:
+            raise RuntimeError("no")
+
+    with pytest.raises(FaultError, match="injecting a \\+ b failed: no"):
+        Nemesis(STACK, Timeline()).inject(Combined((FakeFault("a", calls), Broken("b", calls))))
+    assert calls == ["validate a", "validate b", "inject a", "heal a"]
+
+
+def test_combined_heals_every_part_even_if_one_fails() -> None:
+    calls: list[str] = []
+    nemesis = Nemesis(STACK, Timeline())
+    active = nemesis.inject(Combined((FakeFault("a", calls), FakeFault("b", calls, heal_fails=True))))
+    with pytest.raises(FaultError, match="b: stuck"):
+        active.heal()
+    assert calls[-2:] == ["heal b", "heal a"]

@@ -6,9 +6,10 @@ import pytest_azchaos
 from pytest_azchaos import errors
 
 EXPECTED = [
-    "ActiveFault", "AzChaosError", "AzOutage", "ConfigError", "EngineError", "Event", "Experiment", "Fault",
-    "FaultError", "History", "ImageBuildError", "Nemesis", "Operation", "Request", "SLOResult", "SLOViolation",
-    "Stack", "StackError", "Timeline", "Topology", "Traffic", "failed_requests", "load",
+    "ActiveFault", "AzChaosError", "AzOutage", "Call", "Combined", "ConfigError", "EngineError", "Event", "Experiment",
+    "Fault", "FaultError", "History", "ImageBuildError", "InstanceFault", "LinkCut", "LinkToxic", "Nemesis",
+    "Operation", "RandomNemesis", "Request", "SLOResult", "SLOViolation", "Stack", "StackError", "Timeline",
+    "Topology", "Traffic", "evaluate", "failed_requests", "load",
 ]
 
 

@@ -340,6 +340,9 @@ def _unproven(name: str, limit: float, why: str, *, unit: str = "") -> SLOResult
 def _describe(bad: list[Operation], timeline: Timeline) -> str:
     kinds = ", ".join(f"{n} {kind}" for kind, n in Counter(op.kind for op in bad).most_common())
     errors = ", ".join(f"{n}x {err}" for err, n in Counter(op.error or op.outcome for op in bad).most_common(3))
+    details = Counter(op.detail for op in bad if op.detail).most_common(1)
+    if details:
+        errors += f"; most often: {details[0][0]!r}"
     when = _when(bad, timeline)
     return f"{kinds} did not succeed {when} ({errors})" if when else f"{kinds} did not succeed ({errors})"
 

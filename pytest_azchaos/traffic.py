@@ -53,6 +53,7 @@ class Operation:
     key: str | None = None  # writes: the key acknowledged (None unless ok); reads: the key read
     action: str = OTHER  # read | write | other
     value: str | None = None  # SHA-256 of the value written (acknowledged) or read (None: absent)
+    detail: str | None = None  # failures: what the server said (the start of its answer)
 
     @property
     def latency(self) -> float:
@@ -293,6 +294,7 @@ class Traffic:
             None if outcome == OK else f"HTTP {response.status_code}",
             request.key if _acknowledged(response.status_code) or request.action == READ else None, request.action,
             value if outcome == OK else None,
+            None if outcome == OK else _detail(response),
         ))
 
     def _send(self, request: Request, body: bytes | None) -> requests.Response:
@@ -338,6 +340,9 @@ def new_session() -> requests.Session:
     return session
 
 
+DETAIL_CHARS = 160
+
+
 def _acknowledged(status: int) -> bool:
     """A write is acknowledged by a 2xx only: a 4xx is an answer (not a failure) that stored nothing."""
     return 200 <= status < 300
@@ -355,6 +360,19 @@ def _seen(response: requests.Response) -> str | None:
         if isinstance(found, dict) and isinstance(found.get("value"), str):
             return digest(found["value"])
     return digest(response.content)
+
+
+def _detail(response: requests.Response) -> str | None:
+    """What a failed answer said, for the report: a JSON ``error`` field, else the start of the body."""
+    found: object = None
+    if "json" in response.headers.get("Content-Type", ""):
+        try:
+            found = response.json()
+        except ValueError:
+            found = None
+    text = found["error"] if isinstance(found, dict) and isinstance(found.get("error"), str) else response.text
+    text = " ".join(text.split())
+    return text[:DETAIL_CHARS] or None
 
 
 def _check_rates(rate_per_s: float, ramp_from_per_s: float | None) -> None:

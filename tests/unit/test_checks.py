@@ -8,8 +8,9 @@ from pytest_azchaos.timeline import Timeline
 from pytest_azchaos.traffic import FAILED, OK, UNKNOWN, History, Operation
 
 
-def op(t: float, outcome: str = OK, kind: str = "read", error: str | None = None) -> Operation:
-    return Operation(kind, scheduled=t, start=t, end=t + 0.01, outcome=outcome, error=error)
+def op(t: float, outcome: str = OK, kind: str = "read", error: str | None = None,
+       detail: str | None = None) -> Operation:
+    return Operation(kind, scheduled=t, start=t, end=t + 0.01, outcome=outcome, error=error, detail=detail)
 
 
 def test_all_ok_passes() -> None:
@@ -49,6 +50,14 @@ def test_failure_before_any_fault_is_anchored_to_the_first_fault() -> None:
 def test_failures_without_any_fault() -> None:
     result = failed_requests(History([op(1, FAILED, error="HTTP 500")]), Timeline())
     assert result.message == "failed_requests = 1 > 0 (of 1 requests): 1 read did not succeed (1x HTTP 500)"
+
+
+def test_failures_quote_what_the_server_said_most_often() -> None:
+    said = "database: OperationalError: server closed the connection unexpectedly"
+    bad = [op(1, FAILED, error="HTTP 503", detail=said), op(2, FAILED, error="HTTP 503", detail=said),
+           op(3, FAILED, error="HTTP 503", detail="s3: timeout")]
+    result = failed_requests(History(bad), Timeline())
+    assert result.message.endswith(f"(3x HTTP 503; most often: {said!r})")
 
 
 def test_unknown_outcomes_do_not_count_as_success() -> None:

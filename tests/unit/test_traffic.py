@@ -54,9 +54,12 @@ class Handler(BaseHTTPRequestHandler):
         status = 503 if self.path == "/fail" else 200
         if self.path == "/slow/0":
             time.sleep(0.3)
+        body = b'{"error": "database: gone", "replica": "a-1"}' if status == 503 else b""
         self.send_response(status)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        self.wfile.write(body)
 
 
 @pytest.fixture
@@ -95,6 +98,7 @@ def test_workload_kinds_take_turns(server: str) -> None:
 def test_server_errors_are_failed(server: str) -> None:
     ops = run(server, 0.2, rate_per_s=50, workload=[Request("read", "GET", "/fail")])
     assert ops and {(op.outcome, op.error, op.status) for op in ops} == {(FAILED, "HTTP 503", 503)}
+    assert {op.detail for op in ops} == {"database: gone"}, "the server's own words are kept for the report"
 
 
 def test_latency_is_measured_from_the_scheduled_time(server: str) -> None:

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import signal
 import sys
+import time
 from collections.abc import Sequence
+from typing import NoReturn
 
-from . import compose, images, reaper
+from . import cli_faults, compose, images, reaper
 from .backend import DockerBackend
 from .errors import AzChaosError, ConfigError
+from .faults.state import FaultState, state_dir
 from .resources import environment_file
 from .stack import Stack
 from .topology import load
@@ -22,8 +27,15 @@ def _progress(message: str) -> None:
     print(f"azchaos: {message}", file=sys.stderr, flush=True)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad usage is one line (and exit status 2), not a usage screen; --help still shows it all."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="azchaos", description="Chaos-engineering of multi-AZ stacks: build, start, inspect, stop."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -50,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--images", choices=images.MODES, default="offline", help="where images come from")
     export.add_argument("-o", "--output", help="write to this file (default: standard output)")
 
-    status = sub.add_parser("status", help="show a stack's containers, health and endpoints")
+    cli_faults.add_parsers(sub, "the stack (default: the only one running)")
+
+    status = sub.add_parser("status", help="show a stack's containers, health, endpoints and active faults")
     status.add_argument("--run-id", help="the stack to show (default: the only one running)")
     status.add_argument("--json", action="store_true", help="print JSON")
     return parser
@@ -94,6 +108,7 @@ def _down(args: argparse.Namespace) -> int:
     run_ids = sorted(backend.runs()) if args.all else [_only_run(backend, args.run_id)]
     for run_id in run_ids:
         removed = backend.remove_run(run_id)
+        shutil.rmtree(state_dir() / run_id, ignore_errors=True)  # its recorded faults went with it
         _progress(f"removed stack {run_id} ({removed} objects)")
     if not run_ids:
         _progress("nothing to remove")
@@ -104,6 +119,7 @@ def _status(args: argparse.Namespace) -> int:
     backend = DockerBackend()
     stack = Stack.attach(_only_run(backend, args.run_id), backend=backend, progress=_progress)
     status = stack.status()
+    status["faults"] = FaultState(stack.run_id).records()
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -115,7 +131,20 @@ def _status(args: argparse.Namespace) -> int:
         print(f"  {role}: {json.dumps(facts)}")
     for name, url in status["endpoints"].items():
         print(f"  endpoint {name}: {json.dumps(url) if isinstance(url, dict) else url}")
+    for record in status["faults"]:
+        until = "" if record["expires_at"] is None else f", heals at {time.ctime(record['expires_at'])}"
+        print(f"  fault {record['id']}: {record['subject']} since {time.ctime(record['injected_at'])}{until}")
+    if not status["faults"]:
+        print("  no active fault (from 'azchaos fault')")
     return 0
+
+
+def _fault(args: argparse.Namespace) -> int:
+    return cli_faults.fault(args, cli_faults.attach(args.run_id, _only_run, _progress), _progress)
+
+
+def _heal(args: argparse.Namespace) -> int:
+    return cli_faults.heal(args, cli_faults.attach(args.run_id, _only_run, _progress), _progress)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -131,12 +160,27 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"images": _images, "up": _up, "down": _down, "status": _status, "export": _export}
+COMMANDS = {"images": _images, "up": _up, "down": _down, "status": _status, "export": _export,
+            "fault": _fault, "heal": _heal}
+
+
+def _joined_values(argv: list[str]) -> list[str]:
+    """``--for -5s`` as ``--for=-5s``: argparse would take a value starting with '-' for an option
+    and say "expected one argument"; joined, the value reaches the duration check and its message."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--for" and arg.startswith("-"):
+            joined[-1] = f"--for={arg}"
+        else:
+            joined.append(arg)
+    return joined
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the azchaos command; return its exit code."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_joined_values(sys.argv[1:] if argv is None else list(argv)))
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):  # heal a '--for' fault on SIGTERM too
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         return COMMANDS[args.command](args)
     except AzChaosError as exc:
@@ -145,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("azchaos: interrupted", file=sys.stderr)
         return 130
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .checks import Readback, SLOResult, evaluate
+from .errors import StackError
 from .faults import ActiveFault, AzOutage, Combined, Fault, InstanceFault, LinkCut, LinkToxic, Nemesis
+from .faults.registry import FaultRegistry, default_registry
+from .faults.restore import ensure_healthy
 from .faults.schedule import RandomNemesis, candidates, parse_limits, plan
 from .readback import read_back as read_back_stores
 from .stack import Stack
@@ -34,7 +37,8 @@ class Experiment:
     """
 
     def __init__(self, stack: Stack, *, observer: FaultObserver | None = None,
-                 read_back: ReadBack | None = read_back_stores, watch: bool = True) -> None:
+                 read_back: ReadBack | None = read_back_stores, watch: bool = True,
+                 registry: FaultRegistry | None = None) -> None:
         self.stack = stack
         self.timeline = Timeline()
         self.history = History()
@@ -44,6 +48,8 @@ class Experiment:
         self._read_back = read_back
         self._watch: HealthWatch | None = HealthWatch(stack, self.timeline).start() if watch else None
         self._readback: Readback | None = None
+        self._checked = False  # the stack was found healthy after the faults
+        self.registry = registry or default_registry(plugins=False)
 
     def inject(self, fault: Fault, *, duration: float | str | None = None) -> ActiveFault:
         """Inject any fault; heal it with ``.heal()``, a ``with`` block, a ``duration`` ("10s"), or at test end."""
@@ -66,6 +72,11 @@ class Experiment:
     def instance(self, target: str, action: str = "kill", *, duration: float | str | None = None) -> ActiveFault:
         """Kill, stop, pause or restart a replica ("app-a-1"), a role ("etcd") or "db-primary"."""
         return self.inject(InstanceFault(target, action), duration=duration)
+
+    def fault(self, name: str, *, duration: float | str | None = None, **fields: Any) -> ActiveFault:
+        """Inject a fault by its registered type name, e.g. ``fault("outage", az="a", mode="freeze")``
+        or one a plugin added with the ``pytest_azchaos_add_fault_types`` hook."""
+        return self.inject(self.registry.build(name, fields), duration=duration)
 
     def combined(self, *faults: Fault, duration: float | str | None = None) -> ActiveFault:
         """Inject several faults as one (in order; healed in reverse order)."""
@@ -132,4 +143,10 @@ class Experiment:
         if self._watch is not None:
             self._watch.stop()
             self._watch = None
+        if not errors and self.timeline.first("inject") is not None and not self._checked:
+            self._checked = True
+            try:  # the next test starts from a healthy stack, or this one says why it cannot
+                ensure_healthy(self.stack)
+            except StackError as exc:
+                errors.append(str(exc))
         return errors

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from .checks import SLOResult
     from .experiment import Experiment
     from .faults import Fault
+    from .faults.registry import FaultRegistry
     from .stack import Stack
     from .timeline import Event
 
@@ -42,3 +43,7 @@ def pytest_azchaos_read_back(stack: Stack, keys: list[str]) -> dict[str, str | N
 
 def pytest_azchaos_experiment_finished(item: pytest.Item, experiment: Experiment) -> None:
     """Called after a test's experiment ended (traffic stopped, faults healed), before its SLOs are checked."""
+
+
+def pytest_azchaos_add_fault_types(registry: FaultRegistry) -> None:
+    """Add fault types by name, e.g. ``registry.add("disk-full", DiskFull)``, for ``azchaos.fault(name)``."""

@@ -18,6 +18,7 @@ from .backend import DockerBackend
 from .errors import AzChaosError, ConfigError
 from .experiment import Experiment
 from .faults import Fault
+from .faults.registry import FaultRegistry, default_registry
 from .report import Reporter
 from .resources import environment_file
 from .stack import Stack
@@ -122,12 +123,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_SLOS] = _configured_slos(config)
     except ConfigError as exc:
         raise pytest.UsageError(f"--azchaos-slo / azchaos_slo: {exc}") from None
+    registry = default_registry()
+    config.hook.pytest_azchaos_add_fault_types(registry=registry)
+    config.stash[_REGISTRY] = registry
     config.pluginmanager.register(Reporter(config), "azchaos-reporter")
     if threading.current_thread() is threading.main_thread():
         _stop_on_sigterm()
 
 
 _SLOS = pytest.StashKey[dict[str, Any]]()
+_REGISTRY = pytest.StashKey[FaultRegistry]()
 _SLO_ARG = re.compile(r"^\s*([a-z_0-9]+)(?:\[([^\]]+)\])?\s*=\s*(.*?)\s*$")
 
 
@@ -201,7 +206,8 @@ def azchaos(request: pytest.FixtureRequest, azchaos_stack: Stack) -> Iterator[Ex
         found: checks.Readback | None = hook.pytest_azchaos_read_back(stack=stack, keys=keys)
         return found
 
-    experiment = Experiment(azchaos_stack, observer=observe, read_back=read_back)
+    experiment = Experiment(azchaos_stack, observer=observe, read_back=read_back,
+                            registry=request.config.stash[_REGISTRY])
     request.node.stash[_EXPERIMENT] = experiment
     yield experiment
     errors = experiment.finish()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,6 +104,60 @@ def test_network_partition_cuts_the_az_off_but_not_within(stack: Stack, azchaos:
     assert reach(stack, inside, "etcd-b-1", 2379)
     served = {requests.get(stack.lb_url + "/", timeout=15).json()["replica"] for _ in range(30)}
     assert "app-a-1" in served
+
+
+def local_write(stack: Stack, container: str, side: str) -> float | None:
+    """Commit one row on the node in ``container`` itself (its own socket, not through the endpoint),
+    with synchronous_commit=local so that only being a writable primary matters. Return the node's
+    clock at the insert (containers share the host's clock, so both sides compare), None if refused."""
+    sql = (f"SET synchronous_commit = local; SET statement_timeout = '1s'; "
+           f"INSERT INTO fencing (side) VALUES ('{side}') RETURNING extract(epoch FROM clock_timestamp())")
+    code, out = stack.backend.exec(container, ["psql", "-X", "-q", "-t", "-A", "-U", "postgres", "-h",
+                                               "/run/postgresql", "-v", "ON_ERROR_STOP=1", "-c", sql])
+    return float(out.split()[-1]) if code == 0 else None
+
+
+def test_a_partitioned_primary_is_fenced_before_the_other_side_promotes(stack: Stack, azchaos: Experiment) -> None:
+    """No split brain: the primary cut off from etcd's quorum stops accepting writes (Patroni demotes
+    it) before the standby on the other side is promoted; no moment has two writable primaries."""
+    import psycopg
+
+    with psycopg.connect(stack.db_dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS fencing (side text, at timestamptz DEFAULT clock_timestamp())")
+    leader = stack.status()["roles"]["db"]["leader"]
+    old = next(m for m in stack.members(role="db") if m.alias == leader)
+    new = next(m for m in stack.members(role="db") if m.alias != leader)
+    assert local_write(stack, old.container, "old") and local_write(stack, new.container, "new") is None
+    accepted: dict[str, list[float]] = {"old": [], "new": []}
+
+    def keep_writing(container: str, side: str, stop: threading.Event) -> None:
+        while not stop.is_set():
+            at = local_write(stack, container, side)
+            if at is not None:
+                accepted[side].append(at)
+            time.sleep(0.1)
+
+    stop = threading.Event()
+    writers = [threading.Thread(target=keep_writing, args=(m.container, side, stop), daemon=True)
+               for m, side in ((old, "old"), (new, "new"))]
+    t0 = time.time()
+    with azchaos.outage(old.az, mode="network"):
+        for writer in writers:
+            writer.start()
+        deadline = time.monotonic() + 45
+        while len(accepted["new"]) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        stop.set()
+        for writer in writers:
+            writer.join()
+    assert accepted["new"], f"{new.alias} was not promoted within 45 s of the partition"
+    last_old, first_new = max(accepted["old"], default=t0), min(accepted["new"])
+    print(f"{old.alias} last accepted a write {last_old - t0:+.2f} s after the partition, "
+          f"{new.alias} first accepted one {first_new - t0:+.2f} s after it")
+    assert last_old < first_new, "split brain: both sides accepted writes at the same time"
+    azchaos.finish()  # heal, and wait until the old primary is a streaming standby again
+    nodes = {n["name"]: n for n in stack.status()["roles"]["db"]["nodes"]}
+    assert nodes[old.alias]["state"] == "streaming", "the fenced primary must rejoin as a streaming standby"
 
 
 def test_killing_the_primary_wherever_it_is(stack: Stack, azchaos: Experiment) -> None:

@@ -72,6 +72,9 @@ class FakeStack(Stack):
     def wait_ready(self, members, *, deadline):
         pass
 
+    def not_ready(self, members):
+        return [m.alias for m in members if m.container in self.backend.down]
+
     def forget_ports(self, members):
         pass
 

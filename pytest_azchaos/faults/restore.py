@@ -1,0 +1,94 @@
+"""Bring a stack back to its declared state, whatever was done to it, and check it is healthy.
+
+``restore`` needs no record of the faults (``azchaos heal --all`` after a crashed
+command, or a test whose heal failed): it starts stopped or killed containers,
+unpauses paused ones, reconnects AZ members to the regional network, and removes
+every toxic and re-enables every Toxiproxy proxy. ``ensure_healthy`` is what the
+plugin runs between tests: the next test starts from a healthy stack, or fails
+with a message that says what is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import TYPE_CHECKING
+
+import requests
+
+from ..errors import StackError
+from ..topology import REGIONAL
+
+if TYPE_CHECKING:
+    from ..stack import Member, Stack
+
+
+def restore(stack: Stack, *, timeout_s: float = 120) -> list[str]:
+    """Undo every fault on ``stack`` and wait until it is ready; return what was done."""
+    done = _containers(stack)
+    done += _networks(stack)
+    done += _links(stack)
+    if done:
+        stack.forget_ports(stack.members_all)
+    # Always wait: what was healed just before (a record's own heal) may still be starting.
+    stack.wait_ready(stack.members_all, deadline=time.monotonic() + timeout_s)
+    if done:
+        stack.reload_lb()
+    return done
+
+
+def ensure_healthy(stack: Stack, *, timeout_s: float = 120) -> None:
+    """Return once every member is ready; if one is not, restore the stack first. Raise StackError
+    naming what is still not ready when ``timeout_s`` is up."""
+    if not stack.not_ready(stack.members_all):
+        return
+    try:
+        restore(stack, timeout_s=timeout_s)
+    except StackError as exc:
+        raise StackError(f"the stack is not healthy after the test and could not be restored: {exc}") from exc
+
+
+def _containers(stack: Stack) -> list[str]:
+    done = []
+    for member in stack.members_all:
+        state = stack.backend.state(member.container)
+        if state == "paused":
+            stack.backend.unpause([member.container])
+            done.append(f"unpaused {member.alias}")
+        elif state in ("exited", "created", "dead"):
+            stack.backend.start([member.container])
+            done.append(f"started {member.alias}")
+    return done
+
+
+def _networks(stack: Stack) -> list[str]:
+    """Reconnect AZ members that were cut off the regional network (an AZ network outage)."""
+    done = []
+    for member in stack.members_all:
+        if member.az == REGIONAL or _on_region(stack, member):
+            continue
+        with contextlib.suppress(Exception):  # e.g. connected meanwhile
+            stack.backend.connect(member.container, stack.network(REGIONAL), [member.alias])
+            done.append(f"reconnected {member.alias}")
+    return done
+
+
+def _on_region(stack: Stack, member: Member) -> bool:
+    return stack.network(REGIONAL) in stack.backend.networks_of(member.container)
+
+
+def _links(stack: Stack) -> list[str]:
+    """Remove every toxic and enable every proxy, through each Toxiproxy's HTTP API."""
+    done = []
+    for proxy in stack.members(role="toxiproxy"):
+        if stack.backend.state(proxy.container) != "running":
+            continue
+        api = f"http://127.0.0.1:{stack.host_port(proxy)}"
+        for name, info in requests.get(f"{api}/proxies", timeout=5).json().items():
+            for toxic in info.get("toxics", []):
+                requests.delete(f"{api}/proxies/{name}/toxics/{toxic['name']}", timeout=5).raise_for_status()
+                done.append(f"removed toxic {toxic['name']} of {name}")
+            if not info.get("enabled", True):
+                requests.post(f"{api}/proxies/{name}", json={"enabled": True}, timeout=5).raise_for_status()
+                done.append(f"enabled {name}")
+    return done

@@ -1,0 +1,23 @@
+"""The azchaos command's argument handling, without a Docker engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_azchaos import cli
+
+
+def test_bad_usage_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["fault", "toxic", "a/app->db", "no-such-toxic"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid choice: 'no-such-toxic'" in err
+    assert "(see 'azchaos fault toxic --help')" in err
+
+
+def test_a_negative_duration_reaches_the_duration_check() -> None:
+    assert cli._joined_values(["fault", "outage", "a", "--for", "-5s"]) == ["fault", "outage", "a", "--for=-5s"]
+    assert cli._joined_values(["fault", "outage", "a", "--for", "5s"]) == ["fault", "outage", "a", "--for", "5s"]
+    args = cli._parser().parse_args(cli._joined_values(["fault", "outage", "a", "--for", "-5s"]))
+    assert args.for_ == "-5s"

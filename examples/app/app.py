@@ -36,6 +36,7 @@ DATABASE_READ_URL = os.environ.get("DATABASE_READ_URL")
 S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL")
 BUCKET = os.environ.get("S3_BUCKET", "azchaos")
 PART_SIZE = 8 * 1024 * 1024
+READ_RETRY_S = 2.5  # item reads are retried for this long while no DB endpoint answers
 
 
 class Unavailable(Exception):
@@ -110,15 +111,26 @@ class DbItems:
                  "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
 
     def get(self, key: str) -> str | None:
-        """Read from the primary; while it is unreachable, from the reader endpoint (possibly stale)."""
+        """Read from the primary; while it is unreachable, from the reader endpoint (possibly stale).
+
+        During a failover both endpoints can refuse for a moment (the dead node is not yet marked
+        down, the promoted one is between roles), so a read that found neither is tried again with
+        a growing pause for up to READ_RETRY_S, like an SDK's retry with backoff; it stays well
+        below the load balancer's read timeout."""
         query = "SELECT value FROM items WHERE key = %s"
-        try:
-            rows = self.run(query, (key,))
-        except Unavailable:
-            if self.urls["read"] == self.urls["primary"]:
-                raise
-            rows = self.run(query, (key,), which="read")
-        return str(rows[0][0]) if rows else None
+        endpoints = ["primary"] if self.urls["read"] == self.urls["primary"] else ["primary", "read"]
+        deadline, pause = time.monotonic() + READ_RETRY_S, 0.1
+        while True:
+            for which in endpoints:
+                try:
+                    rows = self.run(query, (key,), which=which)
+                    return str(rows[0][0]) if rows else None
+                except Unavailable as exc:
+                    failure = exc
+            if time.monotonic() + pause > deadline:
+                raise failure
+            time.sleep(pause)
+            pause = min(pause * 2, 0.8)
 
 
 class Objects:

@@ -182,6 +182,8 @@ HAPROXY_CFG = """\
 # answers 200 on GET /primary, so connections go to the primary wherever it is.
 global
     maxconn 2000
+    # To the container's log: server state changes and failed connections only.
+    log stdout format raw local0 info
 
 resolvers docker
     nameserver dns 127.0.0.11:53
@@ -190,6 +192,9 @@ resolvers docker
 
 defaults
     mode tcp
+    log global
+    option tcplog
+    option dontlog-normal
     # A connection to a node that just died (not yet marked down) goes to another one at once:
     # every retry is redispatched, after a connect timeout well below the clients' (2 s).
     option redispatch 1

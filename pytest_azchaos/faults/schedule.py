@@ -97,6 +97,9 @@ class RandomNemesis:
         self._current: ActiveFault | None = None
 
     def start(self) -> RandomNemesis:
+        """Start the schedule (again is a no-op: ``random_nemesis()`` starts it, ``with`` enters it)."""
+        if self._thread.is_alive() or self._thread.ident is not None:
+            return self
         summary = ", ".join(f"+{s.offset_s:g}s {s.fault.subject} for {s.duration_s:g}s" for s in self.steps)
         self.nemesis.timeline.record("nemesis", f"random(seed={self.seed})", summary or "no fault fits")
         self._thread.start()

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from pytest_azchaos import ConfigError, Experiment, Stack, load
+from pytest_azchaos import AzOutage, ConfigError, Experiment, InstanceFault, LinkToxic, Stack, load
+from pytest_azchaos.faults.schedule import plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -169,6 +170,25 @@ def test_killing_the_primary_wherever_it_is(stack: Stack, azchaos: Experiment) -
             time.sleep(0.5)
     nodes = {n["name"]: n for n in stack.status()["roles"]["db"]["nodes"]}
     assert nodes[before]["state"] == "streaming", "the old primary must come back as a streaming standby"
+
+
+def test_a_duration_heals_on_time_and_a_seeded_nemesis_follows_its_plan(stack: Stack, azchaos: Experiment) -> None:
+    fault = azchaos.toxic("b/app->db", "latency", latency=100, duration="2s")
+    assert fault.wait(30) and fault.error is None
+    healed = [e for e in azchaos.timeline.events if e.kind == "heal"]
+    injected = azchaos.timeline.first("inject")
+    assert injected is not None and len(healed) == 1 and 1.9 <= healed[0].mono - injected.mono <= 3.5
+    pool = [AzOutage("c", mode="freeze"), InstanceFault("app-b-1", "pause"),
+            LinkToxic("a/app->s3", "latency", (("latency", 50),))]
+    with azchaos.random_nemesis(seed=7, duration="12s", min_fault="1s", max_fault="2s", min_pause="1s",
+                                max_pause="2s", faults=pool) as nemesis:
+        time.sleep(14)
+    planned = [step.fault.subject for step in nemesis.steps]
+    done = [e.subject for e in azchaos.timeline.events if e.kind == "inject"][1:]
+    assert planned and done == planned and not nemesis.errors
+    again = plan(pool, seed=7, duration_s=12, fault_s=(1, 2), pause_s=(1, 2))
+    assert [(s.offset_s, s.fault, s.duration_s) for s in again] == [
+        (s.offset_s, s.fault, s.duration_s) for s in nemesis.steps], "the same seed gives the same plan"
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import io
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
 import threading
@@ -34,7 +35,7 @@ from .errors import ConfigError, ImageBuildError
 Progress = Callable[[str], None]
 MODES = ("auto", "offline", "official")
 PULL_TIMEOUT_S = 5.0
-_RECIPE_KEYS = {"official", "base", "context", "debootstrap", "go_install", "description"}
+_RECIPE_KEYS = {"official", "base", "context", "debootstrap", "go_install", "pip_download", "description"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Recipe:
     context: Path | None
     debootstrap: dict[str, Any] | None
     go_install: tuple[str, ...]
+    pip_download: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, folder: Path) -> Recipe:
@@ -71,6 +73,7 @@ class Recipe:
             context=(folder / context).resolve() if context else None,
             debootstrap=debootstrap,
             go_install=tuple(data.get("go_install") or ()),
+            pip_download=tuple(data.get("pip_download") or ()),
         )
 
     def files(self) -> Iterator[tuple[str, Path]]:
@@ -299,12 +302,25 @@ def _go_install(recipe: Recipe, bindir: Path, progress: Progress) -> None:
         _run_step(recipe.name, f"go install {module}", [go, "install", module], progress, env=env)
 
 
+def _pip_download(recipe: Recipe, wheels: Path, progress: Progress) -> None:
+    """Fetch pinned wheels on the host (its network and CA bundle), for the Dockerfile to install
+    from ``wheels/`` in the build context: nothing inside the build needs to reach PyPI."""
+    if not recipe.pip_download:
+        return
+    progress(f"  {recipe.name}: pip download {' '.join(recipe.pip_download)}")
+    _run_step(recipe.name, "pip download", [sys.executable, "-m", "pip", "download", "--no-deps",
+                                            "--only-binary=:all:", "-d", str(wheels), *recipe.pip_download],
+              progress)
+
+
 def _build_dockerfile(
     recipe: Recipe, tag: str, base_ref: str | None, client: docker.DockerClient, progress: Progress
 ) -> None:
-    with tempfile.TemporaryDirectory(prefix="azchaos-gobin-") as gobin:
+    with tempfile.TemporaryDirectory(prefix="azchaos-gobin-") as gobin, \
+            tempfile.TemporaryDirectory(prefix="azchaos-wheels-") as wheels:
         _go_install(recipe, Path(gobin), progress)
-        context = _context_tar(recipe, Path(gobin))
+        _pip_download(recipe, Path(wheels), progress)
+        context = _context_tar(recipe, Path(gobin), Path(wheels))
         stream = client.api.build(
             fileobj=context,
             custom_context=True,
@@ -318,13 +334,15 @@ def _build_dockerfile(
         _follow_build(recipe.name, stream, progress)
 
 
-def _context_tar(recipe: Recipe, gobin: Path) -> io.BytesIO:
+def _context_tar(recipe: Recipe, gobin: Path, wheels: Path | None = None) -> io.BytesIO:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for rel, path in recipe.files():
             tar.add(str(path), arcname=rel)
         for binary in sorted(gobin.iterdir()):
             tar.add(str(binary), arcname=f"bin/{binary.name}")
+        for wheel in sorted(wheels.iterdir()) if wheels else []:
+            tar.add(str(wheel), arcname=f"wheels/{wheel.name}")
     buffer.seek(0)
     return buffer
 

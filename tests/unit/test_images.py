@@ -115,3 +115,22 @@ def test_debootstrap_with_all_defaults_has_no_base(recipes: Path) -> None:
     (recipes / "debian" / "recipe.yaml").write_text("debootstrap: {}\n")
     recipe = images(recipes).recipe("debian")
     assert recipe is not None and recipe.base is None
+
+
+def test_pinned_wheels_are_part_of_the_recipe_and_the_build_context(recipes: Path, tmp_path: Path) -> None:
+    import tarfile
+
+    from pytest_azchaos.images import _context_tar
+
+    first = tag(recipes, "web")
+    (recipes / "web" / "recipe.yaml").write_text("base: debian\npip_download:\n  - patroni==3.3.11\n")
+    web = images(recipes).recipe("web")
+    assert web is not None and web.pip_download == ("patroni==3.3.11",)
+    assert tag(recipes, "web") != first, "another pinned wheel is another image"
+    gobin, wheels = tmp_path / "gobin", tmp_path / "wheels"
+    gobin.mkdir()
+    wheels.mkdir()
+    (wheels / "patroni-3.3.11-py3-none-any.whl").write_bytes(b"zip")
+    with tarfile.open(fileobj=_context_tar(web, gobin, wheels)) as tar:
+        names = tar.getnames()
+    assert "wheels/patroni-3.3.11-py3-none-any.whl" in names and "Dockerfile" in names

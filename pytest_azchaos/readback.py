@@ -12,8 +12,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .client import digest
 from .errors import StackError
-from .traffic import digest
 
 if TYPE_CHECKING:
     from .stack import Stack

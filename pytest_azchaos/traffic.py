@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import itertools
@@ -25,14 +26,13 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import requests
-
+from .client import Client, NotSent, ProtocolError, digest
 from .errors import ConfigError
 from .units import parse_duration
+from .workers import Workers
 
 OK, FAILED, UNKNOWN = "ok", "failed", "unknown"
 READ, WRITE, OTHER = "read", "write", "other"
@@ -116,6 +116,8 @@ class Request:
     size: int | None = None
 
     def format(self, n: int, key: str | None = None) -> Request:
+        if not self.reads and "{" not in self.path and "{" not in (self.body or "") and "{" not in (self.key or ""):
+            return self  # nothing to fill in (the common case at high rates: skip the copy)
         fields = {"n": n, "key": key or NO_KEY_YET}
         return replace(
             self, path=self.path.format(**fields),
@@ -154,13 +156,6 @@ DEFAULT_WORKLOAD: tuple[Kind, ...] = (Request("read", "GET", "/"),)
 Workload = Sequence[Kind]
 
 
-def digest(data: bytes | str | None) -> str | None:
-    """Return the SHA-256 hex digest of ``data`` (None stays None: nothing there)."""
-    if data is None:
-        return None
-    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
-
-
 def weighted_turns(weights: Sequence[float]) -> Iterator[int]:
     """Yield indexes in smooth weighted round-robin order: exact proportions, evenly interleaved."""
     current = [0.0] * len(weights)
@@ -195,7 +190,9 @@ class Traffic:
 
     Parameters: ``workload`` is a weighted mix of :class:`Request` and :class:`Call`
     kinds (weights are kept exactly, evenly interleaved); ``ramp_from_per_s`` and
-    ``ramp`` ramp the rate up linearly; ``timeout_s`` bounds each request.
+    ``ramp`` ramp the rate up linearly; ``timeout_s`` bounds each request;
+    ``max_in_flight`` bounds the operations under way at once (threads are added only
+    while the server stalls, see :mod:`pytest_azchaos.workers`).
     """
 
     def __init__(
@@ -213,6 +210,8 @@ class Traffic:
         if not _is_loopback(base_url):
             raise ConfigError(f"traffic goes only to 127.0.0.1 (loopback), not to {base_url!r}")
         _check_rates(rate_per_s, ramp_from_per_s)
+        if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1:
+            raise ConfigError(f"max_in_flight must be a whole number >= 1, found {max_in_flight!r}")
         _check_workload(workload)
         self.base_url = base_url.rstrip("/")
         self.rate_per_s = float(rate_per_s)
@@ -221,9 +220,11 @@ class Traffic:
         self.workload = list(workload)
         self.timeout_s = timeout_s
         self.history = history if history is not None else History()
-        self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="azchaos-traffic")
+        self._workers = Workers(max_in_flight, name="azchaos-traffic")
         self._stop = threading.Event()
         self._local = threading.local()
+        self._clients: list[Client] = []
+        self._lock = threading.Lock()
         self._scheduler: threading.Thread | None = None
         self._latest: dict[str, str] = {}  # write kind -> latest acknowledged key
 
@@ -240,7 +241,11 @@ class Traffic:
         self._stop.set()
         if self._scheduler is not None:
             self._scheduler.join()
-        self._pool.shutdown(wait=True)
+        self._workers.shutdown()
+        with self._lock:
+            for client in self._clients:
+                client.close()
+            self._clients.clear()
         return self.history
 
     def __enter__(self) -> Traffic:
@@ -255,60 +260,60 @@ class Traffic:
         offsets = schedule(self.rate_per_s, ramp_from_per_s=self.ramp_from_per_s, ramp_s=self.ramp_s)
         for n, (offset, turn) in enumerate(zip(offsets, turns, strict=False)):
             scheduled = t0 + offset
-            delay = scheduled - time.monotonic()
-            if self._stop.wait(delay) if delay > 0 else self._stop.is_set():
+            if self._wait_until(scheduled):
                 return
-            self._pool.submit(self._perform, self.workload[turn], n, scheduled)
+            self._workers.submit(functools.partial(self._perform, self.workload[turn], n, scheduled))
+
+    def _wait_until(self, moment: float) -> bool:
+        """Wait until ``moment``, adding threads for operations that wait for one; True if stopped."""
+        while True:
+            due = self._workers.grow()
+            delay = moment - time.monotonic()
+            if delay <= 0:
+                return self._stop.is_set()
+            if self._stop.wait(delay if due is None else min(delay, due)):
+                return True
 
     def _perform(self, kind: Kind, n: int, scheduled: float) -> None:
-        if isinstance(kind, Call):
-            self._call(kind, n, scheduled)
-        else:
-            self._request(kind.format(n, self._latest.get(kind.reads or "")), n, scheduled)
+        try:
+            if isinstance(kind, Call):
+                self._call(kind, n, scheduled)
+            else:
+                self._request(kind.format(n, self._latest.get(kind.reads or "")), n, scheduled)
+        except Exception as exc:  # a bug of ours must not lose the operation from the history
+            self._record(Operation(kind.kind, scheduled, scheduled, time.monotonic(), UNKNOWN,
+                                   error=f"{type(exc).__name__} in pytest-azchaos: {exc}"))
 
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = new_session()
-        return session
+    def _client(self) -> Client:
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = Client(self.base_url, timeout_s=self.timeout_s)
+            with self._lock:
+                self._clients.append(client)
+        return client
 
     def _request(self, request: Request, n: int, scheduled: float) -> None:
         start = time.monotonic()
         body = request.payload(n)
         try:
-            response = self._send(request, body)
-        except requests.ConnectionError as exc:
-            # Refused or reset before an answer: for a connect error nothing was sent.
-            outcome = FAILED if _never_sent(exc) else UNKNOWN
-            self._record(Operation(request.kind, scheduled, start, time.monotonic(), outcome,
-                                   error=type(exc).__name__, action=request.action))
+            answer = self._client().send(request.method, request.path, body)
+        except NotSent as exc:  # refused, unreachable, or no connection in time: nothing was sent
+            self._record(Operation(request.kind, scheduled, start, time.monotonic(), FAILED,
+                                   error=exc.error, action=request.action))
             return
-        except requests.RequestException as exc:  # a read timeout: sent, fate unknown
+        except (OSError, ProtocolError) as exc:  # sent, but no answer: its fate is unknown
             self._record(Operation(request.kind, scheduled, start, time.monotonic(), UNKNOWN,
-                                   error=type(exc).__name__, action=request.action))
+                                   error=_error_name(exc), action=request.action))
             return
-        outcome = OK if response.status_code < 500 else FAILED
-        value = _seen(response) if request.action == READ else digest(body)
+        outcome = OK if answer.status < 500 else FAILED
+        value = answer.seen() if request.action == READ else digest(body)
         self._record(Operation(
-            request.kind, scheduled, start, time.monotonic(), outcome, response.status_code,
-            None if outcome == OK else f"HTTP {response.status_code}",
-            request.key if _acknowledged(response.status_code) or request.action == READ else None, request.action,
+            request.kind, scheduled, start, time.monotonic(), outcome, answer.status,
+            None if outcome == OK else f"HTTP {answer.status}",
+            request.key if _acknowledged(answer.status) or request.action == READ else None, request.action,
             value if outcome == OK else None,
-            None if outcome == OK else _detail(response),
+            None if outcome == OK else answer.detail(),
         ))
-
-    def _send(self, request: Request, body: bytes | None) -> requests.Response:
-        """Send once; an idempotent request whose kept-alive connection the server had closed is
-        sent again once on a new connection, as browsers and Go's net/http do (an LB reload closes
-        idle connections, and a request can race that close without the server ever seeing it)."""
-        url = self.base_url + request.path
-        timeout = (1.0, self.timeout_s)
-        try:
-            return self._session().request(request.method, url, data=body, timeout=timeout)
-        except requests.ConnectionError as exc:
-            if request.method not in IDEMPOTENT or not _closed_while_idle(exc):
-                raise
-            return self._session().request(request.method, url, data=body, timeout=timeout)
 
     def _call(self, call: Call, n: int, scheduled: float) -> None:
         start = time.monotonic()
@@ -331,48 +336,14 @@ class Traffic:
             self._latest[op.kind] = op.key
 
 
-def new_session() -> requests.Session:
-    """A session for loopback traffic: no proxy from the environment (traffic must reach 127.0.0.1
-    itself, and looking proxies and .netrc up cost more CPU than the request), no compression."""
-    session = requests.Session()
-    session.trust_env = False
-    session.headers["Accept-Encoding"] = "identity"
-    return session
-
-
-DETAIL_CHARS = 160
+def _error_name(exc: BaseException) -> str:
+    """The error class of an operation that got no answer; a timeout says it was waiting to read."""
+    return "ReadTimeout" if isinstance(exc, TimeoutError) else type(exc).__name__
 
 
 def _acknowledged(status: int) -> bool:
     """A write is acknowledged by a 2xx only: a 4xx is an answer (not a failure) that stored nothing."""
     return 200 <= status < 300
-
-
-def _seen(response: requests.Response) -> str | None:
-    """Return the digest of what a read saw: the JSON ``value`` of an item, else the body; None if absent."""
-    if response.status_code == 404:
-        return None
-    if "json" in response.headers.get("Content-Type", ""):
-        try:
-            found = response.json()
-        except ValueError:
-            found = None
-        if isinstance(found, dict) and isinstance(found.get("value"), str):
-            return digest(found["value"])
-    return digest(response.content)
-
-
-def _detail(response: requests.Response) -> str | None:
-    """What a failed answer said, for the report: a JSON ``error`` field, else the start of the body."""
-    found: object = None
-    if "json" in response.headers.get("Content-Type", ""):
-        try:
-            found = response.json()
-        except ValueError:
-            found = None
-    text = found["error"] if isinstance(found, dict) and isinstance(found.get("error"), str) else response.text
-    text = " ".join(text.split())
-    return text[:DETAIL_CHARS] or None
 
 
 def _check_rates(rate_per_s: float, ramp_from_per_s: float | None) -> None:
@@ -408,14 +379,3 @@ def _is_loopback(url: str) -> bool:
     except ValueError:
         return False
 
-
-IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-
-
-def _closed_while_idle(exc: requests.ConnectionError) -> bool:
-    """True when the server closed the connection without any answer (RemoteDisconnected)."""
-    return "RemoteDisconnected" in str(exc) or "Remote end closed connection without response" in str(exc)
-
-
-def _never_sent(exc: requests.ConnectionError) -> bool:
-    return isinstance(exc, requests.exceptions.ConnectTimeout) or "refused" in str(exc).lower()

@@ -225,7 +225,7 @@ def test_unknown_slo_in_a_marker_fails_that_test_clearly(fake: pytest.Pytester) 
 
 def test_lost_writes_reads_back_through_the_hook_and_fails_on_a_loss(fake: pytest.Pytester) -> None:
     fake.makeconftest(FAKE_CONFTEST + '''
-from pytest_azchaos.traffic import digest
+from pytest_azchaos.client import digest
 
 @pytest.hookimpl
 def pytest_azchaos_read_back(stack, keys):

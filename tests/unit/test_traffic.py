@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from pytest_azchaos.client import digest
 from pytest_azchaos.errors import ConfigError
 from pytest_azchaos.traffic import (
     FAILED,
@@ -20,7 +21,6 @@ from pytest_azchaos.traffic import (
     Operation,
     Request,
     Traffic,
-    digest,
     schedule,
     weighted_turns,
 )
@@ -54,6 +54,8 @@ class Handler(BaseHTTPRequestHandler):
         status = 503 if self.path == "/fail" else 200
         if self.path == "/slow/0":
             time.sleep(0.3)
+        if self.path == "/stall":
+            time.sleep(0.2)
         body = b'{"error": "database: gone", "replica": "a-1"}' if status == 503 else b""
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -108,6 +110,14 @@ def test_latency_is_measured_from_the_scheduled_time(server: str) -> None:
     assert ops[1].latency < 0.3
 
 
+def test_a_stalled_server_does_not_hold_back_the_next_operations(server: str) -> None:
+    """Open loop: while every answer takes 0.2 s, operations still start on schedule (new threads)."""
+    ops = run(server, 0.3, rate_per_s=100, workload=[Request("read", "GET", "/stall")])
+    assert len(ops) >= 25 and {op.outcome for op in ops} == {OK}
+    assert max(op.lag for op in ops) < 0.1, "no operation waited for an earlier one to finish"
+    assert min(op.latency for op in ops) >= 0.2
+
+
 def test_no_answer_after_sending_is_unknown() -> None:
     with socket.socket() as silent:  # accepts connections (backlog) but never answers
         silent.bind(("127.0.0.1", 0))
@@ -122,7 +132,7 @@ def test_a_refused_connection_is_failed() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     ops = run(f"http://127.0.0.1:{port}", 0.1, rate_per_s=20)
-    assert ops and {(op.outcome, op.error) for op in ops} == {(FAILED, "ConnectionError")}
+    assert ops and {(op.outcome, op.error) for op in ops} == {(FAILED, "ConnectionRefusedError")}
 
 
 def test_write_keys_are_kept_only_when_acknowledged(server: str) -> None:
@@ -161,6 +171,8 @@ def test_bad_rate_and_workload() -> None:
     for rate in (0, -5):
         with pytest.raises(ConfigError, match="rate_per_s must be a number > 0"):
             Traffic("http://127.0.0.1:1", rate_per_s=rate)
+    with pytest.raises(ConfigError, match="max_in_flight must be a whole number >= 1, found 0"):
+        Traffic("http://127.0.0.1:1", max_in_flight=0)
     with pytest.raises(ConfigError, match="at least one operation kind"):
         Traffic("http://127.0.0.1:1", workload=[])
     with pytest.raises(ConfigError, match="'read': the weight must be > 0, found 0"):

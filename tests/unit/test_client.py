@@ -1,0 +1,95 @@
+"""The generator's HTTP/1.1 client against canned answers from a raw socket."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_azchaos.client import Client, NotSent, ProtocolError, RemoteDisconnected
+
+
+@pytest.fixture
+def canned() -> Iterator[tuple[str, list[bytes], list[bytes]]]:
+    """A server that answers each connection's requests with the next canned answers; records requests."""
+    answers: list[bytes] = []
+    requests: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                while answers:
+                    data = conn.recv(65536)
+                    if not data:
+                        break
+                    requests.append(data)
+                    answer = answers.pop(0)
+                    if answer:
+                        conn.sendall(answer)
+                    if not answer or b"Connection: close" in answer or answer.startswith(b"HTTP/1.0"):
+                        break
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", answers, requests
+    listener.close()
+
+
+def test_a_request_is_one_plain_http11_message(canned: tuple[str, list[bytes], list[bytes]]) -> None:
+    url, answers, requests = canned
+    answers += [b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"a\": \"b\"}\n"]
+    with Client(url, timeout_s=2) as client:
+        answer = client.send("PUT", "/items/a b", b"xyz")
+    assert (answer.status, answer.json()) == (201, {"a": "b"})
+    head = requests[0].split(b"\r\n")
+    assert head[0] == b"PUT /items/a%20b HTTP/1.1"
+    assert b"Content-Length: 3" in head and requests[0].endswith(b"\r\n\r\nxyz")
+
+
+def test_answers_are_read_by_length_chunks_or_to_the_close(canned: tuple[str, list[bytes], list[bytes]]) -> None:
+    url, answers, _ = canned
+    answers += [
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nTrailer: t\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\n\r\nuntil the end",
+    ]
+    with Client(url, timeout_s=2) as client:
+        assert client.send("GET", "/").body == b"abcde"
+        assert client.send("GET", "/").body == b""
+        assert client.send("GET", "/").body == b"until the end"
+
+
+def test_a_malformed_or_cut_answer_is_a_protocol_error(canned: tuple[str, list[bytes], list[bytes]]) -> None:
+    url, answers, _ = canned
+    answers += [b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nshort"]
+    with Client(url, timeout_s=2) as client:
+        with pytest.raises(ProtocolError, match="not an HTTP answer"):
+            client.send("GET", "/")
+        with pytest.raises(ProtocolError, match="after 5 of 10 bytes"):
+            client.send("GET", "/")
+
+
+def test_a_silent_close_is_resent_only_when_idempotent(canned: tuple[str, list[bytes], list[bytes]]) -> None:
+    url, answers, requests = canned
+    answers += [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]
+    with Client(url, timeout_s=2) as client:
+        assert client.send("GET", "/").status == 200 and len(requests) == 2
+    answers += [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]
+    with Client(url, timeout_s=2) as client, pytest.raises(RemoteDisconnected):
+        client.send("POST", "/", b"x")
+
+
+def test_no_connection_is_not_sent() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with Client(f"http://127.0.0.1:{port}", timeout_s=1) as client, pytest.raises(NotSent) as caught:
+        client.send("GET", "/")
+    assert caught.value.error == "ConnectionRefusedError"

@@ -162,7 +162,7 @@ def main() -> None:
         print(f"{'rate':>6} {'tool':<8} {'achieved':>9} {'ok':>6} {'lag p99':>8} {'lag max':>8} "
               + " ".join(f"{'p' + format(q, 'g') if q < 100 else 'max':>7}" for q in QS))
         cost = cpu_per_request(url)
-        print(f"client CPU per request: requests {cost['requests'] * 1e6:.0f} us, ours (http.client) "
+        print(f"client CPU per request: requests {cost['requests'] * 1e6:.0f} us, ours "
               f"{cost['Client'] * 1e6:.0f} us -> one core (the GIL) tops out near "
               f"{1 / cost['requests']:.0f} and {1 / cost['Client']:.0f} req/s")
         for rate in rates:

@@ -1,0 +1,49 @@
+"""bench/repeat.py: the summary of N runs read from their report.json files."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_repeat() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_repeat", ROOT / "bench" / "repeat.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_repeat"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def slo(name: str, value: float | None, passed: bool = True, message: str = "") -> dict[str, object]:
+    return {"test": "t.py::test_region", "name": name, "value": value, "passed": passed, "message": message}
+
+
+def test_summary_gives_pass_rate_reasons_and_min_median_max() -> None:
+    repeat = load_repeat()
+    runs = [
+        repeat.Run(1, 0, 60.0, {"slos": [slo("p99", 0.5), slo("lost_writes", 0)]}),
+        repeat.Run(2, 1, 61.0, {"slos": [slo("p99", 2.5, False, "p99 = 2.500 s > 1 s: ..."),
+                                          slo("lost_writes", 0)]}),
+        repeat.Run(3, 1, 62.0, {"tests": [{"test": "t.py::test_region", "verdict": "not_steady",
+                                            "reason": "no synchronous standby"}],
+                                 "slos": [slo("p99", 1.0), slo("lost_writes", 6, False, "lost")]}),
+    ]
+    lines = repeat.summary(runs)
+    assert lines[0] == "pass rate: 1/3 (33%)"
+    assert "  1x stack not steady: no synchronous standby" in lines
+    assert "  1x p99 = 2.500 s > 1 s: ..." in lines
+    p99 = next(line for line in lines if line.startswith("test_region::p99"))
+    assert p99.split()[1:] == ["3", "0.500", "1", "2.500"]
+    lost = next(line for line in lines if line.startswith("test_region::lost_writes"))
+    assert lost.split()[1:] == ["3", "0", "0", "6"]
+
+
+def test_a_failed_run_without_report_still_says_why() -> None:
+    repeat = load_repeat()
+    assert repeat.Run(1, 2, 1.0).reasons() == ["pytest exit status 2, no broken SLO in the report"]
+    assert repeat.summary([repeat.Run(1, 2, 1.0)])[0] == "pass rate: 0/1 (0%)"

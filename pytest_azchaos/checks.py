@@ -129,7 +129,7 @@ def latency(history: History, timeline: Timeline, limit: float, *, q: float, nam
         return _unproven(name, limit, "no answered requests were recorded", unit="s")
     value = percentile([op.latency for op in ops], q)
     passed = value <= limit
-    message = f"{name} = {_secs(value)} {_rel(passed)} {_secs(limit)} (of {len(ops)} answered requests)"
+    message = f"{name} = {_secs(value, limit)} {_rel(passed)} {_secs(limit)} (of {len(ops)} answered requests)"
     if not passed:
         slow = [op for op in ops if op.latency > limit]
         when = _when(slow, timeline)
@@ -172,7 +172,7 @@ def write_downtime(history: History, timeline: Timeline, limit: float) -> SLORes
     value, bad, good = max(stretches, key=lambda stretch: stretch[0])
     passed = value <= limit
     until = "the end of the test" if good is None else _at(good.scheduled, timeline)
-    message = (f"write_downtime = {_secs(value)} {_rel(passed)} {_secs(limit)}: {bad.kind} failed from "
+    message = (f"write_downtime = {_secs(value, limit)} {_rel(passed)} {_secs(limit)}: {bad.kind} failed from "
                f"{_at(bad.scheduled, timeline)} until {until}")
     return SLOResult("write_downtime", value, limit, passed, message, "s")
 
@@ -213,7 +213,7 @@ def failover_time(history: History, timeline: Timeline, limit: float) -> SLOResu
     done = next((op for op in writes if op.outcome == OK and op.end >= failover.mono), None)
     value = math.inf if done is None else done.end - fault.mono
     passed = value <= limit
-    message = (f"{name} = {_secs(value)} {_rel(passed)} {_secs(limit)}: {fault.kind} {fault.subject}, then "
+    message = (f"{name} = {_secs(value, limit)} {_rel(passed)} {_secs(limit)}: {fault.kind} {fault.subject}, then "
                f"{failover.detail or 'a new DB leader'} at {failover.mono - fault.mono:+.1f} s, ")
     message += ("and no write was acknowledged after it" if done is None
                 else f"first write acknowledged at {done.end - fault.mono:+.1f} s")
@@ -238,7 +238,7 @@ def _write_recovery(writes: list[Operation], fault: Event, limit: float) -> SLOR
     passed = value <= limit
     tail = ("and writes never came back" if done is None
             else f"writes acknowledged again at {done.end - fault.mono:+.1f} s")
-    return SLOResult("failover_time", value, limit, passed, f"failover_time = {_secs(value)} {_rel(passed)} "
+    return SLOResult("failover_time", value, limit, passed, f"failover_time = {_secs(value, limit)} {_rel(passed)} "
                      f"{_secs(limit)}: no DB leader change after {fault.kind} {fault.subject}; {tail}", "s")
 
 
@@ -262,7 +262,7 @@ def recovery_time(history: History, timeline: Timeline, limit: float, *, window_
         value = above[-1] + window_s - fault.mono
         detail = f"back to it from {value:+.1f} s on"
     passed = value <= limit
-    return SLOResult(name, value, limit, passed, f"{name} = {_secs(value)} {_rel(passed)} {_secs(limit)}: "
+    return SLOResult(name, value, limit, passed, f"{name} = {_secs(value, limit)} {_rel(passed)} {_secs(limit)}: "
                      f"baseline error rate {baseline:.1%}; after {fault.kind} {fault.subject} {detail}", "s")
 
 
@@ -382,10 +382,22 @@ def _fmt(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def _secs(value: float) -> str:
+def _secs(value: float, against: float | None = None) -> str:
+    """Seconds for people; with ``against`` (a limit), precise enough to differ from it visibly."""
     if math.isinf(value):
         return "never"
-    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.1f} s"
+    scale, unit, digits = (1000, "ms", 0) if value < 1 else (1, "s", 1)
+    digits += distinct_digits(value * scale, None if against is None else against * scale, digits)
+    return f"{value * scale:.{digits}f} {unit}"
+
+
+def distinct_digits(value: float, against: float | None, digits: int, *, most: int = 4) -> int:
+    """How many more decimals than ``digits`` make ``value`` read differently from ``against``."""
+    extra = 0
+    if against is not None and math.isfinite(against):
+        while extra < most and value != against and round(value, digits + extra) == round(against, digits + extra):
+            extra += 1
+    return extra
 
 
 # --- the registry: what a marker, an ini line or the environment file can name ----------------------------

@@ -8,6 +8,7 @@ Every error is an :class:`AzChaosError`; catch that to catch them all::
      +-- ImageBuildError      an image could not be built (which image, which step)
      +-- StackError           the stack could not be started, found or stopped
      +-- FaultError           a fault could not be injected or healed
+     +-- NotSteady            the stack was not steady when a fault was due (not an SLO failure)
      +-- SLOViolation         a service-level objective was broken (an AssertionError too)
 """
 
@@ -42,6 +43,14 @@ class StackError(AzChaosError):
 
 class FaultError(AzChaosError):
     """A fault could not be injected or healed."""
+
+
+class NotSteady(AzChaosError):
+    """The stack was not in its steady state when a fault was due: the test proves nothing either way."""
+
+    def __init__(self, reasons: list[str], detail: str) -> None:
+        super().__init__(f"stack not steady: {detail}")
+        self.reasons = reasons
 
 
 class SLOViolation(AzChaosError, AssertionError):

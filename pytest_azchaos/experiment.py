@@ -20,6 +20,7 @@ from .units import parse_duration
 from .watch import HealthWatch
 
 FaultObserver = Callable[[str, Fault, Event], None]
+Steady = bool | float | str | None  # a steady-state bound ("30s"), None: the environment's, False: no check
 ReadBack = Callable[[Stack, list[str]], "Readback | None"]
 
 
@@ -38,11 +39,11 @@ class Experiment:
 
     def __init__(self, stack: Stack, *, observer: FaultObserver | None = None,
                  read_back: ReadBack | None = read_back_stores, watch: bool = True,
-                 registry: FaultRegistry | None = None) -> None:
+                 registry: FaultRegistry | None = None, steady: bool = True) -> None:
         self.stack = stack
         self.timeline = Timeline()
         self.history = History()
-        self.nemesis = Nemesis(stack, self.timeline, observer)
+        self.nemesis = Nemesis(stack, self.timeline, observer, steady=steady)
         self._traffic: list[Traffic] = []
         self._nemeses: list[RandomNemesis] = []
         self._read_back = read_back
@@ -51,36 +52,43 @@ class Experiment:
         self._checked = False  # the stack was found healthy after the faults
         self.registry = registry or default_registry(plugins=False)
 
-    def inject(self, fault: Fault, *, duration: float | str | None = None) -> ActiveFault:
-        """Inject any fault; heal it with ``.heal()``, a ``with`` block, a ``duration`` ("10s"), or at test end."""
-        return self.nemesis.inject(fault, duration=duration)
+    def inject(self, fault: Fault, *, duration: float | str | None = None, steady: Steady = None) -> ActiveFault:
+        """Inject any fault; heal it with ``.heal()``, a ``with`` block, a ``duration`` ("10s"), or at test end.
 
-    def outage(self, az: str, *, mode: str = "power", duration: float | str | None = None) -> ActiveFault:
+        First the stack must be steady (pytest_azchaos.steady): ``steady`` bounds the wait ("30s"; None:
+        the environment's ``steady.timeout``), ``steady=False`` injects without checking.
+        """
+        return self.nemesis.inject(fault, duration=duration, steady=steady)
+
+    def outage(self, az: str, *, mode: str = "power", duration: float | str | None = None,
+               steady: Steady = None) -> ActiveFault:
         """Lose AZ ``az``: "power" kills all its containers, "freeze" pauses them, "network" partitions it."""
-        return self.inject(AzOutage(az, mode=mode), duration=duration)
+        return self.inject(AzOutage(az, mode=mode), duration=duration, steady=steady)
 
     def toxic(self, link: str, kind: str, *, toxicity: float = 1.0, direction: str = "downstream",
-              duration: float | str | None = None, **attributes: int) -> ActiveFault:
+              duration: float | str | None = None, steady: Steady = None, **attributes: int) -> ActiveFault:
         """Degrade ``link`` (e.g. "a/app->db") with a Toxiproxy toxic, e.g. ``toxic(link, "latency", latency=200)``."""
         fault = LinkToxic(link, kind, tuple(sorted(attributes.items())), toxicity, direction)
-        return self.inject(fault, duration=duration)
+        return self.inject(fault, duration=duration, steady=steady)
 
-    def cut(self, link: str, *, duration: float | str | None = None) -> ActiveFault:
+    def cut(self, link: str, *, duration: float | str | None = None, steady: Steady = None) -> ActiveFault:
         """Cut ``link``: connections through it are refused until healed."""
-        return self.inject(LinkCut(link), duration=duration)
+        return self.inject(LinkCut(link), duration=duration, steady=steady)
 
-    def instance(self, target: str, action: str = "kill", *, duration: float | str | None = None) -> ActiveFault:
+    def instance(self, target: str, action: str = "kill", *, duration: float | str | None = None,
+                 steady: Steady = None) -> ActiveFault:
         """Kill, stop, pause or restart a replica ("app-a-1"), a role ("etcd") or "db-primary"."""
-        return self.inject(InstanceFault(target, action), duration=duration)
+        return self.inject(InstanceFault(target, action), duration=duration, steady=steady)
 
-    def fault(self, name: str, *, duration: float | str | None = None, **fields: Any) -> ActiveFault:
+    def fault(self, name: str, *, duration: float | str | None = None, steady: Steady = None,
+              **fields: Any) -> ActiveFault:
         """Inject a fault by its registered type name, e.g. ``fault("outage", az="a", mode="freeze")``
         or one a plugin added with the ``pytest_azchaos_add_fault_types`` hook."""
-        return self.inject(self.registry.build(name, fields), duration=duration)
+        return self.inject(self.registry.build(name, fields), duration=duration, steady=steady)
 
-    def combined(self, *faults: Fault, duration: float | str | None = None) -> ActiveFault:
+    def combined(self, *faults: Fault, duration: float | str | None = None, steady: Steady = None) -> ActiveFault:
         """Inject several faults as one (in order; healed in reverse order)."""
-        return self.inject(Combined(tuple(faults)), duration=duration)
+        return self.inject(Combined(tuple(faults)), duration=duration, steady=steady)
 
     def random_nemesis(self, *, seed: int, duration: float | str = "60s", min_fault: float | str = "5s",
                        max_fault: float | str = "15s", min_pause: float | str = "2s", max_pause: float | str = "10s",

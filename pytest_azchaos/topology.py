@@ -23,7 +23,7 @@ ROLES = ("lb", "app", "db", "etcd", "s3", "toxiproxy")
 REGIONAL = "region"
 DEFAULT_PORTS = {"lb": 80, "app": 8080, "db": 5432, "etcd": 2379, "s3": 9000, "toxiproxy": 8474}
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
-_TOP_KEYS = {"name", "azs", "services", "slo", "images"}
+_TOP_KEYS = {"name", "azs", "services", "slo", "images", "steady"}
 _SERVICE_KEYS = {"role", "image", "replicas_per_az", "azs", "port", "health", "environment", "command"}
 # Keys only some roles take, with their defaults (validated and kept in ServiceSpec.options).
 ROLE_KEYS: dict[str, dict[str, Any]] = {
@@ -70,6 +70,8 @@ class Topology:
     azs: tuple[str, ...]
     services: tuple[ServiceSpec, ...]
     slo: Mapping[str, Any] = field(default_factory=dict)
+    #: the steady-state check before each fault: {timeout: 60s, check: true} (pytest_azchaos.steady)
+    steady: Mapping[str, Any] = field(default_factory=dict)
     images_dir: Path = Path("images")
 
     def service(self, name: str) -> ServiceSpec:
@@ -185,8 +187,24 @@ def _topology(data: Any, src: _Source) -> Topology:
         azs=azs,
         services=services,
         slo=dict(slo),
+        steady=_steady(data, src),
         images_dir=(src.path.parent / str(images)).resolve(),
     )
+
+
+def _steady(data: _Node, src: _Source) -> dict[str, Any]:
+    steady = data.get("steady")
+    if steady is None:
+        return {}
+    if not isinstance(steady, _Node):
+        raise src.error(data, "steady", "'steady' must be a mapping like {timeout: 60s, check: true}")
+    _check_keys(steady, {"timeout", "check"}, src, "steady")
+    if "timeout" in steady:
+        try:
+            parse_duration(steady["timeout"], what="steady timeout")
+        except ConfigError as exc:
+            raise src.error(steady, "timeout", str(exc)) from None
+    return dict(steady)
 
 
 def _check_keys(node: _Node, allowed: set[str], src: _Source, where: str) -> None:

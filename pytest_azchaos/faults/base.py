@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import ConfigError, FaultError
+from ..errors import ConfigError, FaultError, NotSteady
+from ..steady import timeout_s, wait_steady
 from ..timeline import Event, Timeline
 from ..units import parse_duration
 
@@ -107,22 +108,28 @@ class Nemesis:
 
     def __init__(
         self, stack: Stack, timeline: Timeline,
-        observer: Callable[[str, Fault, Event], None] | None = None,
+        observer: Callable[[str, Fault, Event], None] | None = None, *, steady: bool = False,
     ) -> None:
         self.stack = stack
+        self.steady = steady  # check the steady state before each fault (pytest_azchaos.steady)
         self.timeline = timeline
         self.observer = observer
         self.active: list[ActiveFault] = []
         self.errors: list[str] = []  # of heals that ran on their own (durations)
         self._lock = threading.Lock()
 
-    def inject(self, fault: Fault, *, duration: float | str | None = None) -> ActiveFault:
+    def inject(self, fault: Fault, *, duration: float | str | None = None,
+               steady: bool | float | str | None = None) -> ActiveFault:
         """Validate, inject and record ``fault``; return a handle that heals it.
 
-        With a ``duration`` ("10s", "500ms"), the fault heals itself when it is up.
+        With a ``duration`` ("10s", "500ms"), the fault heals itself when it is up. Before it,
+        if this nemesis checks the steady state, wait for it (``steady``: a bound such as "30s",
+        None for the environment's, False for no check) or raise NotSteady.
         """
         duration_s = None if duration is None else parse_duration(duration, what="fault duration")
         fault.validate(self.stack)
+        if self.steady:
+            self._wait_steady(fault, steady)
         active = ActiveFault(self, fault, duration_s=duration_s)
         with self._lock:
             self.active.append(active)
@@ -138,6 +145,19 @@ class Nemesis:
             active._timer.daemon = True
             active._timer.start()
         return active
+
+    def _wait_steady(self, fault: Fault, steady: bool | float | str | None) -> None:
+        bound = timeout_s(self.stack, steady)
+        if bound is None:
+            return
+        try:
+            waited = wait_steady(self.stack, timeout_s=bound, what=fault.subject,
+                                 active=lambda: [a.fault.subject for a in list(self.active)])
+        except NotSteady as exc:
+            self.timeline.record("not-steady", fault.subject, "; ".join(exc.reasons))
+            raise
+        if waited >= 0.5:
+            self.timeline.record("steady", fault.subject, f"after waiting {waited:.1f} s")
 
     def _expire(self, active: ActiveFault) -> None:
         try:

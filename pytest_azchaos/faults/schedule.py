@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError, FaultError
+from ..errors import ConfigError, FaultError, NotSteady
 from ..units import parse_duration
 from .az import AZ_MODES, AzOutage
 from .instance import InstanceFault
@@ -124,8 +124,8 @@ class RandomNemesis:
             if self._stop.wait(max(0.0, t0 + step.offset_s - time.monotonic())):
                 return
             try:
-                self._current = self.nemesis.inject(step.fault, duration=step.duration_s)
-            except (FaultError, ConfigError) as exc:  # e.g. no DB primary right now: go on with the plan
+                self._current = self.nemesis.inject(step.fault, duration=step.duration_s, steady=False)  # its plan
+            except (FaultError, ConfigError, NotSteady) as exc:  # e.g. no DB primary right now: go on with the plan
                 self.errors.append(str(exc))
                 continue
             while not self._current.wait(0.2):

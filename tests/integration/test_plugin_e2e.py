@@ -40,7 +40,7 @@ def test_losing_every_az_breaks_the_slo(pytester: pytest.Pytester) -> None:
         def test_lose_everything(azchaos):
             with azchaos.traffic(rate_per_s=50):
                 azchaos.wait("1s")
-                with azchaos.outage("a"), azchaos.outage("b"):
+                with azchaos.outage("a"), azchaos.outage("b", steady=False):
                     azchaos.wait("4s")
         """
     )
@@ -77,7 +77,7 @@ def test_check_in_code_raises_slo_violation(pytester: pytest.Pytester) -> None:
                 azchaos.wait("1s")
             assert azchaos.check(failed_requests=0)[0].passed
             with azchaos.traffic(rate_per_s=20):
-                with azchaos.outage("a"), azchaos.outage("b"):
+                with azchaos.outage("a"), azchaos.outage("b", steady=False):
                     azchaos.wait("2s")
             with pytest.raises(SLOViolation, match="failed_requests = [1-9]"):
                 azchaos.check(failed_requests=0)

@@ -53,7 +53,7 @@ def test_slo_marker_fails_when_every_az_is_lost(fake: pytest.Pytester) -> None:
         @pytest.mark.slo(failed_requests=0)
         def test_lose_all(azchaos):
             with azchaos.traffic(rate_per_s=100):
-                with azchaos.outage("a"), azchaos.outage("b"):
+                with azchaos.outage("a"), azchaos.outage("b", steady=False):
                     azchaos.wait("300ms")
         """
     )
@@ -70,13 +70,13 @@ def test_environment_default_slo_applies_to_traffic_and_can_be_switched_off(fake
 
         def test_default_applies(azchaos):
             with azchaos.traffic(rate_per_s=100):
-                with azchaos.outage("a"), azchaos.outage("b"):
+                with azchaos.outage("a"), azchaos.outage("b", steady=False):
                     azchaos.wait("300ms")
 
         @pytest.mark.slo(failed_requests=None)
         def test_switched_off(azchaos):
             with azchaos.traffic(rate_per_s=100):
-                with azchaos.outage("a"), azchaos.outage("b"):
+                with azchaos.outage("a"), azchaos.outage("b", steady=False):
                     azchaos.wait("300ms")
 
         def test_no_traffic_no_default(azchaos):
@@ -183,7 +183,7 @@ def test_command_line_slos_apply_to_every_test_with_traffic(fake: pytest.Pyteste
         """
         def test_lose_all(azchaos):
             with azchaos.traffic(rate_per_s=100):
-                with azchaos.outage("a"), azchaos.outage("b"):
+                with azchaos.outage("a"), azchaos.outage("b", steady=False):
                     azchaos.wait("300ms")
         """
     )

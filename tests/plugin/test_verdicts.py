@@ -1,0 +1,72 @@
+"""Verdicts a CI gate can trust (issue 11), on the stand-in stack: "stack not steady" is its own
+verdict in the error, the summary table, report.json and the exit status; values differ visibly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import FAKE_CONFTEST
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = ROOT / "environments" / "minimal.yaml"
+
+
+@pytest.fixture
+def fake(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeconftest(FAKE_CONFTEST)
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", f"--azchaos-env={MINIMAL}",
+                                         "--azchaos-report=out", *args)
+
+
+NESTED = """
+import pytest
+
+@pytest.mark.slo(failed_requests=0)
+def test_second_fault_on_a_broken_stack(azchaos):
+    with azchaos.traffic(rate_per_s=50):
+        with azchaos.outage("a"):
+            with azchaos.outage("b", steady="300ms"):
+                azchaos.wait("300ms")
+"""
+
+
+def test_a_fault_on_an_unsteady_stack_is_not_steady_not_an_slo_failure(fake: pytest.Pytester) -> None:
+    fake.makepyfile(NESTED)
+    result = run(fake)
+    result.assert_outcomes(failed=1)
+    assert result.ret == 6  # report.EXIT_NOT_STEADY: not 1, which means a broken SLO
+    result.stdout.fnmatch_lines([
+        "*::test_second_fault_on_a_broken_stack: stack not steady: fault outage(a, power) is still active; "
+        "app-a-1 is exited; app-a-2 is exited (waited 0.* s before outage(b, power))",
+    ])
+    result.stdout.re_match_lines([r".*::test_second_fault_on_a_broken_stack\s+\(no SLOs\)\s+NOT STEADY: "
+                                  r"stack not steady: fault outage\(a, power\) is still active.*"])
+    assert "SLO broken" not in result.stdout.str()
+    report = json.loads((fake.path / "out" / "report.json").read_text())
+    [test] = report["tests"]
+    assert test["verdict"] == "not_steady"
+    assert test["reasons"] == ["fault outage(a, power) is still active", "app-a-1 is exited",
+                               "app-a-2 is exited"]
+    assert [e["kind"] for e in report["events"]] == ["inject", "heal"]  # outage(b) was never injected
+
+
+def test_a_broken_slo_keeps_exit_status_1_and_its_verdict(fake: pytest.Pytester) -> None:
+    fake.makepyfile(NESTED.replace('steady="300ms"', "steady=False") + """
+
+def test_also_not_steady(azchaos):
+    with azchaos.outage("a"):
+        azchaos.outage("b", steady="200ms")
+""")
+    result = run(fake)
+    result.assert_outcomes(failed=2)
+    assert result.ret == 1  # one SLO is broken: that is the verdict that counts
+    verdicts = {t["test"].split("::")[1]: t["verdict"]
+                for t in json.loads((fake.path / "out" / "report.json").read_text())["tests"]}
+    assert verdicts == {"test_second_fault_on_a_broken_stack": "slo_broken", "test_also_not_steady": "not_steady"}

@@ -1,0 +1,110 @@
+"""The steady-state check before a fault: what it finds, how long it waits, how it fails."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_azchaos import steady
+from pytest_azchaos.errors import NotSteady
+from pytest_azchaos.faults import Nemesis
+from pytest_azchaos.roles import ROLES
+from pytest_azchaos.stack import Stack
+from pytest_azchaos.timeline import Timeline
+from pytest_azchaos.topology import load
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class FakeBackend:
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+
+    def state(self, name: str) -> str:
+        return self.states.get(name, "running")
+
+    def published_port(self, name: str, port: int) -> int:
+        return 1
+
+
+SYNC = {"db-a-1": {"role": "leader", "state": "running"}, "db-b-1": {"role": "sync_standby", "state": "running"}}
+ASYNC = {"db-a-1": {"role": "leader", "state": "running"}, "db-b-1": {"role": "replica", "state": "stopped"}}
+
+
+@pytest.fixture
+def region(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A default region whose facts the test sets: nodes (Patroni), streaming standbys, drives."""
+    facts: dict[str, Any] = {"nodes": SYNC, "streaming": {"db-b-1"}, "drives": (6, 6), "healthy": True}
+
+    def view(stack: Stack, service: str) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
+        nodes = facts["nodes"]
+        leader = next((n for n, v in nodes.items() if v["role"] == "leader"), None)
+        return leader, nodes, {n: {"state": "streaming"} for n in facts["streaming"]}
+
+    monkeypatch.setattr(ROLES["db"], "view", view, raising=False)
+    monkeypatch.setattr(ROLES["s3"], "drives", lambda stack, members: facts["drives"], raising=False)
+    monkeypatch.setattr(steady, "http_ok", lambda url: facts["healthy"])
+    facts["stack"] = Stack(load(ROOT / "environments" / "default.yaml"), run_id="t", backend=FakeBackend())  # type: ignore[arg-type]
+    return facts
+
+
+def test_a_steady_region_has_no_reason(region: dict[str, Any]) -> None:
+    assert steady.not_steady(region["stack"]) == []
+
+
+def test_no_synchronous_standby_is_named_with_what_the_standbys_do(region: dict[str, Any]) -> None:
+    region["nodes"], region["streaming"] = ASYNC, set()
+    region["stack"].backend.states["azchaos-t-db-b-1"] = "exited"
+    assert steady.not_steady(region["stack"]) == [
+        "db: no synchronous standby (standbys: db-b-1 stopped/replica)", "db-b-1 is exited"]
+
+
+def test_recorded_but_not_streaming_sync_standby_is_not_steady(region: dict[str, Any]) -> None:
+    region["streaming"] = set()
+    assert steady.not_steady(region["stack"]) == ["db: no synchronous standby (db-b-1 recorded but not streaming)"]
+
+
+def test_drives_targets_and_active_faults_are_reasons(region: dict[str, Any]) -> None:
+    region["drives"], region["healthy"] = (4, 6), False
+    reasons = steady.not_steady(region["stack"], ["outage(a, power)"])
+    assert reasons[0] == "fault outage(a, power) is still active"
+    assert "target app-a-1 unhealthy" in reasons
+    assert reasons[-1] == "s3: 4/6 drives online"
+
+
+def test_nemesis_waits_then_fails_with_stack_not_steady_and_injects_nothing(region: dict[str, Any]) -> None:
+    region["nodes"], region["streaming"] = ASYNC, set()
+    calls: list[str] = []
+
+    class Fault:
+        subject = "outage(a, power)"
+
+        def validate(self, stack: Any) -> None: ...
+
+        def inject(self, stack: Any) -> None:
+            calls.append("inject")
+
+        def heal(self, stack: Any) -> None: ...
+
+    nemesis = Nemesis(region["stack"], Timeline(), steady=True)
+    with pytest.raises(NotSteady, match=r"^stack not steady: db: no synchronous standby .* \(waited 0\.\d s "
+                                        r"before outage\(a, power\)\)$") as failed:
+        nemesis.inject(Fault(), steady="300ms")
+    assert failed.value.reasons == ["db: no synchronous standby (standbys: db-b-1 stopped/replica)"]
+    assert calls == [] and nemesis.active == []
+    assert [e.kind for e in nemesis.timeline.events] == ["not-steady"]
+    nemesis.inject(Fault(), steady=False)  # the check turned off: injected anyway
+    assert calls == ["inject"]
+
+
+def test_bound_comes_from_the_call_then_the_environment(region: dict[str, Any]) -> None:
+    stack = region["stack"]
+    assert steady.timeout_s(stack, None) == steady.DEFAULT_TIMEOUT_S
+    assert steady.timeout_s(stack, "5s") == 5
+    assert steady.timeout_s(stack, False) is None
+    object.__setattr__(stack.topology, "steady", {"timeout": "15s"})
+    assert steady.timeout_s(stack, None) == 15
+    object.__setattr__(stack.topology, "steady", {"check": False})
+    assert steady.timeout_s(stack, None) is None

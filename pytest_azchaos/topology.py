@@ -23,6 +23,21 @@ ROLES = ("lb", "app", "db", "etcd", "s3", "toxiproxy")
 REGIONAL = "region"
 DEFAULT_PORTS = {"lb": 80, "app": 8080, "db": 5432, "etcd": 2379, "s3": 9000, "toxiproxy": 8474}
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+# Run ids end up in Docker object names and host names: azchaos-<run id>-<alias>.
+_RUN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# An image is a recipe name or a Docker reference: [registry[:port]/]path[:tag][@digest].
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(
+    rf"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?{_PATH_PART}(?:/{_PATH_PART})*(?::[\w][\w.-]{{0,127}})?"
+    r"(?:@sha256:[0-9a-f]{64})?$"
+)
+# Upper limits: every replica is a container of this host, and a stack larger than these is a typo
+# (replicas_per_az: 10000), not a test: AWS puts a few targets per AZ behind an ALB, and three AZs
+# are the common region. A stack that large would take the host down before any fault.
+MAX_AZS = 6
+MAX_REPLICAS_PER_AZ = 16
+MAX_CONTAINERS = 120
+_INT_LIMITS = {"replicas_per_az": MAX_REPLICAS_PER_AZ, "s3_port": 65535, "drives_per_node": 16, "parity": 16}
 _TOP_KEYS = {"name", "azs", "services", "slo", "images", "steady"}
 _SERVICE_KEYS = {"role", "image", "replicas_per_az", "azs", "port", "health", "environment", "command"}
 # Keys only some roles take, with their defaults (validated and kept in ServiceSpec.options).
@@ -30,7 +45,7 @@ ROLE_KEYS: dict[str, dict[str, Any]] = {
     "lb": {"targets": None, "retry": True, "connect_timeout": "500ms", "s3": None, "s3_port": 9000},
     "app": {"db": None, "s3": None, "links": True, "replace_after": None},
     "db": {"dcs": None, "endpoint_image": "haproxy", "synchronous": True, "strict": False,
-           "ttl": "10s", "loop_wait": "1s", "retry_timeout": "4s", "password": None},
+           "ttl": "20s", "loop_wait": "1s", "retry_timeout": "8s", "password": None},
     "etcd": {},
     "s3": {"drives_per_node": 2, "parity": None, "bucket": "azchaos"},
     "toxiproxy": {},
@@ -104,6 +119,14 @@ class _LineLoader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Node:
+    first: dict[str, int] = {}
+    for key, _ in node.value:
+        name, line = str(key.value), key.start_mark.line + 1
+        if name in first:  # YAML would silently keep the last one
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {name!r} (first on line {first[name]}, again on line {line})",
+                key.start_mark)
+        first[name] = line
     result = _Node(loader.construct_mapping(node, deep=True))
     result.line = node.start_mark.line + 1
     result.key_lines = {
@@ -177,9 +200,8 @@ def _topology(data: Any, src: _Source) -> Topology:
         _service(str(name), spec, azs, src) for name, spec in raw_services.items()
     )
     _check_references(services, raw_services, src)
-    slo = data.get("slo") or {}
-    if not isinstance(slo, Mapping):
-        raise src.error(data, "slo", "'slo' must be a mapping like {failed_requests: 0}")
+    _check_size(services, data, src)
+    slo = _slo(data, src)
     images = data.get("images", "images")
     return Topology(
         name=str(data.get("name") or src.path.stem),
@@ -207,6 +229,38 @@ def _steady(data: _Node, src: _Source) -> dict[str, Any]:
     return dict(steady)
 
 
+def _check_size(services: tuple[ServiceSpec, ...], data: _Node, src: _Source) -> None:
+    containers = sum(s.replicas_per_az * max(1, len(s.azs)) for s in services)
+    if containers > MAX_CONTAINERS:
+        raise src.error(data, "services", f"this region would have {containers} containers; at most "
+                                          f"{MAX_CONTAINERS} run on one host (lower replicas_per_az)")
+
+
+def _slo(data: _Node, src: _Source) -> Mapping[str, Any]:
+    """Validate the environment's default SLOs now, not after the traffic of the first test ran."""
+    from .checks import parse  # pure functions; imported here, as topology sits below the checks
+
+    slo = data.get("slo")
+    if slo is None:
+        return {}
+    if not isinstance(slo, _Node):
+        raise src.error(data, "slo", "'slo' must be a mapping like {failed_requests: 0}")
+    for name, limit in slo.items():
+        try:
+            parse({name: limit})
+        except ConfigError as exc:
+            raise src.error(slo, str(name), f"slo: {exc}") from None
+    return slo
+
+
+def check_run_id(run_id: str) -> str:
+    """Return ``run_id`` if it can name Docker objects, else raise a ConfigError saying the format."""
+    if not _RUN_ID.match(run_id):
+        raise ConfigError(f"run id {run_id!r}: expected 1 to 32 lowercase letters, digits or '-', "
+                          "starting with a letter or digit (e.g. 3f2a9c1d)")
+    return run_id
+
+
 def _check_keys(node: _Node, allowed: set[str], src: _Source, where: str) -> None:
     for key in node:
         if key not in allowed:
@@ -223,6 +277,8 @@ def _azs(data: _Node, src: _Source) -> tuple[str, ...]:
             raise src.error(data, "azs", f"AZ name {az!r} must be lowercase letters/digits")
     if len(set(names)) != len(names):
         raise src.error(data, "azs", f"AZ names must be unique, found {list(names)}")
+    if len(names) > MAX_AZS:
+        raise src.error(data, "azs", f"at most {MAX_AZS} AZs (AWS regions have 3 to 6), found {len(names)}")
     return names
 
 
@@ -238,13 +294,16 @@ def _service(name: str, spec: Any, azs: tuple[str, ...], src: _Source) -> Servic
     image = spec.get("image")
     if not isinstance(image, str) or not image:
         raise src.error(spec, "image", f"service {name!r} needs an 'image' (a recipe or image name)")
+    if not _IMAGE.match(image):
+        raise src.error(spec, "image", f"service {name!r}: image {image!r} is neither a recipe name nor a Docker "
+                                       "image reference like 'nginx', 'nginx:1.27' or 'registry:5000/team/app:v2'")
     placed = _placement(name, spec, role, azs, src)
     return ServiceSpec(
         name=name,
         role=role,
         image=image,
         azs=placed,
-        replicas_per_az=_positive_int(spec, "replicas_per_az", 1, src),
+        replicas_per_az=_positive_int(spec, "replicas_per_az", 1, src, most=MAX_REPLICAS_PER_AZ),
         port=_port(spec, src, default=DEFAULT_PORTS[role]),
         health_path=_health(spec, src),
         environment=_environment(spec, src),
@@ -291,10 +350,12 @@ def _placement(
     return tuple(str(az) for az in placed)
 
 
-def _positive_int(spec: _Node, key: str, default: int, src: _Source) -> int:
+def _positive_int(spec: _Node, key: str, default: int, src: _Source, *, most: int | None = None) -> int:
+    most = most or _INT_LIMITS.get(key, 64)
     value = spec.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise src.error(spec, key, f"{key!r} must be a whole number >= 1, found {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        why = " (each one is a container on this host)" if key == "replicas_per_az" else ""
+        raise src.error(spec, key, f"{key!r} must be a whole number from 1 to {most}{why}, found {value!r}")
     return value
 
 

@@ -346,10 +346,15 @@ def _acknowledged(status: int) -> bool:
     return 200 <= status < 300
 
 
+# Ten times what the generator keeps up with on a CI runner (bench/): beyond it a rate is a flood, not a test.
+MAX_RATE_PER_S = 50_000
+
+
 def _check_rates(rate_per_s: float, ramp_from_per_s: float | None) -> None:
     for name, rate in (("rate_per_s", rate_per_s), ("ramp_from_per_s", ramp_from_per_s)):
-        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0):
-            raise ConfigError(f"{name} must be a number > 0, found {rate!r}")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                                 or not 0 < rate <= MAX_RATE_PER_S):  # also refuses nan and inf
+            raise ConfigError(f"{name} must be a number > 0 and <= {MAX_RATE_PER_S}, found {rate!r}")
 
 
 def _check_workload(workload: Workload) -> None:

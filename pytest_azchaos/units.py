@@ -9,6 +9,9 @@ from .errors import ConfigError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+# A game day lasts hours, not weeks; beyond this a value is a typo, and far beyond it time.sleep()
+# and time.ctime() raise OverflowError long after the fault was injected.
+MAX_DURATION_S = 7 * 24 * 3600.0
 
 
 def parse_duration(value: float | int | str, *, what: str = "duration") -> float:
@@ -32,4 +35,6 @@ def parse_duration(value: float | int | str, *, what: str = "duration") -> float
         raise ConfigError(f"{what}: a duration must be a finite number, found {value!r}")
     if seconds < 0:
         raise ConfigError(f"{what}: a duration cannot be negative, found {value!r}")
+    if seconds > MAX_DURATION_S:
+        raise ConfigError(f"{what}: at most {MAX_DURATION_S / 3600:.0f}h (7 days), found {value!r}")
     return seconds

@@ -119,12 +119,15 @@ def test_unknown_lb_target(tmp_path: Path) -> None:
     assert message.startswith(at(tmp_path, 10) + "unknown lb target 'web': expected one of app")
 
 
+REPLICAS = "'replicas_per_az' must be a whole number from 1 to 16 (each one is a container on this host)"
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("replicas_per_az: 0", "'replicas_per_az' must be a whole number >= 1, found 0"),
-        ("replicas_per_az: -2", "'replicas_per_az' must be a whole number >= 1, found -2"),
-        ("replicas_per_az: two", "'replicas_per_az' must be a whole number >= 1, found 'two'"),
+        ("replicas_per_az: 0", REPLICAS + ", found 0"),
+        ("replicas_per_az: -2", REPLICAS + ", found -2"),
+        ("replicas_per_az: two", REPLICAS + ", found 'two'"),
         ("port: 70000", "'port' must be a TCP port 1-65535, found 70000"),
         ("port: 0", "'port' must be a TCP port 1-65535, found 0"),
         ("port: http", "'port' must be a TCP port 1-65535, found 'http'"),

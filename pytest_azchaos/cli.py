@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from typing import NoReturn
 
 from . import cli_faults, compose, images, reaper
-from .backend import DockerBackend
-from .errors import AzChaosError, ConfigError
+from .backend import DockerBackend, connect
+from .errors import AzChaosError, ConfigError, EngineError
 from .faults.state import FaultState, state_dir
-from .resources import environment_file
+from .resources import data_root, environment_file
 from .stack import Stack
-from .topology import load
+from .topology import check_run_id, load
 
 
 def _progress(message: str) -> None:
@@ -48,13 +50,19 @@ def _parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start a stack and leave it running")
     up.add_argument("--env", default="default", help=env_help)
-    up.add_argument("--run-id", help="the run id to use (default: a new random one)")
+    up.add_argument("--run-id", type=_run_id, help="the run id to use (default: a new random one)")
     up.add_argument("--images", choices=images.MODES, default="auto", help="where images come from")
 
     down = sub.add_parser("down", help="remove a stack (or every stack with --all)")
     which = down.add_mutually_exclusive_group()
     which.add_argument("--run-id", help="the stack to remove (default: the only one running)")
+    which.add_argument("--orphans", action="store_true",
+                       help="remove only the stacks whose owner process died on this host (safe beside live runs)")
     which.add_argument("--all", action="store_true", help="remove every object labelled azchaos.run")
+
+    engine = sub.add_parser("engine", help="check that a Docker engine answers; on Debian as root, install "
+                                           "and start dockerd if none does")
+    engine.add_argument("--check", action="store_true", help="only check, change nothing")
 
     export = sub.add_parser("export", help="export an environment as a Docker Compose file")
     export.add_argument("format", choices=["compose"])
@@ -70,8 +78,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_id(value: str) -> str:
+    """An argparse type: a bad run id is a usage error (exit 2), before the engine is asked."""
+    try:
+        return check_run_id(value)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _only_run(backend: DockerBackend, run_id: str | None) -> str:
     if run_id:
+        check_run_id(run_id)
+        if run_id not in backend.runs():
+            running = ", ".join(sorted(backend.runs())) or "none"
+            raise ConfigError(f"no stack with run id {run_id!r} (running: {running}; see 'azchaos status')")
         return run_id
     runs = sorted(backend.runs())
     if len(runs) == 1:
@@ -92,10 +112,16 @@ def _images(args: argparse.Namespace) -> int:
 
 def _up(args: argparse.Namespace) -> int:
     topo = load(environment_file(args.env))
-    stack = Stack(topo, run_id=args.run_id, images_mode=args.images, progress=_progress)
+    backend = DockerBackend()
+    if args.run_id and args.run_id in backend.runs():
+        raise ConfigError(f"a stack with run id {args.run_id!r} exists already; choose another run id, "
+                          f"or remove it with 'azchaos down --run-id {args.run_id}'")
+    reaper.sweep(backend, _progress)
+    stack = Stack(topo, run_id=args.run_id, backend=backend, images_mode=args.images, progress=_progress)
     guard = reaper.spawn(stack.run_id)  # removes a half-started stack if this command is killed
     try:
         stack.up()
+        backend.mark_kept(stack.run_id)  # from now on it outlives this command, on purpose
     finally:
         guard.kill()
         guard.wait()
@@ -105,6 +131,10 @@ def _up(args: argparse.Namespace) -> int:
 
 def _down(args: argparse.Namespace) -> int:
     backend = DockerBackend()
+    if args.orphans:
+        if not reaper.sweep(backend, _progress):
+            _progress("no stack left behind by a dead process")
+        return 0
     run_ids = sorted(backend.runs()) if args.all else [_only_run(backend, args.run_id)]
     for run_id in run_ids:
         removed = backend.remove_run(run_id)
@@ -147,6 +177,25 @@ def _heal(args: argparse.Namespace) -> int:
     return cli_faults.heal(args, cli_faults.attach(args.run_id, _only_run, _progress), _progress)
 
 
+def _engine(args: argparse.Namespace) -> int:
+    """Check the Docker engine; where none answers, run the bundled setup (Debian, root)."""
+    try:
+        client = connect(timeout_s=10)
+    except EngineError as exc:
+        if args.check:
+            raise
+        script = data_root() / "scripts" / "ensure-docker.sh"
+        if not script.is_file():
+            raise EngineError(f"{exc}; the engine setup script is not installed ({script})") from None
+        _progress(f"no Docker engine answers; running {script}")
+        if subprocess.call(["bash", str(script)], env=dict(os.environ)) != 0:
+            raise EngineError(f"{script} could not start a Docker engine (see its messages above)") from None
+        client = connect(timeout_s=10)
+    version = client.version()
+    print(f"Docker engine {version.get('Version', '?')} answers at {client.api.base_url}")
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     topo = load(environment_file(args.env))
     stack = Stack(topo, backend=DockerBackend(), images_mode=args.images, progress=_progress)
@@ -161,7 +210,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"images": _images, "up": _up, "down": _down, "status": _status, "export": _export,
-            "fault": _fault, "heal": _heal}
+            "fault": _fault, "heal": _heal, "engine": _engine}
 
 
 def _joined_values(argv: list[str]) -> list[str]:

@@ -47,13 +47,23 @@ def add_parsers(sub: Any, run_help: str) -> None:
     custom.add_argument("type")
     custom.add_argument("attributes", nargs="*", metavar="KEY=VALUE")
     for parser in (outage, toxic, cut, custom, *(kinds.choices[a] for a in ACTIONS)):
-        parser.add_argument("--for", dest="for_", metavar="DURATION", help="heal after this long, e.g. 60s")
+        parser.add_argument("--for", dest="for_", metavar="DURATION", type=_duration,
+                            help="heal after this long, e.g. 60s (at most 7 days)")
         parser.add_argument("--run-id", help=run_help)
     heal = sub.add_parser("heal", help="heal recorded faults (all, or one by id); --all also restores the stack")
     heal.add_argument("fault_id", nargs="?", metavar="FAULT_ID", help="e.g. f2 (see 'azchaos status')")
     heal.add_argument("--all", action="store_true",
                       help="heal every recorded fault, then undo anything else done to the stack")
     heal.add_argument("--run-id", help=run_help)
+
+
+def _duration(value: str) -> str:
+    """An argparse type: a bad --for is a usage error before the stack is even looked for."""
+    try:
+        parse_duration(value, what="--for")
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def build(args: argparse.Namespace, registry: FaultRegistry) -> Fault:

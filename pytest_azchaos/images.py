@@ -27,9 +27,11 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests.exceptions
 import yaml
 
 from . import aptsources
+from .backend import connect, engine_error
 from .errors import ConfigError, ImageBuildError
 
 Progress = Callable[[str], None]
@@ -110,7 +112,7 @@ class ImageSet:
             raise ConfigError(f"image mode {mode!r}: expected one of {', '.join(MODES)}")
         self.recipes_dir = recipes_dir
         self.mode = mode
-        self.client = client or docker.from_env()
+        self.client = client or connect()
         self.progress = progress
         self._resolved: dict[str, str] = {}
         self._registry_unreachable = False
@@ -171,23 +173,39 @@ class ImageSet:
             return official
         if self.mode == "official":
             raise ImageBuildError(recipe.name, "pull", f"{official or 'no official image'} is not available")
+        self.progress(f"building the offline image of recipe {recipe.name}")
         self._build(recipe, offline)
         return offline
 
     def _ensure_plain(self, ref: str) -> str:
         if self._exists(ref) or self._pull(ref):
             return ref
-        known = sorted(p.name for p in self.recipes_dir.iterdir() if (p / "recipe.yaml").is_file())
+        known = self.recipe_names()
+        folder = self.recipes_dir / ref
+        if folder.is_dir():
+            missing = f"the recipe folder {folder} has no recipe.yaml"
+        elif "/" not in ref and ":" not in ref:
+            missing = f"there is no recipe folder {folder}"
+        else:
+            missing = "no recipe has that name"
         raise ConfigError(
-            f"image {ref!r} is neither present locally nor pullable, and no recipe has that name; "
-            f"build it first (docker build -t {ref} ...) or use a recipe: {', '.join(known)}"
+            f"image {ref!r} is neither present locally nor pullable, and {missing}; "
+            f"build it first (docker build -t {ref} ...) or use a recipe: {', '.join(known) or '(none)'}"
         )
+
+    def recipe_names(self) -> list[str]:
+        """Return the names of the recipes in the recipes folder."""
+        if not self.recipes_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.recipes_dir.iterdir() if (p / "recipe.yaml").is_file())
 
     def _exists(self, ref: str) -> bool:
         try:
             self.client.images.get(ref)
         except docker.errors.ImageNotFound:
             return False
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise engine_error(f"looking up image {ref}", exc) from exc
         return True
 
     def _pull(self, ref: str) -> bool:
@@ -201,7 +219,7 @@ class ImageSet:
             try:
                 self.client.images.pull(ref)
                 outcome.append(True)
-            except docker.errors.APIError:
+            except Exception:  # any failure (refused, timed out, engine gone) means "not pulled"
                 outcome.append(False)
 
         worker = threading.Thread(target=pull, daemon=True)
@@ -210,7 +228,7 @@ class ImageSet:
         if outcome and outcome[0]:
             return True
         self._registry_unreachable = True
-        self.progress(f"registry unreachable for {ref}; building offline images instead")
+        self.progress(f"registry unreachable for {ref}; no more pulls")
         return False
 
     def _build(self, recipe: Recipe, tag: str) -> None:

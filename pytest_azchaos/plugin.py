@@ -59,6 +59,7 @@ class _SessionState:
             made: Stack = self.config.hook.pytest_azchaos_make_stack(config=self.config, env_path=env_path)
             self.stack, self.owned = made, True
             if isinstance(made.backend, DockerBackend):  # if this process is killed, the reaper cleans up
+                reaper.sweep(made.backend, self.progress)  # and if it was killed with its reaper, this does
                 self.reaper = reaper.spawn(made.run_id)
             made.up()
         except AzChaosError as exc:
@@ -68,19 +69,26 @@ class _SessionState:
         return made
 
     def stop(self) -> None:
-        if self.reaper is not None:  # we are alive and clean up (or keep) ourselves
+        stack, self.stack = self.stack, None
+        try:
+            if stack is None or not self.owned:
+                return
+            if self.config.getoption("azchaos_keep"):
+                if isinstance(stack.backend, DockerBackend):  # neither the reaper nor a later sweep removes it
+                    stack.backend.mark_kept(stack.run_id)
+                self.progress(f"--azchaos-keep: stack {stack.run_id} left running at {stack.lb_url}; "
+                              f"remove it with 'azchaos down --run-id {stack.run_id}'")
+                return
+            removed = stack.down()
+            self.progress(f"stack {stack.run_id} removed ({removed} objects)")
+        finally:  # only once the stack is gone: if this process is killed while removing, the reaper finishes
+            self._stop_reaper()
+
+    def _stop_reaper(self) -> None:
+        if self.reaper is not None:
             self.reaper.kill()
             self.reaper.wait()
             self.reaper = None
-        stack, self.stack = self.stack, None
-        if stack is None or not self.owned:
-            return
-        if self.config.getoption("azchaos_keep"):
-            self.progress(f"--azchaos-keep: stack {stack.run_id} left running at {stack.lb_url}; "
-                          f"remove it with 'azchaos down --run-id {stack.run_id}'")
-            return
-        removed = stack.down()
-        self.progress(f"stack {stack.run_id} removed ({removed} objects)")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -172,6 +180,20 @@ def pytest_azchaos_make_stack(config: pytest.Config, env_path: str) -> Stack:
 @pytest.hookimpl(trylast=True)
 def pytest_azchaos_read_back(stack: Stack, keys: list[str]) -> dict[str, str | None] | None:
     return readback.read_back(stack, keys)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Check every slo marker now, before any stack starts or traffic runs."""
+    bad = []
+    for item in items:
+        for marker in item.iter_markers("slo"):
+            try:
+                checks.parse(marker.kwargs)
+            except ConfigError as exc:
+                path, line, _ = item.location
+                bad.append(f"{path}:{(line or 0) + 1}: {item.name}: slo marker: {exc}")
+    if bad:
+        raise pytest.UsageError("\n".join(dict.fromkeys(bad)))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

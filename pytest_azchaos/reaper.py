@@ -1,9 +1,21 @@
-"""Remove a run's stack when the process that owns it dies without removing it (SIGKILL, OOM).
+"""Remove a run's stack when the process that owns it dies without removing it.
 
-In the spirit of Testcontainers' Ryuk, but a host process rather than a
-container, because no stack container ever gets the Docker socket. The owner
-starts one reaper per stack; on a normal exit it stops the reaper itself (and
-removes the stack, unless asked to keep it).
+Two mechanisms, because no one of them covers every way a run ends:
+
+- **The reaper**: a host process per stack, in a session of its own, that removes the stack
+  within a second of its owner's death (SIGKILL of pytest alone, an OOM kill of pytest).
+  It dies with its owner when a whole cgroup or process tree is killed (a CI job cancelled).
+- **The sweep** (:func:`sweep`), run by every start (``azchaos up``, the plugin) and by
+  ``azchaos down --orphans``: every container and network of a run carries the label
+  ``azchaos.owner``, a token naming the owner process exactly (boot, PID namespace, PID and
+  start time). A run whose owner is *provably* dead on this host, and that was not kept on
+  purpose (``azchaos up``, ``--azchaos-keep``), is removed. A run of a live process, of
+  another host or container, or without that label, is never touched.
+
+Why not a reaper container like Testcontainers' Ryuk, which survives any kill of the test
+process? It needs the Docker socket mounted into a container that the stack's networks can
+reach on its published port; DESIGN.md keeps the socket out of every container, and the
+sweep costs one list call per start.
 
     python -m pytest_azchaos.reaper RUN_ID OWNER_PID
 """
@@ -14,6 +26,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+
+from .backend import LABEL_KEPT, LABEL_OWNER, Backend
+from .owner import alive, owner_dead
 
 POLL_S = 1.0
 
@@ -27,19 +43,19 @@ def spawn(run_id: str, owner_pid: int | None = None) -> subprocess.Popen[bytes]:
     )
 
 
-def alive(pid: int) -> bool:
-    """Return True if process ``pid`` exists (and is not a zombie)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+def orphans(run_labels: dict[str, dict[str, str]]) -> list[str]:
+    """Return the runs (of run id -> labels) whose owner is provably dead and that were not kept."""
+    return sorted(run for run, labels in run_labels.items()
+                  if not labels.get(LABEL_KEPT) and owner_dead(labels.get(LABEL_OWNER, "")))
+
+
+def sweep(backend: Backend, progress: Callable[[str], None] = print) -> list[str]:
+    """Remove the runs left behind by dead owners on this host; return their run ids."""
+    found = orphans(backend.run_labels())
+    for run_id in found:
+        removed = backend.remove_run(run_id)
+        progress(f"removed stack {run_id} left by a process that died ({removed} objects)")
+    return found
 
 
 def main(argv: list[str]) -> int:
@@ -48,7 +64,9 @@ def main(argv: list[str]) -> int:
         time.sleep(POLL_S)
     from .backend import DockerBackend
 
-    DockerBackend().remove_run(run_id)
+    backend = DockerBackend()
+    if not backend.run_labels().get(run_id, {}).get(LABEL_KEPT):
+        backend.remove_run(run_id)
     return 0
 
 

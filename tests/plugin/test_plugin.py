@@ -207,7 +207,7 @@ def test_bad_command_line_slo_is_a_usage_error(fake: pytest.Pytester, arg: str, 
     result.stdout.no_fnmatch_line("*FAKE STACK UP*")
 
 
-def test_unknown_slo_in_a_marker_fails_that_test_clearly(fake: pytest.Pytester) -> None:
+def test_unknown_slo_in_a_marker_is_a_usage_error_before_anything_runs(fake: pytest.Pytester) -> None:
     fake.makepyfile(
         """
         import pytest
@@ -219,8 +219,10 @@ def test_unknown_slo_in_a_marker_fails_that_test_clearly(fake: pytest.Pytester) 
         """
     )
     result = run(fake)
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*SLO: unknown SLO 'p95': expected one of failed_requests, *"])
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*test_unknown_slo_in_a_marker_*.py:3: test_typo: slo marker: "
+                                 "unknown SLO 'p95': expected one of failed_requests, *"])
+    assert "FAKE STACK" not in result.stdout.str()  # no stack was started
 
 
 def test_lost_writes_reads_back_through_the_hook_and_fails_on_a_loss(fake: pytest.Pytester) -> None:

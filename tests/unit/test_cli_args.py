@@ -16,8 +16,10 @@ def test_bad_usage_is_one_line_with_exit_2(capsys: pytest.CaptureFixture[str]) -
     assert "(see 'azchaos fault toxic --help')" in err
 
 
-def test_a_negative_duration_reaches_the_duration_check() -> None:
+def test_a_negative_duration_reaches_the_duration_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli._joined_values(["fault", "outage", "a", "--for", "-5s"]) == ["fault", "outage", "a", "--for=-5s"]
     assert cli._joined_values(["fault", "outage", "a", "--for", "5s"]) == ["fault", "outage", "a", "--for", "5s"]
-    args = cli._parser().parse_args(cli._joined_values(["fault", "outage", "a", "--for", "-5s"]))
-    assert args.for_ == "-5s"
+    assert cli._parser().parse_args(["fault", "outage", "a", "--for", "5s"]).for_ == "5s"
+    with pytest.raises(SystemExit):  # checked while parsing: before any stack is looked for
+        cli._parser().parse_args(cli._joined_values(["fault", "outage", "a", "--for", "-5s"]))
+    assert "argument --for: --for: expected a duration like '10s'" in capsys.readouterr().err

@@ -1,0 +1,71 @@
+"""Which process owns a run, named exactly enough to prove, later, that it died.
+
+A PID alone is not enough: PIDs are reused, and another container sees other PIDs. The
+token names the boot, the PID namespace, the PID and the process's start time; a process
+is provably dead only when the boot and namespace are ours and that PID no longer has that
+start time.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+
+def alive(pid: int) -> bool:
+    """Return True if process ``pid`` exists (and is not a zombie)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _host_identity() -> tuple[str, str] | None:
+    """Return (boot id, PID namespace) of this process, or None where /proc does not tell."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as boot:
+            return boot.read().strip(), os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def _start_ticks(pid: int) -> str | None:
+    """Return the start time of ``pid`` (clock ticks since boot): with the PID, it names one process."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[19] if len(fields) > 19 and fields[0] != "Z" else None
+
+
+def owner_token(pid: int | None = None) -> str:
+    """Return the ``azchaos.owner`` label naming process ``pid`` (default: this one); "" where unknown."""
+    pid = pid or os.getpid()
+    identity, ticks = _host_identity(), _start_ticks(pid)
+    if identity is None or ticks is None:
+        return ""
+    boot, pidns = identity
+    return f"host={socket.gethostname()};boot={boot};pidns={pidns};pid={pid};start={ticks}"
+
+
+def owner_dead(token: str) -> bool:
+    """Return True only if the owner named by ``token`` provably no longer runs.
+
+    False for an empty or unreadable token, another boot or host, or another PID namespace
+    (another container): there the PID says nothing."""
+    fields = dict(part.partition("=")[::2] for part in token.split(";") if "=" in part)
+    identity = _host_identity()
+    if identity is None or not fields.get("pid", "").isdigit() or not fields.get("start"):
+        return False
+    if (fields.get("boot"), fields.get("pidns")) != identity:
+        return False
+    ticks = _start_ticks(int(fields["pid"]))
+    return ticks != fields["start"]  # gone, a zombie, or the PID now belongs to another process

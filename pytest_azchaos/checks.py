@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError, SLOViolation
+from .explain import causes, lost_cause
 from .timeline import Event, Timeline
 from .traffic import OK, READ, UNKNOWN, WRITE, History, Operation
 from .units import parse_duration
@@ -133,7 +134,8 @@ def latency(history: History, timeline: Timeline, limit: float, *, q: float, nam
     if not passed:
         slow = [op for op in ops if op.latency > limit]
         when = _when(slow, timeline)
-        message += f": {len(slow)} took longer" + (f", {when}" if when else "")
+        why = causes(slow, timeline, what="slow")
+        message += f": {len(slow)} took longer" + (f", {when}" if when else "") + (f"; by cause: {why}" if why else "")
     return SLOResult(name, value, limit, passed, message, "s")
 
 
@@ -298,7 +300,8 @@ def lost_writes(history: History, timeline: Timeline, limit: float, *, readback:
         when = _when(lost, timeline)
         message += (f": {missing} missing, {len(lost) - missing} changed"
                     + (f", acknowledged {when}" if when else "")
-                    + f"; keys {', '.join(str(op.key) for op in lost[:5])}" + (" …" if len(lost) > 5 else ""))
+                    + f"; keys {', '.join(str(op.key) for op in lost[:5])}" + (" …" if len(lost) > 5 else "")
+                    + f"; cause: {lost_cause(lost, timeline)}")
     return SLOResult(name, len(lost), limit, passed, message)
 
 
@@ -344,7 +347,9 @@ def _describe(bad: list[Operation], timeline: Timeline) -> str:
     if details:
         errors += f"; most often: {details[0][0]!r}"
     when = _when(bad, timeline)
-    return f"{kinds} did not succeed {when} ({errors})" if when else f"{kinds} did not succeed ({errors})"
+    text = f"{kinds} did not succeed {when} ({errors})" if when else f"{kinds} did not succeed ({errors})"
+    why = causes(bad, timeline)
+    return f"{text}; by cause: {why}" if why else text
 
 
 def _when(ops: list[Operation], timeline: Timeline) -> str:

@@ -1,0 +1,113 @@
+"""Why an SLO broke: the state of the region, read from the timeline, when operations went wrong.
+
+Jepsen says what the nemesis did when a checker fails; this says what the region
+looked like when each bad operation happened: which faults were active, which app
+targets the watch saw unhealthy, whether the DB had a leader and a synchronous
+standby, which DB node the endpoint sent to. Checks append these explanations to
+their messages, e.g.::
+
+    6 writes acknowledged while the DB had no synchronous standby (-4.1 s to +0.0 s
+    after inject outage(a, power)): asynchronous commits lost with the primary
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from .timeline import Event, Timeline
+from .traffic import Operation
+
+NO_SYNC = "no synchronous standby"  # the detail of a "sync" event (pytest_azchaos.watch)
+
+
+def state_at(events: Sequence[Event], t: float) -> tuple[str, ...]:
+    """What was wrong with the region at monotonic time ``t``, as the timeline tells it."""
+    active: dict[str, None] = {}
+    unhealthy: dict[str, None] = {}
+    db: dict[str, str] = {}
+    for event in events:
+        if event.mono > t:
+            break
+        if event.kind == "inject":
+            active[event.subject] = None
+        elif event.kind == "heal":
+            active.pop(event.subject, None)
+        elif event.kind == "target" and event.detail == "unhealthy":
+            unhealthy[event.subject] = None
+        elif event.kind == "target":
+            unhealthy.pop(event.subject, None)
+        elif event.kind == "db-leader":
+            db[f"leader {event.subject}"] = event.detail
+        elif event.kind == "failover":
+            db.pop(f"leader {event.subject}", None)
+        elif event.kind == "sync":
+            db[f"sync {event.subject}"] = event.detail
+    state = [f"during {subject}" for subject in active]
+    state += [f"while target {alias} was unhealthy" for alias in unhealthy]
+    state += [f"while {service.split(' ', 1)[1]} had no leader" for service, detail in db.items()
+              if service.startswith("leader ") and detail == "no leader"]
+    state += [f"while {service.split(' ', 1)[1]} had {NO_SYNC}" for service, detail in db.items()
+              if service.startswith("sync ") and detail == NO_SYNC]
+    return tuple(state)
+
+
+def causes(ops: Sequence[Operation], timeline: Timeline, *, at: str = "scheduled", most: int = 3,
+           what: str | None = None) -> str:
+    """Group ``ops`` by what they got (status or error) and the region's state at their time ``at``
+    ("scheduled" or "end"): "100x read HTTP 502 during outage(a, power), while target app-a-1 was
+    unhealthy (+6.0 s to +10.2 s)"; the commonest ``most`` groups. Empty when it would only repeat
+    the message: one group, during the faults alone."""
+    events = timeline.events
+    groups: dict[tuple[str, str, tuple[str, ...]], list[Operation]] = {}
+    for op in ops:
+        got = what or (f"HTTP {op.status}" if op.status else (op.error or op.outcome))
+        groups.setdefault((op.kind, got, state_at(events, getattr(op, at))), []).append(op)
+    ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
+    if len(ranked) == 1 and all(s.startswith("during ") for s in ranked[0][0][2]):
+        return ""  # one kind of failure during the fault(s): the message's window already says it
+    parts = []
+    for (kind, got, state), found in ranked[:most]:
+        why = ", ".join(state) if state else "with no fault or unhealthy part on the timeline"
+        parts.append(f"{len(found)}x {kind} {got} {why} ({span(found, events, at=at)})")
+    if len(ranked) > most:
+        parts.append(f"{sum(len(f) for _, f in ranked[most:])} more in {len(ranked) - most} other groups")
+    return "; ".join(parts)
+
+
+def span(ops: Sequence[Operation], events: Sequence[Event], *, at: str = "scheduled") -> str:
+    """"+6.0 s to +10.2 s after inject outage(a, power)": the times of ``ops`` relative to the fault
+    injected nearest after the first of them began... or the last one before it."""
+    times = sorted(getattr(op, at) for op in ops)
+    injects = [e for e in events if e.kind == "inject"]
+    if not injects:
+        return f"{times[-1] - times[0]:.1f} s long"
+    before = [e for e in injects if e.mono <= times[0]]
+    anchor = before[-1] if before else injects[0]
+    return f"{times[0] - anchor.mono:+.1f} s to {times[-1] - anchor.mono:+.1f} s after inject {anchor.subject}"
+
+
+def lost_cause(lost: Sequence[Operation], timeline: Timeline) -> str:
+    """Attribute lost writes to the DB's state when they were acknowledged, e.g. no synchronous standby."""
+    events = timeline.events
+    unsynced = [op for op in lost if any(s.endswith(NO_SYNC) for s in state_at(events, op.end))]
+    parts = []
+    if unsynced:
+        parts.append(f"{len(unsynced)} writes acknowledged while the DB had {NO_SYNC} "
+                     f"({_ack_span(unsynced, events)}): asynchronous commits lost with the primary")
+    rest = [op for op in lost if op not in unsynced]
+    if rest:
+        states = Counter(state_at(events, op.end) for op in rest).most_common(1)[0][0]
+        why = ", ".join(states) if states else "while the timeline shows a synchronous standby and no fault"
+        parts.append(f"{len(rest)} writes acknowledged {why} ({_ack_span(rest, events)})")
+    return "; ".join(parts)
+
+
+def _ack_span(ops: Sequence[Operation], events: Sequence[Event]) -> str:
+    """Acknowledgement times relative to the first fault injected after the first of them (what lost them)."""
+    times = sorted(op.end for op in ops)
+    after = [e for e in events if e.kind == "inject" and e.mono >= times[0]]
+    if not after:
+        return span(ops, events, at="end")
+    anchor = after[0]
+    return f"{times[0] - anchor.mono:+.1f} s to {times[-1] - anchor.mono:+.1f} s, before inject {anchor.subject}"

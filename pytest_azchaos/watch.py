@@ -6,7 +6,12 @@ Events recorded (kind, subject, detail):
   answering its health check, as the load balancer's health checks see it;
 - ``failover``, ``db``, "leader db-a-1 -> db-b-1": Patroni has a new leader
   (``db-leader``, "none" while there is no leader at all);
-- ``drives``, ``s3``, "4/6 online": MinIO's drives going offline or back online.
+- ``drives``, ``s3``, "4/6 online": MinIO's drives going offline or back online;
+- ``replication``, ``db/db-b-1``, "streaming sync, lag 0 B": a standby's state or sync state
+  changed (its lag in bytes at that moment is in the detail; a change of lag alone is no event);
+- ``sync``, ``db``, "sync standby db-b-1" / "no synchronous standby": a synchronous DB has or
+  loses a standby that Patroni recorded as synchronous and that streams (recorded at the start
+  too: writes acknowledged without one can be lost with the primary).
 
 Each kind of fact is polled in its own thread every 0.25 s, and a change is stamped with
 the time its look began: it happened at most one interval (plus one look) before.
@@ -18,9 +23,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .checks import FAILOVER
+from .explain import NO_SYNC
 from .roles import ROLES
 from .roles.base import health_path, http_ok
 from .timeline import Timeline
@@ -47,6 +53,9 @@ class HealthWatch:
         """Take a first look (no events for it), then watch in the background: one thread per
         look, so that a slow one (MinIO's admin API mid-failure) never delays another."""
         self.facts = self.snapshot()
+        for name, value in self.facts.items():
+            if name.startswith("sync "):  # the state writes start in: checks need it to explain losses
+                self.timeline.record("sync", name[5:], value)
         self._leaders = {name[7:]: v for name, v in self.facts.items() if name.startswith("leader ") and v != "none"}
         for look in self._looks():
             thread = threading.Thread(target=self._run, args=(look,), name="azchaos-watch", daemon=True)
@@ -70,7 +79,7 @@ class HealthWatch:
         with self._lock:
             for name, value in facts.items():
                 old = self.facts.get(name)
-                if old is None or old == value:
+                if old is None or _essence(old) == _essence(value):
                     continue
                 kind, subject = name.split(" ", 1)
                 if kind == "leader":
@@ -98,7 +107,7 @@ class HealthWatch:
         return facts
 
     def _looks(self) -> list[Callable[[], dict[str, str]]]:
-        return [self._target_facts, self._leader_facts, self._drive_facts]
+        return [self._target_facts, self._leader_facts, self._drive_facts, self._replication_facts]
 
     def _target_facts(self) -> dict[str, str]:
         stack = self.stack
@@ -128,6 +137,32 @@ class HealthWatch:
         if not online:  # no node answered MinIO's admin API in time: nothing seen, nothing to record
             return {}
         return {f"drives {members[0].service}": f"{online}/{total} online"}
+
+
+    def _replication_facts(self) -> dict[str, str]:
+        role: Any = ROLES["db"]
+        facts = {}
+        for service in dict.fromkeys(m.service for m in self.stack.members(role="db")):
+            leader, nodes, replication = role.view(self.stack, service)
+            if leader is None:  # no leader, no replication to look at (the leader look records that)
+                continue
+            for name, node in nodes.items():
+                if name != leader:
+                    repl = replication.get(name, {})
+                    lag = node.get("lag")
+                    facts[f"replication {service}/{name}"] = (
+                        f"{repl.get('state') or node.get('state')} {repl.get('sync_state') or node.get('role')}"
+                        + (f", lag {lag} B" if isinstance(lag, int) else ""))
+            if self.stack.topology.service(service).options.get("synchronous"):
+                synced = [name for name, node in nodes.items() if node.get("role") == "sync_standby"
+                          and replication.get(name, {}).get("state") == "streaming"]
+                facts[f"sync {service}"] = f"sync standby {synced[0]}" if synced else NO_SYNC
+        return facts
+
+
+def _essence(value: str) -> str:
+    """A fact without its measurement (", lag 123 B"): a change of lag alone is no event."""
+    return value.split(", lag ", 1)[0]
 
 
 def _quietly(look: Callable[[], dict[str, str]]) -> dict[str, str]:

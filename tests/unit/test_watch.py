@@ -49,3 +49,35 @@ def test_new_members_appear_without_an_event() -> None:
     w = watch({"target app-a-1": "healthy"})
     w.update({"target app-a-1": "healthy", "target app-b-2": "healthy"})
     assert events(w) == []
+
+
+def test_replication_changes_are_events_but_lag_alone_is_not() -> None:
+    w = watch({"replication db/db-b-1": "streaming sync, lag 0 B", "sync db": "sync standby db-b-1"})
+    w.update({"replication db/db-b-1": "streaming sync, lag 4096 B", "sync db": "sync standby db-b-1"})
+    assert events(w) == []
+    w.update({"replication db/db-b-1": "stopped replica, lag 81920 B", "sync db": "no synchronous standby"})
+    w.update({"replication db/db-b-1": "streaming sync, lag 0 B", "sync db": "sync standby db-b-1"})
+    assert events(w) == [("replication", "db/db-b-1", "stopped replica, lag 81920 B"),
+                         ("sync", "db", "no synchronous standby"),
+                         ("replication", "db/db-b-1", "streaming sync, lag 0 B"),
+                         ("sync", "db", "sync standby db-b-1")]
+
+
+def test_replication_facts_name_each_standby_and_the_sync_one(monkeypatch: Any) -> None:
+    from pathlib import Path
+
+    from pytest_azchaos.roles import ROLES
+    from pytest_azchaos.stack import Stack
+    from pytest_azchaos.topology import load
+
+    stack = Stack(load(Path(__file__).resolve().parents[2] / "environments" / "default.yaml"), run_id="t",
+                  backend=object())  # type: ignore[arg-type]
+    nodes = {"db-a-1": {"role": "leader", "state": "running"},
+             "db-b-1": {"role": "replica", "state": "running", "lag": 2048}}
+    monkeypatch.setattr(ROLES["db"], "view", lambda s, service: ("db-a-1", nodes, {
+        "db-b-1": {"state": "streaming", "sync_state": "async"}}), raising=False)
+    w = HealthWatch(stack, Timeline())
+    assert w._replication_facts() == {"replication db/db-b-1": "streaming async, lag 2048 B",
+                                      "sync db": "no synchronous standby"}
+    nodes["db-b-1"]["role"] = "sync_standby"
+    assert w._replication_facts()["sync db"] == "sync standby db-b-1"

@@ -43,10 +43,14 @@ def add_parsers(sub: Any, run_help: str) -> None:
     toxic.add_argument("--direction", choices=DIRECTIONS, default="downstream")
     cut = kinds.add_parser("cut", help="cut a link: connections through it are refused")
     cut.add_argument("link")
+    stress = kinds.add_parser("stress", help="a noisy neighbour: CPU and/or IO pressure, e.g. stress a --cpu 90%%")
+    stress.add_argument("where", nargs="?", default="all", help="an AZ, a replica, a role, or all (default)")
+    stress.add_argument("--cpu", default="0", help="share of the CPU taken away from each container, e.g. 90%%")
+    stress.add_argument("--io", type=int, default=0, help="disk writer processes per container")
     custom = kinds.add_parser("custom", help="a fault type added by a plugin: TYPE key=value...")
     custom.add_argument("type")
     custom.add_argument("attributes", nargs="*", metavar="KEY=VALUE")
-    for parser in (outage, toxic, cut, custom, *(kinds.choices[a] for a in ACTIONS)):
+    for parser in (outage, toxic, cut, stress, custom, *(kinds.choices[a] for a in ACTIONS)):
         parser.add_argument("--for", dest="for_", metavar="DURATION", type=_duration,
                             help="heal after this long, e.g. 60s (at most 7 days)")
         parser.add_argument("--run-id", help=run_help)
@@ -78,6 +82,8 @@ def build(args: argparse.Namespace, registry: FaultRegistry) -> Fault:
                                         "toxicity": args.toxicity, "direction": args.direction})
     if args.fault == "cut":
         return registry.build("cut", {"link": args.link})
+    if args.fault == "stress":
+        return registry.build("stress", {"where": args.where, "cpu": args.cpu, "io": args.io})
     return registry.build(args.type, dict(_pairs(args.attributes)))
 
 

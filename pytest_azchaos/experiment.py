@@ -8,7 +8,7 @@ from typing import Any
 
 from .checks import Readback, SLOResult, evaluate
 from .errors import StackError
-from .faults import ActiveFault, AzOutage, Combined, Fault, InstanceFault, LinkCut, LinkToxic, Nemesis
+from .faults import ActiveFault, AzOutage, Combined, Fault, InstanceFault, LinkCut, LinkToxic, Nemesis, Stress
 from .faults.registry import FaultRegistry, default_registry
 from .faults.restore import ensure_healthy
 from .faults.schedule import RandomNemesis, candidates, parse_limits, plan
@@ -79,6 +79,12 @@ class Experiment:
                  steady: Steady = None) -> ActiveFault:
         """Kill, stop, pause or restart a replica ("app-a-1"), a role ("etcd") or "db-primary"."""
         return self.inject(InstanceFault(target, action), duration=duration, steady=steady)
+
+    def stress(self, where: str = "all", *, cpu: float | str = 0.0, io: int = 0,
+               duration: float | str | None = None, steady: Steady = None) -> ActiveFault:
+        """A noisy neighbour on ``where`` (an AZ, a replica, a role, "all"): take ``cpu`` ("90%") of the
+        CPU from each of its containers and/or run ``io`` disk writers in each."""
+        return self.inject(Stress(where, cpu, io), duration=duration, steady=steady)
 
     def fault(self, name: str, *, duration: float | str | None = None, steady: Steady = None,
               **fields: Any) -> ActiveFault:

@@ -6,6 +6,7 @@ from .az import AZ_MODES, AzOutage
 from .base import ActiveFault, Combined, Fault, Nemesis
 from .instance import InstanceFault
 from .links import TOXICS, LinkCut, LinkToxic
+from .stress import Stress
 
 __all__ = ["AZ_MODES", "TOXICS", "ActiveFault", "AzOutage", "Combined", "Fault", "InstanceFault", "LinkCut",
-           "LinkToxic", "Nemesis"]
+           "LinkToxic", "Nemesis", "Stress"]

@@ -21,6 +21,7 @@ from .az import AzOutage
 from .base import Fault
 from .instance import InstanceFault
 from .links import LinkCut, LinkToxic
+from .stress import Stress
 
 
 class FaultRegistry:
@@ -78,6 +79,7 @@ def default_registry(*, plugins: bool = True) -> FaultRegistry:
     registry.add("instance", InstanceFault)
     registry.add("toxic", LinkToxic)
     registry.add("cut", LinkCut)
+    registry.add("stress", Stress)
     if plugins:
         for entry in entry_points(group="azchaos.faults"):
             entry.load()(registry)

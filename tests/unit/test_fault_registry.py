@@ -36,7 +36,8 @@ def test_the_command_line_builds_faults(argv: list[str], expected: Any) -> None:
 @pytest.mark.parametrize(("argv", "error"), [
     (["toxic", "a/app->db", "latency", "latency"], "expected KEY=VALUE, found 'latency'"),
     (["toxic", "a/app->db", "latency", "latency=fast"], "toxic attribute latency: expected a whole number"),
-    (["custom", "disk-full", "size=1"], "unknown fault type 'disk-full': expected one of cut, instance, outage, toxic"),
+    (["custom", "disk-full", "size=1"],
+     "unknown fault type 'disk-full': expected one of cut, instance, outage, stress, toxic"),
 ])
 def test_bad_command_lines_are_config_errors(argv: list[str], error: str) -> None:
     with pytest.raises(ConfigError, match=error):

@@ -191,8 +191,8 @@ def test_lost_writes_counts_missing_and_changed_and_reports_unknown() -> None:
     assert not result.passed and result.value == 2
     assert result.message == ("lost_writes = 2 > 0 (of 3 acknowledged writes; 1 with unknown outcome, not "
                               "counted): 1 missing, 1 changed, acknowledged between +1.0 s and +2.0 s after "
-                              "inject outage(a, power); keys b, c; cause: 2 writes acknowledged during outage(a, power) "
-                              "(+1.0 s to +2.0 s after inject outage(a, power))")
+                              "inject outage(a, power); keys b, c; cause: 2 writes acknowledged during "
+                              "outage(a, power) (+1.0 s to +2.0 s after inject outage(a, power))")
 
 
 def test_lost_writes_needs_a_readback_and_acknowledged_writes() -> None:

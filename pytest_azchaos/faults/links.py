@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+import requests
+
+from ..errors import ConfigError, FaultError
 from ..roles.toxiproxy import Link, links
 
 if TYPE_CHECKING:
@@ -41,12 +43,20 @@ _CLIENT_LOCK = threading.Lock()
 def toxiproxy_of(stack: Stack, link: Link) -> Iterator[Any]:
     """Yield the toxiproxy-python proxy object of ``link``, its client pointed at the link's server."""
     from toxiproxy import Toxiproxy
+    from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
     member = next(m for m in stack.members(role="toxiproxy") if m.alias == link.proxy)
     with _CLIENT_LOCK:
-        server = Toxiproxy()
-        server.update_api_consumer("127.0.0.1", stack.host_port(member))
-        yield server.get_proxy(link.proxy_name)
+        port = stack.host_port(member)
+        try:
+            server = Toxiproxy()
+            server.update_api_consumer("127.0.0.1", port)
+            yield server.get_proxy(link.proxy_name)
+        except (requests.RequestException, InvalidToxic, NotFound, ProxyExists) as exc:
+            # The one place Toxiproxy's HTTP errors become ours: which server, which proxy, what it said.
+            raise FaultError(f"link {link.name}: Toxiproxy {member.alias} (127.0.0.1:{port}), proxy "
+                             f"{link.proxy_name}: {type(exc).__name__}: {exc or 'no detail'}; hint: is its AZ "
+                             "up? ('azchaos status'; 'azchaos heal --all' restores every link)") from exc
 
 
 def find_link(stack: Stack, name: str) -> Link:

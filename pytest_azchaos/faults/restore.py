@@ -84,11 +84,24 @@ def _links(stack: Stack) -> list[str]:
         if stack.backend.state(proxy.container) != "running":
             continue
         api = f"http://127.0.0.1:{stack.host_port(proxy)}"
-        for name, info in requests.get(f"{api}/proxies", timeout=5).json().items():
-            for toxic in info.get("toxics", []):
-                requests.delete(f"{api}/proxies/{name}/toxics/{toxic['name']}", timeout=5).raise_for_status()
-                done.append(f"removed toxic {toxic['name']} of {name}")
-            if not info.get("enabled", True):
-                requests.post(f"{api}/proxies/{name}", json={"enabled": True}, timeout=5).raise_for_status()
-                done.append(f"enabled {name}")
+        try:
+            done += _restore_proxies(api)
+        except (requests.RequestException, ValueError) as exc:  # ValueError: an answer that is not JSON
+            raise StackError(f"restoring the links of Toxiproxy {proxy.alias} ({api}) failed: "
+                             f"{type(exc).__name__}: {exc}; hint: see 'azchaos status' and its log "
+                             f"(docker logs {proxy.container})") from exc
+    return done
+
+
+def _restore_proxies(api: str) -> list[str]:
+    done = []
+    response = requests.get(f"{api}/proxies", timeout=5)
+    response.raise_for_status()
+    for name, info in response.json().items():
+        for toxic in info.get("toxics", []):
+            requests.delete(f"{api}/proxies/{name}/toxics/{toxic['name']}", timeout=5).raise_for_status()
+            done.append(f"removed toxic {toxic['name']} of {name}")
+        if not info.get("enabled", True):
+            requests.post(f"{api}/proxies/{name}", json={"enabled": True}, timeout=5).raise_for_status()
+            done.append(f"enabled {name}")
     return done

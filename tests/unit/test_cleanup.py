@@ -1,0 +1,187 @@
+"""Cleanup whatever ends the run: owner tokens, the sweep of dead owners' runs, held interrupts,
+and engine errors translated at the backend. No Docker engine needed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import docker.errors
+import pytest
+import requests
+
+from pytest_azchaos import owner, reaper
+from pytest_azchaos.backend import LABEL_KEPT, LABEL_OWNER, DockerBackend, engine_call, interrupts_deferred
+from pytest_azchaos.errors import EngineError, StackError
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_a_live_owner_is_never_dead() -> None:
+    token = owner.owner_token()
+    assert f"pid={os.getpid()};" in token
+    assert not owner.owner_dead(token)
+
+
+def test_an_exited_owner_is_dead() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    token = owner.owner_token(child.pid)
+    assert not owner.owner_dead(token)
+    child.kill()
+    child.wait()
+    assert owner.owner_dead(token)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_owner_alive() -> None:
+    token = owner.owner_token().replace(";start=", ";start=1")  # same PID, another start time
+    assert owner.owner_dead(token)
+
+
+@pytest.mark.parametrize("change", [("boot=", "boot=x"), ("pidns=", "pidns=pid:[1]x"), ("pid=", "pid=x")])
+def test_another_boot_namespace_or_garbage_is_never_provably_dead(change: tuple[str, str]) -> None:
+    token = owner.owner_token(dead_pid()) or owner.owner_token()
+    assert not owner.owner_dead(token.replace(*change))
+    assert not owner.owner_dead("")
+
+
+class FakeEngine:
+    def __init__(self, runs: dict[str, dict[str, str]]) -> None:
+        self.labels = runs
+        self.removed: list[str] = []
+
+    def run_labels(self) -> dict[str, dict[str, str]]:
+        return self.labels
+
+    def remove_run(self, run_id: str) -> int:
+        self.removed.append(run_id)
+        return 3
+
+
+def test_the_sweep_removes_only_runs_of_dead_owners_that_were_not_kept() -> None:
+    live = owner.owner_token()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    gone = owner.owner_token(child.pid)
+    child.kill()
+    child.wait()
+    engine = FakeEngine({
+        "orphan": {LABEL_OWNER: gone},
+        "kept": {LABEL_OWNER: gone, LABEL_KEPT: "1"},
+        "live": {LABEL_OWNER: live},
+        "unlabelled": {},
+        "elsewhere": {LABEL_OWNER: gone.replace("boot=", "boot=other")},
+    })
+    said: list[str] = []
+    assert reaper.sweep(engine, said.append) == ["orphan"]  # type: ignore[arg-type]
+    assert engine.removed == ["orphan"]
+    assert said == ["removed stack orphan left by a process that died (3 objects)"]
+
+
+def test_interrupts_are_held_until_the_removal_is_done() -> None:
+    done = []
+    with pytest.raises(KeyboardInterrupt, match="held while removing stack x"), interrupts_deferred("removing stack x"):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        done.append("removed")
+    assert done == ["removed"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def api_error(status: int, text: str, cls: type[docker.errors.APIError] = docker.errors.APIError) -> Exception:
+    response = requests.Response()
+    response.status_code = status
+    return cls(text, response=response, explanation=text)
+
+
+@pytest.mark.parametrize(("exc", "kind", "words"), [
+    (api_error(409, 'Conflict. The container name "/azchaos-x-lb" is already in use'), StackError,
+     "creating container azchaos-x-lb: the Docker engine refused (409): Conflict. The container name"),
+    (api_error(500, "driver failed: Bind for 127.0.0.1:0 failed: port is already allocated"), StackError,
+     "hint: another process holds that port"),
+    (api_error(404, "No such container: azchaos-x-lb", docker.errors.NotFound), StackError,
+     "hint: it is gone (removed by another process?)"),
+    (requests.exceptions.ConnectionError("Connection aborted"), EngineError,
+     "creating container azchaos-x-lb: the Docker engine did not answer (Connection aborted); run 'azchaos engine'"),
+])
+def test_engine_errors_say_what_was_done_to_what_and_a_hint(exc: Exception, kind: type[Exception], words: str) -> None:
+    with pytest.raises(kind) as caught, engine_call("creating container azchaos-x-lb"):
+        raise exc
+    assert words in str(caught.value)
+    assert caught.value.__cause__ is exc
+
+
+class _RefusingAPI:
+    def __getattr__(self, name: str) -> Any:
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise api_error(409, "cannot pause container: it is not running")
+        return refuse
+
+
+class _RefusingClient:
+    api = _RefusingAPI()
+
+
+def test_a_refused_fault_action_names_the_container() -> None:
+    backend = DockerBackend(_RefusingClient(), owner="")  # type: ignore[arg-type]
+    with pytest.raises(StackError, match="pausing container azchaos-x-app-a-1: the Docker engine refused "
+                                         r"\(409\): .* hint: it was stopped or killed meanwhile"):
+        backend.pause(["azchaos-x-app-a-1"])
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _ToxiproxyGone:
+    """A stack whose Toxiproxy of AZ a answers on no port."""
+
+    def __init__(self) -> None:
+        from pytest_azchaos.stack import Member
+
+        self.proxy = Member("toxiproxy", "toxiproxy", "a", 1, "azchaos-x-toxiproxy-a", "toxiproxy-a", 8474)
+        self.port = closed_port()
+
+        class Backend:
+            def state(self, name: str) -> str:
+                return "running"
+
+        self.backend = Backend()
+
+    def members(self, role: str | None = None) -> list[Any]:
+        return [self.proxy]
+
+    def host_port(self, member: Any, port: int | None = None) -> int:
+        return self.port
+
+
+def test_restore_says_which_toxiproxy_did_not_answer() -> None:
+    from pytest_azchaos.faults.restore import _links
+
+    stack = _ToxiproxyGone()
+    with pytest.raises(StackError, match=r"restoring the links of Toxiproxy toxiproxy-a "
+                                         rf"\(http://127.0.0.1:{stack.port}\) failed: ConnectionError: "
+                                         r".*docker logs azchaos-x-toxiproxy-a"):
+        _links(stack)  # type: ignore[arg-type]
+
+
+def test_a_link_fault_says_which_toxiproxy_did_not_answer() -> None:
+    from pytest_azchaos.errors import FaultError
+    from pytest_azchaos.faults.links import toxiproxy_of
+    from pytest_azchaos.roles.toxiproxy import Link
+
+    stack = _ToxiproxyGone()
+    link = Link("a/app->db", "a", "toxiproxy-a", 15432, "db:5432")
+    with pytest.raises(FaultError, match=rf"link a/app->db: Toxiproxy toxiproxy-a \(127.0.0.1:{stack.port}\), "
+                                         r"proxy a.app_to_db: ConnectionError"), \
+            toxiproxy_of(stack, link):  # type: ignore[arg-type]
+        pass

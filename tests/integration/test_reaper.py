@@ -1,4 +1,5 @@
-"""A run killed with SIGKILL leaves nothing behind: its reaper removes the stack."""
+"""A run killed with SIGKILL leaves nothing behind: its reaper removes the stack, or, when the reaper
+was killed with it, the next start does; a second Ctrl-C while removing leaves nothing either."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_azchaos.backend import LABEL_RUN
+from pytest_azchaos import reaper
+from pytest_azchaos.backend import LABEL_RUN, DockerBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,3 +45,83 @@ def test_sigkilled_pytest_leaves_nothing_behind(pytester: pytest.Pytester, docke
             return
         time.sleep(1)
     pytest.fail(f"{len(left)} container(s) of the killed run are still there after 60 s")
+
+
+TINY = """\
+name: tiny
+azs: [a]
+images: {images}
+services:
+  app:
+    role: app
+    image: example-app
+  lb:
+    role: lb
+    image: nginx
+"""
+
+
+def _objects_of(client: docker.DockerClient, run_id: str) -> set[str]:
+    selector = {"label": f"{LABEL_RUN}={run_id}"}
+    found = {c["Names"][0] for c in client.api.containers(all=True, filters=selector)}
+    return found | {n.name for n in client.networks.list(filters=selector)}
+
+
+def _start_session(pytester: pytest.Pytester) -> tuple[subprocess.Popen[str], str]:
+    """Start a pytest session (its own process group) holding a tiny stack; return it and the run id."""
+    env_file = pytester.path / "tiny.yaml"
+    env_file.write_text(TINY.format(images=ROOT / "environments" / "images"))
+    pytester.makepyfile("import time\ndef test_hang(azchaos_stack):\n"
+                        "    print('UP', azchaos_stack.run_id, flush=True)\n    time.sleep(600)\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", f"--azchaos-env={env_file}"],
+        cwd=pytester.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("UP "):
+            return proc, line.split()[1]
+    pytest.fail(f"the stack did not come up (exit {proc.wait()})")
+
+
+def _reaper_of(run_id: str) -> int:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"pytest_azchaos.reaper" in args and run_id.encode() in args:
+            return int(cmdline.parent.name)
+    pytest.fail(f"no reaper runs for {run_id}")
+
+
+def test_a_run_killed_with_its_reaper_is_removed_by_the_next_start(
+        pytester: pytest.Pytester, docker_client: docker.DockerClient) -> None:
+    proc, run_id = _start_session(pytester)
+    reaper_pid = _reaper_of(run_id)
+    os.killpg(proc.pid, signal.SIGKILL)  # a CI job cancel or a cgroup OOM kill: pytest and its reaper at once
+    os.kill(reaper_pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(2)
+    assert _objects_of(docker_client, run_id), "the run was removed although its reaper was killed"
+    # The next start (here: the sweep it runs first) removes it, and nothing of a live run.
+    assert run_id in reaper.sweep(DockerBackend(), print)
+    assert _objects_of(docker_client, run_id) == set()
+
+
+def test_a_second_ctrl_c_while_removing_leaves_nothing(
+        pytester: pytest.Pytester, docker_client: docker.DockerClient) -> None:
+    proc, run_id = _start_session(pytester)
+    assert proc.stdout is not None
+    # Ctrl-C, then Ctrl-C again and again while the session heals and removes the stack.
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.1)
+    output = proc.stdout.read()
+    assert proc.poll() is not None, "pytest did not end on Ctrl-C"
+    assert "please wait" in output, output  # an interrupt did arrive while removing, and was held
+    deadline = time.monotonic() + 30  # had the owner died mid-removal, its reaper finishes within 30 s
+    while _objects_of(docker_client, run_id) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _objects_of(docker_client, run_id) == set(), output

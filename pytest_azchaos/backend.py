@@ -90,8 +90,10 @@ def connect(timeout_s: float = 60) -> docker.DockerClient:
 
 # What to try, by what the engine said; the first match wins.
 _HINTS = (
-    ("is already in use", "a leftover of an earlier run has that name: remove it with 'azchaos down --run-id RUN'"),
-    ("already exists", "a leftover of an earlier run has that name: remove it with 'azchaos down --run-id RUN'"),
+    ("is already in use", "something else has that name: a leftover run ('azchaos down --orphans', or "
+                          "'azchaos down --run-id RUN'), or not ours (docker rm -f NAME); or choose another run id"),
+    ("already exists", "something else has that name: a leftover run ('azchaos down --orphans', or "
+                       "'azchaos down --run-id RUN'), or not ours (docker network rm NAME); or choose another run id"),
     ("port is already allocated", "another process holds that port; retry (Docker picks a new one)"),
     ("no space left", "the engine's disk is full: free space (docker system prune) and retry"),
     ("pool of ip addresses", "the engine ran out of network address pools: remove stale networks "

@@ -16,8 +16,11 @@ import time
 from collections.abc import Sequence
 from typing import NoReturn
 
+import docker.errors
+import requests.exceptions
+
 from . import cli_faults, compose, images, reaper
-from .backend import DockerBackend, connect
+from .backend import DockerBackend, connect, engine_error
 from .errors import AzChaosError, ConfigError, EngineError
 from .faults.state import FaultState, state_dir
 from .resources import data_root, environment_file
@@ -234,6 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except AzChaosError as exc:
         print(f"azchaos: error: {exc}", file=sys.stderr)
+        return 2
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        # A call not yet made through the backend's engine_call: still one line, never a traceback.
+        print(f"azchaos: error: {engine_error(f'azchaos {args.command}', exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("azchaos: interrupted", file=sys.stderr)

@@ -185,3 +185,17 @@ def test_a_link_fault_says_which_toxiproxy_did_not_answer() -> None:
                                          r"proxy a.app_to_db: ConnectionError"), \
             toxiproxy_of(stack, link):  # type: ignore[arg-type]
         pass
+
+
+def test_the_command_never_shows_a_docker_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_azchaos import cli
+
+    def status(args: Any) -> int:
+        raise api_error(500, "container has no network settings")
+
+    monkeypatch.setitem(cli.COMMANDS, "status", status)
+    assert cli.main(["status"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("azchaos: error: azchaos status: the Docker engine refused (500): container has no network "
+                   "settings; hint: see the engine's log (journalctl -u docker)\n")

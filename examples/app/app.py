@@ -59,16 +59,68 @@ class MemoryItems:
             return self.items.get(key)
 
 
+def unavailable(exc: Exception) -> Unavailable:
+    return Unavailable(f"database: {type(exc).__name__}: {str(exc).strip()[:200]}")
+
+
+class Connections:
+    """A pool of at most ``size`` PostgreSQL connections to one endpoint, shared by all threads:
+    the last one returned is the next one lent (LIFO), a new one is opened when none is idle,
+    and one that failed is closed instead of returned. A request waits up to WAIT_S for a
+    connection, then answers 503: the DB sees a bounded number of sessions, even under overload.
+
+    Not psycopg_pool: its connections are opened by background workers that back off for
+    seconds after a refused connection, so after a failover the app would wait for its pool
+    instead of reconnecting at once; here a request that finds no connection opens one itself
+    (fast failure while the endpoint refuses, immediate recovery once it accepts)."""
+
+    WAIT_S = 2.0
+
+    def __init__(self, psycopg: Any, url: str, *, size: int = 16) -> None:
+        self.psycopg, self.url = psycopg, url
+        self.idle: list[Any] = []
+        self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(size)
+
+    def take(self) -> tuple[Any, bool]:
+        """Return an idle connection (reused=True) or a new one; the caller must give it back."""
+        if not self.slots.acquire(timeout=self.WAIT_S):
+            raise Unavailable(f"database: no free connection in {self.WAIT_S:g} s")
+        with self.lock:
+            if self.idle:
+                return self.idle.pop(), True
+        try:
+            return self.psycopg.connect(self.url, connect_timeout=2, autocommit=True,
+                                        options="-c statement_timeout=5000"), False
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def give_back(self, conn: Any) -> None:
+        """Return a connection that worked; one that failed is closed and its slot freed."""
+        if not conn.closed:
+            with self.lock:
+                self.idle.append(conn)
+        self.slots.release()
+
+    def discard_idle(self) -> None:
+        """Close every idle connection: after one broke (a failover cut them all), the rest are suspect."""
+        with self.lock:
+            idle, self.idle = self.idle, []
+        for conn in idle:
+            conn.close()
+
+
 class DbItems:
-    """Items in PostgreSQL. One connection per thread, replaced after any failure, so the
-    app follows a failover by itself: the DB endpoint cuts old sessions, we reconnect."""
+    """Items in PostgreSQL, through a pool per endpoint. A connection that fails is closed, so
+    the app follows a failover by itself: the DB endpoint cuts old sessions, we reconnect."""
 
     def __init__(self, url: str, read_url: str | None = None) -> None:
         import psycopg
 
         self.psycopg = psycopg
         self.urls = {"primary": url, "read": read_url or url}
-        self.local = threading.local()
+        self.pools = {which: Connections(psycopg, self.urls[which]) for which in ("primary", "read")}
         threading.Thread(target=self.create_table, daemon=True).start()
 
     def create_table(self) -> None:
@@ -80,29 +132,25 @@ class DbItems:
             except Unavailable:
                 time.sleep(1)
 
-    def connection(self, which: str) -> Any:
-        conn = getattr(self.local, which, None)
-        if conn is None or conn.closed:
-            conn = self.psycopg.connect(self.urls[which], connect_timeout=2, autocommit=True,
-                                        options="-c statement_timeout=5000")
-            setattr(self.local, which, conn)
-        return conn
-
     def run(self, sql: str, params: tuple[Any, ...] = (), *, which: str = "primary") -> list[tuple[Any, ...]]:
-        """Run one statement; a connection that broke (e.g. cut by a failover) is replaced and the
-        statement retried once on a fresh one, as drivers for RDS do."""
+        """Run one statement; a pooled connection that broke (e.g. cut by a failover) is replaced and
+        the statement retried once on a new one, as drivers for RDS do."""
+        pool = self.pools[which]
         for attempt in (1, 2):
-            reused = getattr(self.local, which, None) is not None
             try:
-                cursor = self.connection(which).execute(sql, params)
+                conn, reused = pool.take()
+            except self.psycopg.Error as exc:
+                raise unavailable(exc) from None
+            try:
+                cursor = conn.execute(sql, params)
                 return cursor.fetchall() if cursor.description else []
             except self.psycopg.Error as exc:
-                conn = getattr(self.local, which, None)
-                if conn is not None:
-                    conn.close()
-                setattr(self.local, which, None)
+                conn.close()
                 if attempt == 2 or not reused or not isinstance(exc, self.psycopg.OperationalError):
-                    raise Unavailable(f"database: {type(exc).__name__}: {str(exc).strip()[:200]}") from None
+                    raise unavailable(exc) from None
+                pool.discard_idle()
+            finally:
+                pool.give_back(conn)
         raise AssertionError("unreachable")
 
     def put(self, key: str, value: str) -> None:
@@ -143,7 +191,7 @@ class Objects:
 
         self.client = boto3.client("s3", endpoint_url=endpoint, config=Config(
             connect_timeout=2, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"},
-            s3={"addressing_style": "path"}))
+            s3={"addressing_style": "path"}, max_pool_connections=64))  # not 10: keep connections under load
         self.transfer = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE)
         threading.Thread(target=self.create_bucket, daemon=True).start()
 
@@ -161,7 +209,10 @@ class Objects:
 
     def put(self, key: str, body: bytes) -> str:
         try:
-            self.client.upload_fileobj(io.BytesIO(body), BUCKET, key, Config=self.transfer)
+            if len(body) < PART_SIZE:  # one request; upload_fileobj would start a thread pool for it
+                self.client.put_object(Bucket=BUCKET, Key=key, Body=body)
+            else:
+                self.client.upload_fileobj(io.BytesIO(body), BUCKET, key, Config=self.transfer)
         except Exception as exc:
             raise Unavailable(f"s3: {type(exc).__name__}: {exc}") from None
         return hashlib.sha256(body).hexdigest()
@@ -261,9 +312,15 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(404, {"error": "not found", "path": self.path})
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The listen backlog (socketserver's default is 5): a burst of new connections from the LB
+    # must wait in the queue, not be refused, which the LB could only turn into a 502.
+    request_queue_size = 1024
+
+
 def main() -> None:
-    server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8080"))), Handler)
-    server.daemon_threads = True
+    server = Server(("0.0.0.0", int(os.environ.get("PORT", "8080"))), Handler)
     # PID 1 ignores SIGTERM unless it says otherwise; stop promptly like a real service.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(f"example-app {REPLICA} in AZ {AZ} listening on {server.server_address}", flush=True)

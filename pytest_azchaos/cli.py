@@ -94,7 +94,7 @@ def _only_run(backend: DockerBackend, run_id: str | None) -> str:
         check_run_id(run_id)
         if run_id not in backend.runs():
             running = ", ".join(sorted(backend.runs())) or "none"
-            raise ConfigError(f"no stack with run id {run_id!r} (running: {running}; see 'azchaos status')")
+            raise ConfigError(f"no stack with run id {run_id!r} is running (running: {running}; see 'azchaos status')")
         return run_id
     runs = sorted(backend.runs())
     if len(runs) == 1:

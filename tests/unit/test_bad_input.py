@@ -131,13 +131,13 @@ COMMANDS = [
     ("up bad run id", ["up", "--run-id", "BAD ID!"], 2, "run id 'BAD ID!': expected 1 to 32 lowercase letters"),
     ("up long run id", ["up", "--run-id", "a" * 33], 2, "expected 1 to 32"),
     ("up run id with slash", ["up", "--run-id", "../x"], 2, "run id '../x'"),
-    ("down unknown run", ["down", "--run-id", "nope"], 2, "no stack with run id 'nope' (running: 3f2a9c1d"),
+    ("down unknown run", ["down", "--run-id", "nope"], 2, "no stack with run id 'nope' is running (running: 3f2a9c1d"),
     ("down bad run id", ["down", "--run-id", "BAD ID!"], 2, "run id 'BAD ID!'"),
-    ("status unknown run", ["status", "--run-id", "nope"], 2, "no stack with run id 'nope'"),
-    ("fault unknown run", ["fault", "outage", "a", "--run-id", "nope"], 2, "no stack with run id 'nope'"),
+    ("status unknown run", ["status", "--run-id", "nope"], 2, "no stack with run id 'nope' is running"),
+    ("fault unknown run", ["fault", "outage", "a", "--run-id", "nope"], 2, "no stack with run id 'nope' is running"),
     ("fault huge --for", ["fault", "outage", "a", "--for", "99999999999999999999h"], 2, "at most 168h"),
     ("fault negative --for", ["fault", "outage", "a", "--for", "-5s"], 2, "--for"),
-    ("heal unknown run", ["heal", "--run-id", "nope"], 2, "no stack with run id 'nope'"),
+    ("heal unknown run", ["heal", "--run-id", "nope"], 2, "no stack with run id 'nope' is running"),
     ("down orphans and all", ["down", "--orphans", "--all"], 2, "not allowed with argument"),
 ]
 

@@ -67,5 +67,8 @@ def owner_dead(token: str) -> bool:
         return False
     if (fields.get("boot"), fields.get("pidns")) != identity:
         return False
-    ticks = _start_ticks(int(fields["pid"]))
+    pid = int(fields["pid"])
+    ticks = _start_ticks(pid)
+    if ticks is None and alive(pid):
+        return False  # e.g. /proc mounted with hidepid: another user's process we cannot read
     return ticks != fields["start"]  # gone, a zombie, or the PID now belongs to another process

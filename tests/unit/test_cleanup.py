@@ -39,6 +39,12 @@ def test_an_exited_owner_is_dead() -> None:
     assert owner.owner_dead(token)
 
 
+def test_a_process_whose_start_time_cannot_be_read_is_not_provably_dead(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(owner, "_start_ticks", lambda pid: None)  # /proc with hidepid: another user's process
+    token = f"host=x;boot={owner._host_identity()[0]};pidns={owner._host_identity()[1]};pid={os.getpid()};start=1"
+    assert not owner.owner_dead(token)
+
+
 def test_a_reused_pid_does_not_keep_a_dead_owner_alive() -> None:
     token = owner.owner_token().replace(";start=", ";start=1")  # same PID, another start time
     assert owner.owner_dead(token)

@@ -115,8 +115,8 @@ class Step:
     def causes(self) -> collections.Counter[str]:
         return collections.Counter(cause(op) for op in self.failed)
 
-    def latency(self, q: float) -> float:
-        return percentile([op.latency for op in self.ops if op.outcome == OK], q)
+    def latency(self, q: float, kind: str | None = None) -> float:
+        return percentile([op.latency for op in self.ops if op.outcome == OK and kind in (None, op.kind)], q)
 
 
 def cause(op: Operation) -> str:
@@ -143,6 +143,10 @@ def print_step(step: Step) -> None:
     print(f"{step.rate:7.0f}/s  achieved {len(step.ops) / step.seconds:7.0f}/s  errors {len(step.failed):5d} "
           f"({share:4.1f} %)  p50 {ms(step.latency(50))}  p99 {ms(step.latency(99))}  max {ms(step.latency(100))}")
     print(f"          causes: {causes}")
+    kinds = sorted({op.kind for op in step.ops})
+    if len(kinds) > 1:
+        print("          p50/p99 by kind: " + "  ".join(
+            f"{kind} {ms(step.latency(50, kind)).strip()}/{ms(step.latency(99, kind)).strip()}" for kind in kinds))
     busy = sorted(step.cpu.items(), key=lambda kv: -kv[1])
     print("          CPU %: " + "  ".join(f"{name} {pct:.0f}" for name, pct in busy if pct >= 0.5)
           + f"  | total {sum(step.cpu.values()):.0f} of 200")

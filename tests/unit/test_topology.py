@@ -55,7 +55,7 @@ def test_default_environment_loads() -> None:
     assert default.azs == ("a", "b", "c")
     assert default.service("db").azs == ("a", "b")
     assert default.service("db").options["dcs"] == "etcd"
-    assert default.service("db").options["ttl"] == 10.0
+    assert default.service("db").options["ttl"] == 20.0
 
 
 def test_defaults(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from .backend import LABEL_AZ, LABEL_ROLE, LABEL_RUN, Backend, ContainerSpec, Do
 from .errors import ConfigError, StackError
 from .images import ImageSet
 from .roles import ROLES
-from .roles.db import DbRole
+from .roles.db import READ_ONLY_OFFSET, DbRole
 from .roles.lb import render as render_lb
 from .scaling import AutoScaling
 from .topology import REGIONAL, ServiceSpec, Topology
@@ -255,6 +255,7 @@ class Stack:
         return ContainerSpec(
             name=member.container, image=image, labels=labels, networks=networks, environment=env,
             command=role.command(self, member), publish=role.ports(self, member), files=role.files(self, member),
+            sysctls=role.sysctls(self, member),
         )
 
     def add_member(self, member: Member, image: str) -> None:
@@ -331,10 +332,12 @@ class Stack:
         except psycopg.Error:
             return False
 
-    def db_dsn(self, endpoint: Member | None = None) -> str:
-        """Return a PostgreSQL DSN of the DB endpoint on 127.0.0.1."""
+    def db_dsn(self, endpoint: Member | None = None, *, reader: bool = False) -> str:
+        """Return a PostgreSQL DSN of the DB endpoint on 127.0.0.1: the writer, or with ``reader`` the
+        reader endpoint (any running node, possibly stale, like an RDS reader endpoint)."""
         endpoint = endpoint or self.members(role="db-endpoint")[0]
-        return f"postgresql://postgres:{self.secret('db_password')}@127.0.0.1:{self.host_port(endpoint)}/postgres"
+        port = self.host_port(endpoint, endpoint.port + READ_ONLY_OFFSET if reader else None)
+        return f"postgresql://postgres:{self.secret('db_password')}@127.0.0.1:{port}/postgres"
 
     def endpoints(self) -> dict[str, Any]:
         """Return the published endpoints, for any standard client (curl, psql, aws cli)."""
@@ -350,6 +353,7 @@ class Stack:
         endpoints = self.members(role="db-endpoint")
         if endpoints and self.is_running(endpoints[0]):
             found["db"] = self.db_dsn(endpoints[0])
+            found["db_reader"] = self.db_dsn(endpoints[0], reader=True)
         return found
 
     def status(self) -> dict[str, Any]:

@@ -48,7 +48,13 @@ def patroni_config(stack: Stack, member: Member) -> dict[str, Any]:
                     "use_slots": True,
                     "parameters": {"wal_level": "replica", "hot_standby": "on", "wal_log_hints": "on",
                                    "max_wal_senders": 10, "max_replication_slots": 10,
-                                   "max_connections": 200, "shared_buffers": "32MB"},
+                                   "max_connections": 200, "shared_buffers": "32MB",
+                                   # A standby that hangs (its AZ frozen) keeps its TCP connection
+                                   # open, so the primary would wait on it for every commit until
+                                   # the default 60 s; after 5 s without an answer the walsender
+                                   # drops it, Patroni sees no streaming sync standby, and commits
+                                   # go on (strict: false) or wait for one (strict: true).
+                                   "wal_sender_timeout": "5s"},
                 },
             },
             "initdb": [{"encoding": "UTF8"}, {"locale": "C"}],
@@ -159,6 +165,10 @@ class DbEndpointRole(Role):
 
     name = "db-endpoint"
 
+    def ports(self, stack: Stack, member: Member) -> tuple[int, ...]:
+        """The writer endpoint and the reader endpoint, both published for psql or pgbench."""
+        return (member.port, member.port + READ_ONLY_OFFSET)
+
     def command(self, stack: Stack, member: Member) -> list[str]:
         return ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
 
@@ -185,10 +195,19 @@ global
     # To the container's log: server state changes and failed connections only.
     log stdout format raw local0 info
 
+# Names are re-resolved every second (a restarted container may get a new address), but a name
+# that stops resolving (a stopped or cut-off node) keeps its last address: the node stays under
+# its health checks and is DOWN. Were the name dropped, the server would go to maintenance and,
+# once the name resolved again, come back READY from DNS before any check, and take connections.
 resolvers docker
     nameserver dns 127.0.0.11:53
+    timeout resolve 1s
     hold valid 1s
-    hold nx 1s
+    hold nx 24h
+    hold timeout 24h
+    hold refused 24h
+    hold other 24h
+    hold obsolete 24h
 
 defaults
     mode tcp
@@ -206,8 +225,14 @@ defaults
 
 listen primary
     bind *:{port}
-    option httpchk GET /primary
+    # Patroni answers 200 on /primary as soon as a node holds the leader lock, also while its
+    # Postgres is still starting or promoting (and refuses writes). The body says what Postgres
+    # itself reports: only a node that runs and is out of recovery takes writes.
+    option httpchk
+    http-check send meth GET uri /primary
     http-check expect status 200
+    http-check expect rstring '"state": ?"running"'
+    http-check expect rstring '"role": ?"primary"'
     # Check twice a second; a demoted or dead node is out after 2 failures and its
     # open sessions are cut, so clients reconnect to the new primary.
     default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions

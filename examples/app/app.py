@@ -37,6 +37,12 @@ S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL")
 BUCKET = os.environ.get("S3_BUCKET", "azchaos")
 PART_SIZE = 8 * 1024 * 1024
 READ_RETRY_S = 2.5  # item reads are retried for this long while no DB endpoint answers
+# Every request is answered within about 4 s, below the load balancer's 5 s read timeout: a
+# replica that waits on a slow dependency answers 503 instead of looking dead to the LB (which
+# would eject healthy replicas and leave none when, e.g., the DB's synchronous standby hangs).
+STATEMENT_TIMEOUT_MS = 2000
+S3_READ_TIMEOUT_S = 4
+SYNC_CANCELED = "canceling wait for synchronous replication"
 
 
 class Unavailable(Exception):
@@ -90,11 +96,19 @@ class Connections:
             if self.idle:
                 return self.idle.pop(), True
         try:
-            return self.psycopg.connect(self.url, connect_timeout=2, autocommit=True,
-                                        options="-c statement_timeout=5000"), False
+            conn = self.psycopg.connect(self.url, connect_timeout=2, autocommit=True,
+                                        options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
+            conn.add_notice_handler(self.notice)
+            return conn, False
         except BaseException:
             self.slots.release()
             raise
+
+    notices = threading.local()  # the server's notices of the statement this thread runs
+
+    def notice(self, diagnostic: Any) -> None:
+        """Keep the server's warnings: psycopg calls this in the thread that runs the statement."""
+        self.notices.seen = [*getattr(self.notices, "seen", []), str(diagnostic.message_primary or "")]
 
     def give_back(self, conn: Any) -> None:
         """Return a connection that worked; one that failed is closed and its slot freed."""
@@ -142,7 +156,14 @@ class DbItems:
             except self.psycopg.Error as exc:
                 raise unavailable(exc) from None
             try:
+                pool.notices.seen = []
                 cursor = conn.execute(sql, params)
+                if any(SYNC_CANCELED in notice for notice in pool.notices.seen):
+                    # statement_timeout ended the wait for the synchronous standby: PostgreSQL
+                    # committed locally and says "success", but the standby may not have the row,
+                    # so losing the primary now would lose it. Not an acknowledgement: answer 503.
+                    raise Unavailable("database: committed on the primary but not confirmed by the "
+                                      "synchronous standby within the statement timeout")
                 return cursor.fetchall() if cursor.description else []
             except self.psycopg.Error as exc:
                 conn.close()
@@ -190,7 +211,8 @@ class Objects:
         from botocore.config import Config
 
         self.client = boto3.client("s3", endpoint_url=endpoint, config=Config(
-            connect_timeout=2, read_timeout=10, retries={"max_attempts": 3, "mode": "standard"},
+            # One attempt, bounded: the S3 endpoint already retries reads on another node.
+            connect_timeout=1, read_timeout=S3_READ_TIMEOUT_S, retries={"max_attempts": 1, "mode": "standard"},
             s3={"addressing_style": "path"}, max_pool_connections=64))  # not 10: keep connections under load
         self.transfer = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE)
         threading.Thread(target=self.create_bucket, daemon=True).start()

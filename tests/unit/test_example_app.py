@@ -25,11 +25,18 @@ def app() -> Any:
 class FakeConnection:
     def __init__(self, db: FakeDb) -> None:
         self.db, self.closed = db, False
+        self.notice_handlers: list[Any] = []
+
+    def add_notice_handler(self, handler: Any) -> None:
+        self.notice_handlers.append(handler)
 
     def execute(self, sql: str, params: tuple[Any, ...]) -> Any:
         if self in self.db.broken or self.db.everything_broken:
             raise self.db.psycopg.OperationalError("server closed the connection unexpectedly")
         self.db.statements.append((self, sql))
+        for message in self.db.notices:  # what PostgreSQL sends before the command completes
+            for handler in self.notice_handlers:
+                handler(types.SimpleNamespace(message_primary=message))
         return types.SimpleNamespace(description=None, fetchall=list)
 
     def close(self) -> None:
@@ -44,6 +51,7 @@ class FakeDb:
         self.broken: set[FakeConnection] = set()
         self.everything_broken = False
         self.statements: list[tuple[FakeConnection, str]] = []
+        self.notices: list[str] = []
         error = type("Error", (Exception,), {})
         self.psycopg = types.SimpleNamespace(Error=error, OperationalError=type("OperationalError", (error,), {}),
                                              connect=self.connect)
@@ -77,6 +85,18 @@ def test_a_connection_cut_by_a_failover_is_replaced_and_the_statement_retried(db
     assert len(fake.opened) == 2
     assert fake.opened[0].closed
     assert fake.statements[-1][0] is fake.opened[1]
+
+
+def test_a_write_whose_sync_replication_wait_was_canceled_is_not_acknowledged(
+        app: Any, db: tuple[Any, FakeDb]) -> None:
+    """statement_timeout ends the wait for the synchronous standby with a WARNING and a "success":
+    the row is only on the primary, so the app must answer 503, never 200."""
+    items, fake = db
+    fake.notices = ["canceling wait for synchronous replication due to user request"]
+    with pytest.raises(app.Unavailable, match="not confirmed by the synchronous standby"):
+        items.put("k", "v")
+    fake.notices = ["some other warning"]
+    items.put("k", "v")  # other notices change nothing
 
 
 def test_a_new_connection_that_fails_is_not_retried_and_answers_503(app: Any, db: tuple[Any, FakeDb]) -> None:

@@ -46,6 +46,7 @@ class ContainerSpec:
     command: Sequence[str] = ()
     publish: Sequence[int] = ()  # container ports, published on 127.0.0.1 at a port Docker picks
     files: Mapping[str, str] = field(default_factory=dict)  # absolute path -> content
+    sysctls: Mapping[str, str] = field(default_factory=dict)  # network-namespace kernel settings
 
 
 class Backend(Protocol):
@@ -194,6 +195,7 @@ class DockerBackend:
                 hostname=spec.name[-63:],
                 ports={f"{port}/tcp": ("127.0.0.1", None) for port in spec.publish},
                 network=primary,
+                sysctls=dict(spec.sysctls) or None,
                 networking_config={primary: EndpointConfig(self.client.api._version, aliases=list(aliases))},
                 detach=True,
             )

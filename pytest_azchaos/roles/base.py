@@ -24,6 +24,10 @@ class Role:
     def environment(self, stack: Stack, member: Member) -> dict[str, str]:
         return {}
 
+    def sysctls(self, stack: Stack, member: Member) -> dict[str, str]:
+        """Kernel settings of the member's own network namespace (``docker run --sysctl``)."""
+        return {}
+
     def command(self, stack: Stack, member: Member) -> list[str]:
         return list(stack.topology.service(member.service).command)
 

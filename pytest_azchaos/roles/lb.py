@@ -29,7 +29,13 @@ class LbRole(Role):
         return [m.alias for m in members if not http_ok(stack.url(m, m.port, target.health_path))]
 
 
-def _upstream(stack: Stack, service: str, running: set[str] | None) -> str:
+# Requests one target may hold at once. A target that hangs (frozen) fills its own share and
+# nginx skips it, so it cannot take the whole region's budget; the region admits this many per
+# target, so that some target always has room when a request is admitted (never a 502 for it).
+IN_FLIGHT_PER_TARGET = 64
+
+
+def _upstream(stack: Stack, service: str, running: set[str] | None, *, max_conns: int = 0) -> str:
     """Return the ``server`` lines of an upstream: the members of ``service`` that are running.
 
     nginx resolves names when it (re)loads and refuses a name that does not
@@ -43,7 +49,8 @@ def _upstream(stack: Stack, service: str, running: set[str] | None) -> str:
         if running is not None and not set(via) <= running:
             continue
         address = link.address if link else f"{member.alias}:{member.port}"
-        lines.append(f"        server {address} max_fails=1 fail_timeout=5s;")
+        limit = f" max_conns={max_conns}" if max_conns else ""
+        lines.append(f"        server {address} max_fails=1 fail_timeout=5s{limit};")
     # nginx needs one server: a closed port, so requests fail fast with 502.
     return "\n".join(lines) or "        server 127.0.0.1:9 max_fails=0;"
 
@@ -53,9 +60,12 @@ def render(stack: Stack, lb: ServiceSpec, *, running: set[str] | None = None) ->
     assert lb.targets is not None
     template = resources.fixture("nginx/nginx.conf.template").read_text()
     s3 = lb.options.get("s3")
+    servers = _upstream(stack, lb.targets, running, max_conns=IN_FLIGHT_PER_TARGET)
     values = {
         "upstream": lb.targets,
-        "servers": _upstream(stack, lb.targets, running),
+        "servers": servers,
+        # Overload: requests past this many in the region get 503 + Retry-After (docs/stack.md).
+        "in_flight": str(IN_FLIGHT_PER_TARGET * max(1, servers.count(" max_conns="))),
         "port": str(lb.port),
         "connect_timeout": f"{int(lb.connect_timeout_s * 1000)}ms",
         # Not http_503: an app answers 503 when *its* dependency fails (the DB failing over);
@@ -84,14 +94,37 @@ S3_SERVER = """
         proxy_buffering off;
         proxy_request_buffering off;
 
+        # Reads must not wait long on a node that hangs (a frozen AZ): give up after 3 s and
+        # ask another node. Uploads (PUT, POST) take their own, longer limits below.
         location / {{
+            error_page 418 = @upload;
+            if ($request_method ~ ^(PUT|POST)$) {{
+                return 418;
+            }}
             proxy_pass http://s3;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
             proxy_connect_timeout 500ms;
-            proxy_read_timeout 60s;
-            proxy_send_timeout 60s;
+            proxy_read_timeout 3s;
+            proxy_send_timeout 3s;
+            proxy_next_upstream error timeout http_502 http_503 http_504;
+            proxy_next_upstream_tries 3;
+        }}
+
+        location @upload {{
+            proxy_pass http://s3;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_connect_timeout 500ms;
+            # A frozen node accepts the connection and then nothing: give up on it when it has
+            # taken no data for 5 s (its small TCP buffers fill within milliseconds), or has not
+            # answered 15 s after the whole request (a healthy node answers a part within seconds
+            # even while a peer hangs: it drops that peer's drives after 3 s). Clients retry a
+            # failed part, and the node is skipped for fail_timeout meanwhile.
+            proxy_read_timeout 15s;
+            proxy_send_timeout 5s;
             proxy_next_upstream error timeout http_502 http_503 http_504;
             proxy_next_upstream_tries 3;
         }}

@@ -54,7 +54,23 @@ class S3Role(Role):
             # never get an answer; the default TCP user timeout (10 min) would keep requests
             # waiting on them. Give up on unacknowledged data after 3 s instead.
             "MINIO_CONN_USER_TIMEOUT": "3s",
+            # A node that hangs (a frozen AZ: TCP still answers, nothing else does) would hold every
+            # write that has shards on its drives for the default drive timeout of 30 s. Give up on
+            # a drive after 3 s: the write completes on the others, like S3 riding through a gray AZ.
+            "MINIO_DRIVE_MAX_TIMEOUT": "3s",
         }
+
+    def sysctls(self, stack: Stack, member: Member) -> dict[str, str]:
+        """Small TCP receive buffers, so that a frozen node cannot swallow a whole shard.
+
+        A node that hangs still lets its kernel accept data. With the default buffers (up to
+        6 MiB) a peer writes a part's shard (~3.5 MiB for 10 MiB parts) into the frozen node's
+        socket entirely and then waits for an answer that never comes, with no deadline: every
+        multipart upload stalls for as long as the node is frozen. With 256 KiB the writer hits
+        a zero window, and MINIO_CONN_USER_TIMEOUT (TCP_USER_TIMEOUT) drops the connection after
+        3 s; the write completes on the other drives. Loopback-speed links lose nothing by it.
+        """
+        return {"net.ipv4.tcp_rmem": "4096 131072 262144"}
 
     def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
         pending = [m.alias for m in members if not http_ok(stack.url(m, m.port, "/minio/health/live"))]

@@ -1,0 +1,150 @@
+"""Benchmark: how the default region itself rides through gray failures, partitions and heals.
+
+Each scenario runs N times on one stack and prints figures; it asserts nothing.
+
+- ``freeze``: every AZ in turn is frozen (paused) for 10 s under mixed traffic. Prints the failed
+  reads and when the last one ended after the fault (the ejection window), and the p99 of reads.
+- ``partition``: the DB primary's AZ is cut off for 25 s (a failover happens) and healed under
+  writes. Prints the write outages after the heal: any write that failed more than 2 s after the
+  heal is a second outage.
+- ``heal``: an AZ loses power for 10 s; prints heal -> region ready (the stack's own readiness).
+- ``upload``: a 60 MB object goes up through the S3 endpoint (boto3, 10 MB parts) while an AZ is
+  frozen; prints the time it took and whether the checksum matches.
+
+    .venv/bin/python bench/region_faults.py freeze [--runs 2] [--env environments/default.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pytest_azchaos import Experiment, Stack, load
+from pytest_azchaos.traffic import FAILED, OK, Operation
+from pytest_azchaos.workloads import example_app
+
+ROOT = Path(__file__).resolve().parents[1]
+READS = ("read", "get_object")
+
+
+def leader_az(stack: Stack) -> str:
+    leader = stack.status()["roles"]["db"]["leader"]
+    return next(m.az for m in stack.members(role="db") if m.alias == leader)
+
+
+def failed_after(ops: list[Operation], t0: float) -> list[tuple[float, float, str]]:
+    """(start, end, cause) relative to ``t0`` of every operation that did not succeed."""
+    return [(op.scheduled - t0, op.end - t0, f"{op.kind}: {op.error or op.status}") for op in ops if op.outcome != OK]
+
+
+def p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) >= 2 else (values[0] if values else 0.0)
+
+
+def freeze(stack: Stack, az: str) -> dict[str, float]:
+    experiment = Experiment(stack)
+    with experiment.traffic(rate_per_s=30, workload=example_app()):
+        experiment.wait("3s")
+        fault = experiment.outage(az, mode="freeze")
+        t0 = time.monotonic()
+        experiment.wait("10s")
+        fault.heal()
+        experiment.wait("3s")
+    experiment.finish()
+    reads = [op for op in experiment.history.operations if op.kind in READS]
+    failed = failed_after(reads, t0)
+    for start, end, cause in failed[:5]:
+        print(f"    failed read {start:+.1f} s .. {end:+.1f} s  {cause}")
+    window = max((end for _, end, _ in failed), default=0.0)
+    slow = p99([op.latency for op in reads])
+    writes = [op for op in experiment.history.operations if op.kind not in READS and op.outcome == FAILED]
+    print(f"  freeze {az}: {len(failed)} of {len(reads)} reads failed, last ended {window:+.1f} s; "
+          f"read p99 {slow:.2f} s; {len(writes)} writes failed")
+    return {"failed_reads": len(failed), "window": window, "p99": slow}
+
+
+def partition(stack: Stack, az: str) -> dict[str, float]:
+    experiment = Experiment(stack)
+    with experiment.traffic(rate_per_s=20, workload=example_app(reads=1, writes=3, object_puts=0, object_gets=0)):
+        experiment.wait("2s")
+        fault = experiment.outage(az, mode="network")
+        experiment.wait("25s")
+        fault.heal()
+        t_heal = time.monotonic()
+        experiment.wait("15s")
+    experiment.finish()
+    writes = [op for op in experiment.history.operations if op.kind == "write"]
+    late = [(s, e, c) for s, e, c in failed_after(writes, t_heal) if s > 2.0]
+    for start, _end, cause in late[:5]:
+        print(f"    write failed after heal {start:+.1f} s  {cause}")
+    print(f"  partition {az} healed: {len(late)} writes failed more than 2 s after the heal")
+    return {"second_outage_writes": len(late)}
+
+
+def heal(stack: Stack, az: str) -> dict[str, float]:
+    experiment = Experiment(stack)
+    fault = experiment.outage(az, mode="power")
+    experiment.wait("10s")
+    t0 = time.monotonic()
+    fault.heal()  # heals, then waits until the region is ready again
+    took = time.monotonic() - t0
+    experiment.finish()
+    print(f"  power {az}: heal -> ready {took:.1f} s")
+    return {"heal_s": took}
+
+
+def upload(stack: Stack, az: str) -> dict[str, float]:
+    import boto3
+    from boto3.s3.transfer import TransferConfig
+
+    s3 = stack.endpoints()["s3"]
+    client = boto3.client("s3", endpoint_url=s3["url"], aws_access_key_id=s3["access_key"],
+                          aws_secret_access_key=s3["secret_key"], region_name="us-east-1")
+    body = os.urandom(60 * 1024 * 1024)
+    config = TransferConfig(multipart_threshold=10 * 1024 * 1024, multipart_chunksize=10 * 1024 * 1024)
+    experiment = Experiment(stack)
+    with experiment.outage(az, mode="freeze"):
+        t0 = time.monotonic()
+        import io
+        client.upload_fileobj(io.BytesIO(body), s3["bucket"], "bench-60mb", Config=config)
+        took = time.monotonic() - t0
+    experiment.finish()
+    got = client.get_object(Bucket=s3["bucket"], Key="bench-60mb")["Body"].read()
+    intact = hashlib.sha256(got).digest() == hashlib.sha256(body).digest()
+    print(f"  60 MB upload with {az} frozen: {took:.1f} s, intact: {intact}")
+    return {"upload_s": took, "intact": float(intact)}
+
+
+SCENARIOS: dict[str, Callable[[Stack, str], dict[str, float]]] = {
+    "freeze": freeze, "partition": partition, "heal": heal, "upload": upload}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenario", choices=sorted(SCENARIOS))
+    parser.add_argument("--env", type=Path, default=ROOT / "environments" / "default.yaml")
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--az", action="append", help="AZs to hit (default: every AZ; partition: the primary's)")
+    args = parser.parse_args()
+    stack = Stack(load(args.env), progress=lambda message: None).up()
+    figures: dict[str, list[float]] = {}
+    try:
+        for run in range(1, args.runs + 1):
+            for az in args.az or ([leader_az(stack)] if args.scenario == "partition" else stack.topology.azs):
+                print(f"run {run}, AZ {az}: load average {os.getloadavg()[0]:.1f}", flush=True)
+                for name, value in SCENARIOS[args.scenario](stack, az).items():
+                    figures.setdefault(name, []).append(value)
+    finally:
+        stack.down()
+    for name, values in figures.items():
+        print(f"{name:22} median {statistics.median(values):7.2f}  min {min(values):7.2f}  max {max(values):7.2f}"
+              f"  (n={len(values)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -53,11 +53,17 @@ def fault_windows(events: Sequence[Event]) -> list[Window]:
     return sorted(windows, key=lambda w: w.start)
 
 
+def overlaps(op: Operation, start: float, end: float) -> bool:
+    """True if the operation was under way (from its scheduled time to its end) between start and end:
+    a request sent just before a freeze that hangs in it belongs to the freeze."""
+    return op.scheduled <= end and op.end >= start
+
+
 def where(op: Operation, windows: Sequence[Window], grace_s: float) -> str:
     for window in windows:
-        if window.start <= op.scheduled <= window.end:
+        if overlaps(op, window.start, window.end):
             return f"during {window.subject}"
-        if window.end < op.scheduled <= window.end + grace_s:
+        if overlaps(op, window.end, window.end + grace_s):
             return f"after {window.subject}"
     return "outside"
 
@@ -66,8 +72,8 @@ def print_errors(ops: Sequence[Operation], windows: Sequence[Window], t0: float,
     failed = [op for op in ops if op.outcome != OK]
     print(f"\n{len(ops)} requests, {len(failed)} failed or unknown")
     for window in windows:
-        inside = [op for op in failed if window.start <= op.scheduled <= window.end]
-        after = [op for op in failed if window.end < op.scheduled <= window.end + grace_s]
+        inside = [op for op in failed if where(op, [window], grace_s).startswith("during")]
+        after = [op for op in failed if where(op, [window], grace_s).startswith("after")]
         causes = collections.Counter(op.error or op.outcome for op in inside + after).most_common(3)
         print(f"  +{window.start - t0:6.1f}s {window.subject:40s} {window.end - window.start:5.1f}s  "
               f"errors {len(inside):4d} during, {len(after):4d} in {grace_s:g}s after  "
@@ -97,7 +103,7 @@ def soak(stack: Stack, args: argparse.Namespace, client: docker.DockerClient) ->
             warm = usage(client, stack.run_id)
             t0 = time.monotonic()
             print(f"warm-up done: {len(experiment.history)} requests, "
-                  f"{len(experiment.history.failed)} failed; soak of {args.minutes:g} min, seed {args.seed}")
+                  f"{len(experiment.history.failed())} failed; soak of {args.minutes:g} min, seed {args.seed}")
             with experiment.random_nemesis(seed=args.seed, duration=f"{args.minutes * 60}s",
                                            min_fault=f"{args.min_fault}s", max_fault=f"{args.max_fault}s"):
                 time.sleep(args.minutes * 60)

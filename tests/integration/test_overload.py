@@ -13,9 +13,10 @@ import requests
 from pytest_azchaos import Stack, load
 from pytest_azchaos.experiment import Experiment
 from pytest_azchaos.faults import LinkToxic
+from pytest_azchaos.roles.lb import IN_FLIGHT_PER_TARGET
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_FLIGHT = 128  # the LB's limit of requests inside the region (fixtures/nginx/nginx.conf.template)
+IN_FLIGHT = 3 * IN_FLIGHT_PER_TARGET  # the LB's limit of requests inside the default region (3 targets)
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 
 from .backend import LABEL_KEPT, LABEL_OWNER, Backend
+from .errors import StackError
 from .owner import alive, owner_dead
 
 POLL_S = 1.0
@@ -53,7 +54,13 @@ def sweep(backend: Backend, progress: Callable[[str], None] = print) -> list[str
     """Remove the runs left behind by dead owners on this host; return their run ids."""
     found = orphans(backend.run_labels())
     for run_id in found:
-        removed = backend.remove_run(run_id)
+        try:
+            removed = backend.remove_run(run_id)
+        except StackError as exc:
+            # A leftover the engine cannot remove (a stale network endpoint inside dockerd) must not
+            # stop this run from starting: say so, and go on.
+            progress(f"warning: could not remove stack {run_id} left by a process that died: {exc}")
+            continue
         progress(f"removed stack {run_id} left by a process that died ({removed} objects)")
     return found
 

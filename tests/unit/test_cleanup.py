@@ -89,6 +89,25 @@ def test_the_sweep_removes_only_runs_of_dead_owners_that_were_not_kept() -> None
     assert said == ["removed stack orphan left by a process that died (3 objects)"]
 
 
+def test_a_leftover_the_engine_cannot_remove_is_reported_and_does_not_stop_the_start() -> None:
+    """dockerd can keep a stale endpoint on a network after a partition heal; the network then cannot
+    be removed until dockerd restarts. Every later start sweeps: it must warn and go on."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    gone = owner.owner_token(child.pid)
+    child.kill()
+    child.wait()
+    engine = FakeEngine({"stuck": {LABEL_OWNER: gone}})
+
+    def refuse(run_id: str) -> int:
+        raise StackError("network azchaos-stuck-region has active endpoints")
+
+    engine.remove_run = refuse  # type: ignore[method-assign]
+    said: list[str] = []
+    assert reaper.sweep(engine, said.append) == ["stuck"]  # type: ignore[arg-type]
+    assert said == ["warning: could not remove stack stuck left by a process that died: "
+                    "network azchaos-stuck-region has active endpoints"]
+
+
 def test_interrupts_are_held_until_the_removal_is_done() -> None:
     done = []
     with pytest.raises(KeyboardInterrupt, match="held while removing stack x"), interrupts_deferred("removing stack x"):

@@ -115,6 +115,9 @@ def soak(stack: Stack, args: argparse.Namespace, client: docker.DockerClient) ->
         ops = [op for op in experiment.history.operations if op.scheduled >= t0]
         print_errors(ops, fault_windows(experiment.timeline.events), t0, args.grace)
         print_memory(warm, end)
+        grown = end.memory_mib["(load generator)"] - warm.memory_mib["(load generator)"]
+        print(f"  the load generator grew {grown:.1f} MiB for {len(ops)} operations recorded since the warm-up "
+              f"({grown * 2**20 / max(1, len(ops)):.0f} bytes each: the history it keeps)")
         print(f"\nfaults injected: {len(left)}; still active at the end: {', '.join(active) or 'none'}")
     finally:
         errors = experiment.finish()

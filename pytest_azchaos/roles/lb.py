@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import math
 from typing import TYPE_CHECKING
 
 from .. import resources
@@ -29,10 +31,21 @@ class LbRole(Role):
         return [m.alias for m in members if not http_ok(stack.url(m, m.port, target.health_path))]
 
 
-# Requests one target may hold at once. A target that hangs (frozen) fills its own share and
-# nginx skips it, so it cannot take the whole region's budget; the region admits this many per
-# target, so that some target always has room when a request is admitted (never a 502 for it).
+# Overload: the region admits this many requests at once per target; past that, 503 + Retry-After.
 IN_FLIGHT_PER_TARGET = 64
+
+
+def _share(stack: Stack, service: str) -> int:
+    """Return the requests one target may hold at once (nginx's max_conns; 0: no limit).
+
+    The targets left when the largest AZ is lost can hold the region's whole budget between them,
+    so a dead target's share is never missed (no 502 for load); and a target that hangs (frozen)
+    fills only its own share, which nginx then skips, so it cannot take the whole budget.
+    """
+    members = stack.members(service=service)
+    per_az = collections.Counter(m.az for m in members)
+    left = len(members) - max(per_az.values(), default=0)
+    return math.ceil(IN_FLIGHT_PER_TARGET * len(members) / left) if left > 0 else 0
 
 
 def _upstream(stack: Stack, service: str, running: set[str] | None, *, max_conns: int = 0) -> str:
@@ -60,7 +73,7 @@ def render(stack: Stack, lb: ServiceSpec, *, running: set[str] | None = None) ->
     assert lb.targets is not None
     template = resources.fixture("nginx/nginx.conf.template").read_text()
     s3 = lb.options.get("s3")
-    servers = _upstream(stack, lb.targets, running, max_conns=IN_FLIGHT_PER_TARGET)
+    servers = _upstream(stack, lb.targets, running, max_conns=_share(stack, lb.targets))
     values = {
         "upstream": lb.targets,
         "servers": servers,

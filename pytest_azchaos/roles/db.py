@@ -195,7 +195,8 @@ global
     # To the container's log: server state changes and failed connections only.
     log stdout format raw local0 info
 
-# Names are re-resolved every second (a restarted container may get a new address), but a name
+# Names are re-resolved every second (a restarted or reconnected container gets a new address:
+# "hold obsolete" stays 0, or the old address would be kept as long as it is held), but a name
 # that stops resolving (a stopped or cut-off node) keeps its last address: the node stays under
 # its health checks and is DOWN. Were the name dropped, the server would go to maintenance and,
 # once the name resolved again, come back READY from DNS before any check, and take connections.
@@ -207,7 +208,6 @@ resolvers docker
     hold timeout 24h
     hold refused 24h
     hold other 24h
-    hold obsolete 24h
 
 defaults
     mode tcp

@@ -226,7 +226,10 @@ class DockerBackend:
 
     def disconnect(self, names: Sequence[str], network: str) -> None:
         self._each(f"disconnecting container {{}} from network {network}", names,
-                   lambda name: self.client.api.disconnect_container_from_network(name, network, force=True))
+                   # Not force=True: forcing is for endpoints whose container is gone; on a running
+                   # container it can drop the endpoint from dockerd's store while the sandbox keeps
+                   # it, and the network then cannot be removed until dockerd restarts.
+                   lambda name: self.client.api.disconnect_container_from_network(name, network))
 
     def connect(self, name: str, network: str, aliases: Sequence[str]) -> None:
         with engine_call(f"connecting container {name} to network {network}"):

@@ -55,7 +55,7 @@ def _upstream(stack: Stack, service: str, running: set[str] | None, *, max_conns
     resolve, which is what a stopped container's name does: so a target that is
     down is left out, and the stack registers it again after it is healed.
     """
-    lines = []
+    lines, addresses = [], []
     for member in stack.members(service=service):
         link = link_for(stack, f"{member.az}/lb->{member.alias}")
         via = [member.container] + ([stack.container_of(link.proxy)] if link else [])
@@ -64,6 +64,13 @@ def _upstream(stack: Stack, service: str, running: set[str] | None, *, max_conns
         address = link.address if link else f"{member.alias}:{member.port}"
         limit = f" max_conns={max_conns}" if max_conns else ""
         lines.append(f"        server {address} max_fails=1 fail_timeout=5s{limit};")
+        addresses.append(address)
+    # Passive checks mark a target failed after one timeout. When every target is marked (a slow
+    # dependency made healthy ones time out once each), nginx would answer 502 "no live upstreams"
+    # to everything for fail_timeout: an outage of the LB's own making. The same targets as
+    # backups, never marked, are tried instead: a last resort, as an ALB fails open when no target
+    # is healthy.
+    lines += [f"        server {address} backup max_fails=0;" for address in addresses]
     # nginx needs one server: a closed port, so requests fail fast with 502.
     return "\n".join(lines) or "        server 127.0.0.1:9 max_fails=0;"
 

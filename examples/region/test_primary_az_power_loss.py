@@ -29,5 +29,5 @@ def test_primary_az_loses_power_under_load(azchaos):
     with azchaos.traffic(rate_per_s=50, workload=example_app()):  # item and object reads and writes
         azchaos.wait("3s")  # a baseline before the fault
         with azchaos.outage("a", mode="power"):  # the DB primary, an app replica, an etcd member, a MinIO node
-            azchaos.wait("20s")
+            azchaos.wait("30s")  # Patroni promotes the standby once the leader key expires (ttl 20 s)
         azchaos.wait("3s")

@@ -74,9 +74,9 @@ def partition(stack: Stack, az: str) -> dict[str, float]:
         experiment.wait("2s")
         fault = experiment.outage(az, mode="network")
         experiment.wait("25s")
-        fault.heal()
         t_heal = time.monotonic()
-        experiment.wait("15s")
+        fault.heal()  # returns once the region is whole again
+        experiment.wait("5s")
     experiment.finish()
     writes = [op for op in experiment.history.operations if op.kind == "write"]
     late = [(s, e, c) for s, e, c in failed_after(writes, t_heal) if s > 2.0]

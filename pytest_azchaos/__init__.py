@@ -18,6 +18,7 @@ from .errors import (
     EngineError,
     FaultError,
     ImageBuildError,
+    NotSteady,
     SLOViolation,
     StackError,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "LinkCut",
     "LinkToxic",
     "Nemesis",
+    "NotSteady",
     "Operation",
     "RandomNemesis",
     "Request",

@@ -8,8 +8,8 @@ from pytest_azchaos import errors
 EXPECTED = [
     "ActiveFault", "AzChaosError", "AzOutage", "Call", "Combined", "ConfigError", "EngineError", "Event", "Experiment",
     "Fault", "FaultError", "History", "ImageBuildError", "InstanceFault", "LinkCut", "LinkToxic", "Nemesis",
-    "Operation", "RandomNemesis", "Request", "SLOResult", "SLOViolation", "Stack", "StackError", "Timeline",
-    "Topology", "Traffic", "evaluate", "failed_requests", "load",
+    "NotSteady", "Operation", "RandomNemesis", "Request", "SLOResult", "SLOViolation", "Stack", "StackError",
+    "Timeline", "Topology", "Traffic", "evaluate", "failed_requests", "load",
 ]
 
 

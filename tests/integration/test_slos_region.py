@@ -22,7 +22,9 @@ from pytest_azchaos.workloads import example_app
 def test_dropped_db_connections_fail_requests(azchaos):
     with azchaos.traffic(rate_per_s=30, workload=example_app(reads=0, object_puts=0, object_gets=0)):
         azchaos.wait("1s")
-        toxics = [azchaos.toxic(f"{az}/app->db", "reset_peer", timeout=0, toxicity=1.0) for az in "abc"]
+        # Three toxics at once, on purpose: only the first waits for a steady stack.
+        toxics = [azchaos.toxic(f"{az}/app->db", "reset_peer", timeout=0, toxicity=1.0,
+                                steady=None if az == "a" else False) for az in "abc"]
         azchaos.wait("3s")
         for toxic in toxics:
             toxic.heal()
@@ -93,3 +95,27 @@ def test_no_lb_retry_fails_reads_and_async_replication_loses_writes(pytester: py
         r".*lost_writes = [1-9]\d* > 0 \(of \d+ acknowledged writes; \d+ with unknown outcome, not counted\): "
         r"[1-9]\d* missing, \d+ changed, acknowledged between .*"])
     print(result.stdout.str()[-3000:])
+
+
+FROZEN = (ROOT / "examples" / "region" / "test_frozen_az.py").read_text()
+PARTITION = (ROOT / "examples" / "region" / "test_partition_heal.py").read_text()
+
+
+def test_gray_failure_examples_pass_on_the_default_region(pytester: pytest.Pytester) -> None:
+    """Issue 10's examples: a frozen AZ is routed around, a healed partition is no second outage."""
+    pytester.makepyfile(test_frozen=FROZEN, test_partition=PARTITION)
+    result = run(pytester, f"--azchaos-env={DEFAULT}")
+    print(result.stdout.str()[-3000:])
+    result.assert_outcomes(passed=2)
+    result.stdout.re_match_lines([r".*test_a_healed_partition_causes_no_second_outage\s+lost_writes\s+0\s+0\s+PASS"],
+                                 consecutive=False)
+
+
+def test_a_frozen_az_fails_reads_without_the_lb_retry(pytester: pytest.Pytester) -> None:
+    """The frozen-AZ example's negative twin: without the LB's retry on another target, the requests
+    that meet the frozen replica (each time nginx tries it again) fail, also after the ejection window."""
+    pytester.makepyfile(test_frozen=FROZEN)
+    result = run(pytester, variant(pytester, "noretry", ("retry: true", "retry: false")))
+    print(result.stdout.str()[-3000:])
+    result.assert_outcomes(failed=1)
+    result.stdout.re_match_lines([r".*AssertionError: [1-9]\d* reads failed after the ejection window \(3 s\).*"])

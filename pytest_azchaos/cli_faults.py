@@ -108,20 +108,23 @@ def fault(args: argparse.Namespace, stack: Stack, progress: Any) -> int:
     registry = default_registry()
     injected = build(args, registry)
     duration_s = None if args.for_ is None else parse_duration(args.for_, what="--for")
-    nemesis = Nemesis(stack, Timeline())
-    nemesis.inject(injected)  # validates before it changes anything
+    timeline = Timeline()
+    nemesis = Nemesis(stack, timeline)
+    nemesis.inject(injected)  # validates, waits for a steady stack, then changes it
+    injected_event = timeline.first("inject")
+    took_effect = injected_event.wall if injected_event else time.time()  # when it took effect
     record = registry.record(injected)
     hit = getattr(injected, "_hit", None)  # an instance fault heals whom it hit, e.g. the old primary
     if hit:
         record["hit"] = [m.alias for m in hit]
     state = FaultState(stack.run_id)
-    fault_id = state.add(record, subject=injected.subject, expires_in_s=duration_s)
+    fault_id = state.add(record, subject=injected.subject, expires_in_s=duration_s, injected_at=took_effect)
     print(f"{fault_id} {injected.subject}")
     if duration_s is None:
         progress(f"{fault_id} stays until 'azchaos heal {fault_id}'")
         return 0
     try:
-        _count_down(duration_s, fault_id, progress)
+        _count_down(duration_s - (time.time() - took_effect), fault_id, progress)
     finally:  # the time is up, Ctrl-C or SIGTERM: heal
         _heal_record(stack, registry, state, state_record(state, fault_id), progress)
     return 0

@@ -54,11 +54,13 @@ class FaultState:
         """Return the recorded faults, oldest first."""
         return self._read()
 
-    def add(self, record: dict[str, Any], *, subject: str, expires_in_s: float | None = None) -> str:
-        """Record an injected fault; return its id (f1, f2, ...)."""
+    def add(self, record: dict[str, Any], *, subject: str, expires_in_s: float | None = None,
+            injected_at: float | None = None) -> str:
+        """Record an injected fault; return its id (f1, f2, ...). ``injected_at`` (epoch seconds, default
+        now) is when it took effect: its duration counts from then, not from when it was recorded."""
         with self._locked() as records:
             number = max((int(r["id"][1:]) for r in records), default=0) + 1
-            now = time.time()
+            now = time.time() if injected_at is None else injected_at
             records.append({"id": f"f{number}", "subject": subject, "injected_at": now, "pid": os.getpid(),
                             "expires_at": None if expires_in_s is None else now + expires_in_s, **record})
             return f"f{number}"

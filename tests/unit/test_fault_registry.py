@@ -99,3 +99,12 @@ def test_state_records_are_shared_through_a_locked_file(tmp_path: Path) -> None:
     state.clear()
     assert state.records() == []
     assert FaultState("other", folder=tmp_path).records() == []
+
+
+def test_a_record_counts_its_duration_from_when_the_fault_took_effect(tmp_path: Path) -> None:
+    """`azchaos fault ... --for 30s` waited for a steady stack and for the effect before recording:
+    its "since" and expiry were stamped seconds after the containers were hit."""
+    state = FaultState("run1", folder=tmp_path)
+    state.add({"type": "cut", "fields": {"link": "x"}}, subject="cut(x)", expires_in_s=30, injected_at=1000.0)
+    record = state.records()[0]
+    assert record["injected_at"] == 1000.0 and record["expires_at"] == 1030.0

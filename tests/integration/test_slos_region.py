@@ -94,6 +94,9 @@ def test_no_lb_retry_fails_reads_and_async_replication_loses_writes(pytester: py
     result.stdout.re_match_lines([
         r".*lost_writes = [1-9]\d* > 0 \(of \d+ acknowledged writes; \d+ with unknown outcome, not counted\): "
         r"[1-9]\d* missing, \d+ changed, acknowledged between .*"])
+    # ... and the verdict names the cause from the timeline (issue 11)
+    result.stdout.re_match_lines([r".*lost_writes = .*writes acknowledged while the DB had no synchronous standby.*"
+                                  r"asynchronous commits lost with the primary.*"])
     print(result.stdout.str()[-3000:])
 
 

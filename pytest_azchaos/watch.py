@@ -153,10 +153,11 @@ class HealthWatch:
                     facts[f"replication {service}/{name}"] = (
                         f"{repl.get('state') or node.get('state')} {repl.get('sync_state') or node.get('role')}"
                         + (f", lag {lag} B" if isinstance(lag, int) else ""))
-            if self.stack.topology.service(service).options.get("synchronous"):
-                synced = [name for name, node in nodes.items() if node.get("role") == "sync_standby"
-                          and replication.get(name, {}).get("state") == "streaming"]
-                facts[f"sync {service}"] = f"sync standby {synced[0]}" if synced else NO_SYNC
+            synced = [name for name, node in nodes.items() if node.get("role") == "sync_standby"
+                      and replication.get(name, {}).get("state") == "streaming"]
+            # An asynchronous DB never has one: every write it acknowledges can be lost with the
+            # primary, and a lost-writes verdict must say so rather than blame nothing.
+            facts[f"sync {service}"] = f"sync standby {synced[0]}" if synced else NO_SYNC
         return facts
 
 

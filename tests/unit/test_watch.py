@@ -81,3 +81,20 @@ def test_replication_facts_name_each_standby_and_the_sync_one(monkeypatch: Any) 
                                       "sync db": "no synchronous standby"}
     nodes["db-b-1"]["role"] = "sync_standby"
     assert w._replication_facts()["sync db"] == "sync standby db-b-1"
+
+
+def test_an_asynchronous_db_is_recorded_as_having_no_synchronous_standby(monkeypatch: Any) -> None:
+    """Writes an async DB acknowledged and lost must be blamed on replication, not on "nothing"."""
+    from pathlib import Path
+
+    from pytest_azchaos.roles import ROLES
+    from pytest_azchaos.stack import Stack
+    from pytest_azchaos.topology import load
+
+    path = Path(__file__).resolve().parents[2] / "environments" / "default.yaml"
+    stack = Stack(load(path), run_id="t", backend=object())  # type: ignore[arg-type]
+    monkeypatch.setitem(stack.topology.service("db").options, "synchronous", False)
+    monkeypatch.setattr(ROLES["db"], "view", lambda s, service: ("db-a-1", {
+        "db-a-1": {"role": "leader", "state": "running"}, "db-b-1": {"role": "replica", "state": "streaming"}},
+        {"db-b-1": {"state": "streaming", "sync_state": "async"}}), raising=False)
+    assert HealthWatch(stack, Timeline())._replication_facts()["sync db"] == "no synchronous standby"

@@ -7,6 +7,8 @@ replica is down. Real-stack tests of the same behaviour are in tests/integration
 
 from __future__ import annotations
 
+import pytest
+
 FAKE_CONFTEST = '''
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -89,3 +91,10 @@ class FakeStack(Stack):
 def pytest_azchaos_make_stack(config, env_path):
     return FakeStack(load(env_path))
 '''
+
+
+@pytest.fixture
+def fake(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester whose conftest puts the stand-in stack in place of a real one."""
+    pytester.makeconftest(FAKE_CONFTEST)
+    return pytester

@@ -12,12 +12,6 @@ ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = ROOT / "environments" / "minimal.yaml"
 
 
-@pytest.fixture
-def fake(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(FAKE_CONFTEST)
-    return pytester
-
-
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", f"--azchaos-env={MINIMAL}", *args)
 

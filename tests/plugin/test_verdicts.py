@@ -8,16 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import FAKE_CONFTEST
-
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = ROOT / "environments" / "minimal.yaml"
-
-
-@pytest.fixture
-def fake(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(FAKE_CONFTEST)
-    return pytester
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:

@@ -146,8 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-load-s", type=float, default=3600, help="stop the host load after this long")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "repeat",
                         help="folder for each run's log and azchaos report")
-    parser.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after "--" goes to pytest as it is (argparse would take "-k" for an option of ours).
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    args.pytest_args = argv[cut + 1:]
     if args.runs < 1 or args.host_load < 0:
         parser.error("-n must be >= 1 and --host-load >= 0")
     args.out.mkdir(parents=True, exist_ok=True)

@@ -47,3 +47,16 @@ def test_a_failed_run_without_report_still_says_why() -> None:
     repeat = load_repeat()
     assert repeat.Run(1, 2, 1.0).reasons() == ["pytest exit status 2, no broken SLO in the report"]
     assert repeat.summary([repeat.Run(1, 2, 1.0)])[0] == "pass rate: 0/1 (0%)"
+
+
+def test_arguments_after_a_double_dash_go_to_pytest_as_they_are(tmp_path: Path) -> None:
+    repeat = load_repeat()
+    seen: list[list[str]] = []
+
+    def one_run(number: int, scenario: str, out: Path, pytest_args: list[str]) -> object:
+        seen.append(list(pytest_args))
+        return repeat.Run(number, 0, 1.0, {"slos": []})
+
+    repeat.one_run = one_run
+    assert repeat.main(["examples/region", "-n", "1", "--out", str(tmp_path), "--", "-k", "frozen or partition"]) == 0
+    assert seen == [["-k", "frozen or partition"]]

@@ -25,10 +25,11 @@ from .errors import (
 from .experiment import Experiment
 from .faults import ActiveFault, AzOutage, Combined, Fault, InstanceFault, LinkCut, LinkToxic, Nemesis
 from .faults.schedule import RandomNemesis
+from .history import History, Operation
 from .stack import Stack
 from .timeline import Event, Timeline
 from .topology import Topology, load
-from .traffic import Call, History, Operation, Request, Traffic
+from .traffic import Call, Request, Traffic
 
 __version__ = "0.1.0"
 

@@ -7,8 +7,8 @@ import html
 from typing import Any
 
 from .checks import latency_windows
+from .history import OK, History
 from .timeline import Timeline
-from .traffic import OK, History
 
 WIDTH, HEIGHT, LEFT, BOTTOM = 760, 180, 40, 20
 COLOURS = {"inject": "#c00", "heal": "#080", "failover": "#06c", "target": "#999", "drives": "#999",

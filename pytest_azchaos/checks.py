@@ -27,13 +27,12 @@ from typing import Any
 
 from .errors import ConfigError, SLOViolation
 from .explain import causes, lost_cause
-from .timeline import Event, Timeline
-from .traffic import OK, READ, UNKNOWN, WRITE, History, Operation
+from .history import OK, READ, UNKNOWN, WRITE, History, Operation
+from .timeline import FAILOVER, HEAL, INJECT, Event, Timeline
 from .units import parse_duration
 
 #: What was found when acknowledged writes were read back: key -> SHA-256 of the stored value (None: missing).
 Readback = Mapping[str, "str | None"]
-FAILOVER = "failover"  # timeline event kind: the DB leader changed (pytest_azchaos.watch)
 
 
 @dataclass(frozen=True)
@@ -247,7 +246,7 @@ def _write_recovery(writes: list[Operation], fault: Event, limit: float) -> SLOR
 def recovery_time(history: History, timeline: Timeline, limit: float, *, window_s: float = 1.0) -> SLOResult:
     """Fault injection -> the error rate is back to its pre-fault baseline and stays there."""
     name = "recovery_time"
-    fault = next((e for e in timeline.events if e.kind == "inject"), None)
+    fault = next((e for e in timeline.events if e.kind == INJECT), None)
     ops = history.operations
     if fault is None or not ops:
         return _unproven(name, limit, "no fault was injected" if fault is None else "no requests were recorded",
@@ -368,13 +367,13 @@ def _at(t: float, timeline: Timeline) -> str:
 
 def _anchor(timeline: Timeline, t: float) -> Event | None:
     """Return the last inject/heal event at or before ``t``, else the first one after it."""
-    faults = [e for e in timeline.events if e.kind in ("inject", "heal")]
+    faults = [e for e in timeline.events if e.kind in (INJECT, HEAL)]
     before = [e for e in faults if e.mono <= t]
     return before[-1] if before else (faults[0] if faults else None)
 
 
 def _fault_before(timeline: Timeline, t: float) -> Event | None:
-    injects = [e for e in timeline.events if e.kind == "inject"]
+    injects = [e for e in timeline.events if e.kind == INJECT]
     before = [e for e in injects if e.mono <= t]
     return before[-1] if before else (injects[0] if injects else None)
 

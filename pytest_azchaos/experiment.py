@@ -12,10 +12,11 @@ from .faults import ActiveFault, AzOutage, Combined, Fault, InstanceFault, LinkC
 from .faults.registry import FaultRegistry, default_registry
 from .faults.restore import ensure_healthy
 from .faults.schedule import RandomNemesis, candidates, parse_limits, plan
+from .history import WRITE, History
 from .readback import read_back as read_back_stores
 from .stack import Stack
 from .timeline import Event, Timeline
-from .traffic import DEFAULT_WORKLOAD, WRITE, History, Traffic, Workload
+from .traffic import DEFAULT_WORKLOAD, Traffic, Workload
 from .units import parse_duration
 from .watch import HealthWatch
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from .timeline import Event, Timeline
-from .traffic import Operation
-
-NO_SYNC = "no synchronous standby"  # the detail of a "sync" event (pytest_azchaos.watch)
+from .history import Operation
+from .timeline import DB_LEADER, FAILOVER, HEAL, INJECT, NO_SYNC, SYNC, TARGET, Event, Timeline
 
 
 def state_at(events: Sequence[Event], t: float) -> tuple[str, ...]:
@@ -29,19 +27,19 @@ def state_at(events: Sequence[Event], t: float) -> tuple[str, ...]:
     for event in events:
         if event.mono > t:
             break
-        if event.kind == "inject":
+        if event.kind == INJECT:
             active[event.subject] = None
-        elif event.kind == "heal":
+        elif event.kind == HEAL:
             active.pop(event.subject, None)
-        elif event.kind == "target" and event.detail == "unhealthy":
+        elif event.kind == TARGET and event.detail == "unhealthy":
             unhealthy[event.subject] = None
-        elif event.kind == "target":
+        elif event.kind == TARGET:
             unhealthy.pop(event.subject, None)
-        elif event.kind == "db-leader":
+        elif event.kind == DB_LEADER:
             db[f"leader {event.subject}"] = event.detail
-        elif event.kind == "failover":
+        elif event.kind == FAILOVER:
             db.pop(f"leader {event.subject}", None)
-        elif event.kind == "sync":
+        elif event.kind == SYNC:
             db[f"sync {event.subject}"] = event.detail
     state = [f"during {subject}" for subject in active]
     state += [f"while target {alias} was unhealthy" for alias in unhealthy]
@@ -79,7 +77,7 @@ def span(ops: Sequence[Operation], events: Sequence[Event], *, at: str = "schedu
     """"+6.0 s to +10.2 s after inject outage(a, power)": the times of ``ops`` relative to the fault
     injected nearest after the first of them began... or the last one before it."""
     times = sorted(getattr(op, at) for op in ops)
-    injects = [e for e in events if e.kind == "inject"]
+    injects = [e for e in events if e.kind == INJECT]
     if not injects:
         return f"{times[-1] - times[0]:.1f} s long"
     before = [e for e in injects if e.mono <= times[0]]
@@ -106,7 +104,7 @@ def lost_cause(lost: Sequence[Operation], timeline: Timeline) -> str:
 def _ack_span(ops: Sequence[Operation], events: Sequence[Event]) -> str:
     """Acknowledgement times relative to the first fault injected after the first of them (what lost them)."""
     times = sorted(op.end for op in ops)
-    after = [e for e in events if e.kind == "inject" and e.mono >= times[0]]
+    after = [e for e in events if e.kind == INJECT and e.mono >= times[0]]
     if not after:
         return span(ops, events, at="end")
     anchor = after[0]

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any
 from .errors import NotSteady, StackError
 from .roles import ROLES
 from .roles.base import health_path, http_ok
+from .timeline import NO_SYNC
 from .units import parse_duration
 
 if TYPE_CHECKING:
     from .stack import Stack
 
 DEFAULT_TIMEOUT_S = 60.0
-NO_SYNC_STANDBY = "no synchronous standby"
 
 
 def timeout_s(stack: Stack, steady: bool | float | str | None) -> float | None:
@@ -101,7 +101,7 @@ def _db(stack: Stack) -> list[str]:
         if not streaming:
             why = (f"{', '.join(recorded)} recorded but not streaming" if recorded
                    else f"standbys: {_standbys(nodes, replication, leader)}")
-            reasons.append(f"{service}: {NO_SYNC_STANDBY} ({why})")
+            reasons.append(f"{service}: {NO_SYNC} ({why})")
     return reasons
 
 

@@ -7,6 +7,18 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# The kinds of event, in one place: the fault library, the watch, the checks and the reports share them.
+INJECT = "inject"  # a fault took effect
+HEAL = "heal"  # a fault was healed
+STEADY = "steady"  # the steady-state check passed before a fault
+NOT_STEADY = "not-steady"  # ... or did not
+NEMESIS = "nemesis"  # what a random nemesis chose
+FAILOVER = "failover"  # the DB leader changed (the watch)
+DB_LEADER = "db-leader"  # the DB's first leader, or "no leader"
+TARGET = "target"  # an LB target turned healthy or unhealthy
+SYNC = "sync"  # the DB's synchronous standby changed
+NO_SYNC = "no synchronous standby"  # the detail of a SYNC event when there is none
+
 
 @dataclass(frozen=True)
 class Event:

@@ -26,75 +26,17 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from .client import Client, NotSent, ProtocolError, digest
 from .errors import ConfigError
+from .history import FAILED, NO_KEY_YET, OK, OTHER, READ, UNKNOWN, WRITE, History, Operation
 from .units import parse_duration
 from .workers import Workers
 
-OK, FAILED, UNKNOWN = "ok", "failed", "unknown"
-READ, WRITE, OTHER = "read", "write", "other"
-NO_KEY_YET = "azchaos-no-key-yet"
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One recorded operation. Times are time.monotonic() seconds."""
-
-    kind: str
-    scheduled: float
-    start: float
-    end: float
-    outcome: str  # ok | failed | unknown (sent, but no answer: it may have happened)
-    status: int | None = None
-    error: str | None = None
-    key: str | None = None  # writes: the key acknowledged (None unless ok); reads: the key read
-    action: str = OTHER  # read | write | other
-    value: str | None = None  # SHA-256 of the value written (acknowledged) or read (None: absent)
-    detail: str | None = None  # failures: what the server said (the start of its answer)
-
-    @property
-    def latency(self) -> float:
-        """Seconds from the scheduled time to the end: stalls included."""
-        return self.end - self.scheduled
-
-    @property
-    def lag(self) -> float:
-        """Seconds the client started late (its own scheduling lag)."""
-        return self.start - self.scheduled
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class History:
-    """Every operation of a run, thread-safe to append to."""
-
-    def __init__(self, operations: Sequence[Operation] = ()) -> None:
-        self._ops = list(operations)
-        self._lock = threading.Lock()
-
-    def append(self, op: Operation) -> None:
-        with self._lock:
-            self._ops.append(op)
-
-    @property
-    def operations(self) -> list[Operation]:
-        with self._lock:
-            return sorted(self._ops, key=lambda op: op.scheduled)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._ops)
-
-    def failed(self) -> list[Operation]:
-        return [op for op in self.operations if op.outcome == FAILED]
-
-    def writes(self) -> list[Operation]:
-        """Every write, acknowledged or not."""
-        return [op for op in self.operations if op.action == WRITE]
+# The history moved to pytest_azchaos.history; these names stay importable from here.
+__all__ = ["DEFAULT_WORKLOAD", "FAILED", "NO_KEY_YET", "OK", "OTHER", "READ", "UNKNOWN", "WRITE", "Call", "Client",
+           "History", "Kind", "Operation", "Request", "Traffic", "Workload", "digest", "schedule", "weighted_turns"]
 
 
 @dataclass(frozen=True)

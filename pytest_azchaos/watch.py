@@ -25,11 +25,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from .checks import FAILOVER
-from .explain import NO_SYNC
 from .roles import ROLES
 from .roles.base import health_path, http_ok
-from .timeline import Timeline
+from .timeline import DB_LEADER, FAILOVER, NO_SYNC, SYNC, Timeline
 
 if TYPE_CHECKING:
     from .stack import Member, Stack
@@ -55,7 +53,7 @@ class HealthWatch:
         self.facts = self.snapshot()
         for name, value in self.facts.items():
             if name.startswith("sync "):  # the state writes start in: checks need it to explain losses
-                self.timeline.record("sync", name[5:], value)
+                self.timeline.record(SYNC, name[5:], value)
         self._leaders = {name[7:]: v for name, v in self.facts.items() if name.startswith("leader ") and v != "none"}
         for look in self._looks():
             thread = threading.Thread(target=self._run, args=(look,), name="azchaos-watch", daemon=True)
@@ -90,14 +88,14 @@ class HealthWatch:
 
     def _leader_changed(self, service: str, leader: str, at: float | None) -> None:
         if leader == "none":
-            self.timeline.record("db-leader", service, "no leader", at=at)
+            self.timeline.record(DB_LEADER, service, "no leader", at=at)
             return
         last = self._leaders.get(service)
         self._leaders[service] = leader
         if last is not None and last != leader:
             self.timeline.record(FAILOVER, service, f"leader {last} -> {leader}", at=at)
         else:
-            self.timeline.record("db-leader", service, f"leader {leader}", at=at)
+            self.timeline.record(DB_LEADER, service, f"leader {leader}", at=at)
 
     def snapshot(self) -> dict[str, str]:
         """Look at the stack once: each app target's health, each DB service's leader, MinIO's drives."""

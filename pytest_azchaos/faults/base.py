@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..errors import ConfigError, FaultError, NotSteady
 from ..steady import timeout_s, wait_steady
-from ..timeline import Event, Timeline
+from ..timeline import HEAL, INJECT, NOT_STEADY, STEADY, Event, Timeline
 from ..units import parse_duration
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class Nemesis:
         active = ActiveFault(self, fault, duration_s=duration_s)
         with self._lock:
             self.active.append(active)
-        event = self.timeline.record("inject", fault.subject, f"for {duration_s:g} s" if duration_s else "")
+        event = self.timeline.record(INJECT, fault.subject, f"for {duration_s:g} s" if duration_s else "")
         try:
             fault.inject(self.stack)
         except Exception as exc:  # it may have half-happened: it stays active, to be healed at the end
@@ -154,10 +154,10 @@ class Nemesis:
             waited = wait_steady(self.stack, timeout_s=bound, what=fault.subject,
                                  active=lambda: [a.fault.subject for a in list(self.active)])
         except NotSteady as exc:
-            self.timeline.record("not-steady", fault.subject, "; ".join(exc.reasons))
+            self.timeline.record(NOT_STEADY, fault.subject, "; ".join(exc.reasons))
             raise
         if waited >= 0.5:
-            self.timeline.record("steady", fault.subject, f"after waiting {waited:.1f} s")
+            self.timeline.record(STEADY, fault.subject, f"after waiting {waited:.1f} s")
 
     def _expire(self, active: ActiveFault) -> None:
         try:
@@ -181,7 +181,7 @@ class Nemesis:
         except Exception as exc:
             raise FaultError(f"healing {active.fault.subject} failed: {exc}") from exc
         finally:
-            event = self.timeline.record("heal", active.fault.subject)
+            event = self.timeline.record(HEAL, active.fault.subject)
             active._done.set()
             if self.observer:
                 self.observer("heal", active.fault, event)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, FaultError, NotSteady
+from ..timeline import NEMESIS
 from ..units import parse_duration
 from .az import AZ_MODES, AzOutage
 from .instance import InstanceFault
@@ -101,7 +102,7 @@ class RandomNemesis:
         if self._thread.is_alive() or self._thread.ident is not None:
             return self
         summary = ", ".join(f"+{s.offset_s:g}s {s.fault.subject} for {s.duration_s:g}s" for s in self.steps)
-        self.nemesis.timeline.record("nemesis", f"random(seed={self.seed})", summary or "no fault fits")
+        self.nemesis.timeline.record(NEMESIS, f"random(seed={self.seed})", summary or "no fault fits")
         self._thread.start()
         return self
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pytest_azchaos import chart
+from pytest_azchaos.history import FAILED, OK, History, Operation
 from pytest_azchaos.timeline import Event, Timeline
-from pytest_azchaos.traffic import FAILED, OK, History, Operation
 
 
 def op(t: float, outcome: str = OK, took: float = 0.01) -> Operation:

@@ -4,8 +4,8 @@ import pytest
 
 from pytest_azchaos.checks import SLOResult, evaluate, failed_requests
 from pytest_azchaos.errors import ConfigError, SLOViolation
+from pytest_azchaos.history import FAILED, OK, UNKNOWN, History, Operation
 from pytest_azchaos.timeline import Timeline
-from pytest_azchaos.traffic import FAILED, OK, UNKNOWN, History, Operation
 
 
 def op(t: float, outcome: str = OK, kind: str = "read", error: str | None = None,

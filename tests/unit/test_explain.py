@@ -5,8 +5,8 @@ from __future__ import annotations
 from pytest_azchaos.checks import failed_requests, latency, lost_writes
 from pytest_azchaos.client import digest
 from pytest_azchaos.explain import state_at
+from pytest_azchaos.history import FAILED, OK, READ, WRITE, History, Operation
 from pytest_azchaos.timeline import Timeline
-from pytest_azchaos.traffic import FAILED, OK, READ, WRITE, History, Operation
 
 
 def timeline(*events: tuple[float, str, str, str]) -> Timeline:

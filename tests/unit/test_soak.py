@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from pytest_azchaos.history import FAILED, Operation
 from pytest_azchaos.timeline import Event
-from pytest_azchaos.traffic import FAILED, Operation
 
 SOAK = Path(__file__).resolve().parents[2] / "bench" / "soak.py"
 

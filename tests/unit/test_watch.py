@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_azchaos.checks import FAILOVER
-from pytest_azchaos.timeline import Timeline
+from pytest_azchaos.timeline import FAILOVER, Timeline
 from pytest_azchaos.watch import HealthWatch
 
 

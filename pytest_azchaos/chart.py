@@ -1,68 +1,159 @@
-"""A test's run at a glance: requests per second (ok / not ok), p99 latency, and the timeline's
-events, as data for report.json and as a standalone SVG for report.html (no JavaScript)."""
+"""A test's run at a glance: its data (requests per second per kind and outcome, latency per window,
+fault windows and events, in seconds from the first fault), and drawings of it as SVG and PNG.
+
+matplotlib draws the chart when it is installed (the ``report`` extra: chart_mpl.py); otherwise a
+hand-written SVG does (chart_svg.py) and there is no PNG. ``AZCHAOS_CHART=svg`` forces the latter.
+
+Example::
+
+    data = chart.series(experiment.history, experiment.timeline)
+    page_part = chart.svg(data)      # inline in HTML
+    picture = chart.png(data)        # bytes, or None without matplotlib
+"""
 
 from __future__ import annotations
 
-import html
+import os
+import time
+from collections.abc import Sequence
 from typing import Any
 
-from .checks import latency_windows
-from .history import OK, History
-from .timeline import Timeline
+from .checks import percentile
+from .history import FAILED, OK, UNKNOWN, History, Operation
+from .timeline import HEAL, INJECT, Event, Timeline
 
-WIDTH, HEIGHT, LEFT, BOTTOM = 760, 180, 40, 20
-COLOURS = {"inject": "#c00", "heal": "#080", "failover": "#06c", "target": "#999", "drives": "#999",
-           "db-leader": "#69c"}
+OUTCOMES = (OK, FAILED, UNKNOWN)
 
 
-def series(history: History, timeline: Timeline, *, window_s: float = 1.0) -> dict[str, Any]:
-    """Per-window counts and p99 latency, and the events, in seconds since the first operation."""
-    ops = history.operations
-    if not ops:
-        return {"windows": [], "events": []}
-    t0 = ops[0].scheduled
-    counts: dict[int, list[int]] = {}
+def series(history: History, timeline: Timeline, *, window_s: float = 1.0) -> dict[str, Any] | None:
+    """Return the chart's data (the ``chart`` of report.json), or None if nothing was recorded."""
+    ops, events = history.operations, timeline.events
+    origin = time_zero(ops, events)
+    if origin is None:
+        return None
+    t0, what = origin
+    to_wall = _wall_offset(events)
+    return {
+        "origin": what,
+        "t0_wall": round(t0 + to_wall, 3),
+        "window_s": window_s,
+        "windows": _windows(ops, t0, window_s),
+        "faults": fault_windows(events, t0),
+        "events": relative_events(events, t0),
+    }
+
+
+def time_zero(ops: Sequence[Operation], events: Sequence[Event]) -> tuple[float, str] | None:
+    """Time zero (monotonic) and what it is: the first fault if any (people ask what happened after
+    it), else the first request, else the first event."""
+    inject = next((e.mono for e in events if e.kind == INJECT), None)
+    if inject is not None:
+        return inject, "first fault"
+    if ops:
+        return ops[0].scheduled, "first request"
+    if events:
+        return events[0].mono, "first event"
+    return None
+
+
+def _wall_offset(events: Sequence[Event]) -> float:
+    """Add this to a monotonic time to get the wall-clock time (events carry both)."""
+    if events:
+        return events[0].wall - events[0].mono
+    return time.time() - time.monotonic()
+
+
+def _windows(ops: Sequence[Operation], t0: float, window_s: float) -> list[dict[str, Any]]:
+    buckets: dict[int, list[Operation]] = {}
     for op in ops:
-        bucket = counts.setdefault(int((op.scheduled - t0) // window_s), [0, 0])
-        bucket[op.outcome != OK] += 1
-    p99 = {round((w["start"] - t0) / window_s): w["p99"] for w in latency_windows(history, window_s=window_s)}
-    windows = [{"t": i * window_s, "ok": ok, "not_ok": bad, "p99_s": p99.get(i)}
-               for i, (ok, bad) in sorted(counts.items())]
-    events = [{"t": round(e.mono - t0, 3), "kind": e.kind, "subject": e.subject, "detail": e.detail}
-              for e in timeline.events]
-    return {"windows": windows, "events": events}
+        buckets.setdefault(int((op.scheduled - t0) // window_s), []).append(op)
+    return [_window(i * window_s, found) for i, found in sorted(buckets.items())]
 
 
-def svg(data: dict[str, Any]) -> str:
-    """Draw ``series()`` data: stacked bars of ok (green) and not ok (red) per window, the p99
-    latency as a line (right scale), and a vertical line per event."""
-    windows, events = data["windows"], data["events"]
-    if not windows:
-        return ""
-    span = max([w["t"] for w in windows] + [e["t"] for e in events] + [1.0]) + 1
-    top = max(w["ok"] + w["not_ok"] for w in windows) or 1
-    slowest = max((w["p99_s"] or 0) for w in windows) or 1
+def _window(t: float, ops: list[Operation]) -> dict[str, Any]:
+    counts: dict[str, dict[str, int]] = {}
+    for op in ops:
+        counts.setdefault(op.kind, dict.fromkeys(OUTCOMES, 0))[op.outcome] += 1
+    answered = [op.latency for op in ops if op.outcome != UNKNOWN]
+    p50, p99, slowest = (round(percentile(answered, q), 6) if answered else None for q in (50, 99, 100))
+    return {"t": round(t, 3), "counts": counts, "p50_s": p50, "p99_s": p99, "max_s": slowest}
 
-    def x(t: float) -> float:
-        return float(LEFT + (WIDTH - LEFT - 10) * t / span)
 
-    def y(value: float, scale: float) -> float:
-        return HEIGHT - BOTTOM - (HEIGHT - BOTTOM - 10) * value / scale
-
-    bar = max(1.0, x(1) - x(0) - 1)
-    parts = [f'<rect x="{x(w["t"]):.1f}" y="{y(w["ok"], top):.1f}" width="{bar:.1f}" '
-             f'height="{HEIGHT - BOTTOM - y(w["ok"], top):.1f}" fill="#8c8"/>'
-             f'<rect x="{x(w["t"]):.1f}" y="{y(w["ok"] + w["not_ok"], top):.1f}" width="{bar:.1f}" '
-             f'height="{y(w["ok"], top) - y(w["ok"] + w["not_ok"], top):.1f}" fill="#e55"/>' for w in windows]
-    line = " ".join(f'{x(w["t"] + 0.5):.1f},{y(w["p99_s"], slowest):.1f}' for w in windows if w["p99_s"] is not None)
-    parts.append(f'<polyline points="{line}" fill="none" stroke="#333" stroke-width="1.5"/>')
+def fault_windows(events: Sequence[Event], t0: float) -> list[dict[str, Any]]:
+    """Each fault from its inject to its heal (``end`` None if it was never healed)."""
+    windows: list[dict[str, Any]] = []
+    open_: dict[str, list[dict[str, Any]]] = {}
     for e in events:
-        label = html.escape(f'{e["t"]:+.1f} s {e["kind"]} {e["subject"]} {e["detail"]}'.strip())
-        parts.append(f'<line x1="{x(e["t"]):.1f}" x2="{x(e["t"]):.1f}" y1="5" y2="{HEIGHT - BOTTOM}" '
-                     f'stroke="{COLOURS.get(e["kind"], "#999")}" stroke-dasharray="4 2"><title>{label}</title></line>')
-    axis = (f'<text x="{LEFT - 4}" y="14" text-anchor="end" font-size="10">{top}/s</text>'
-            f'<text x="{WIDTH - 4}" y="14" text-anchor="end" font-size="10">p99 {slowest * 1000:.0f} ms</text>'
-            f'<text x="{LEFT}" y="{HEIGHT - 4}" font-size="10">0 s</text>'
-            f'<text x="{WIDTH - 10}" y="{HEIGHT - 4}" text-anchor="end" font-size="10">{span:.0f} s</text>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-            f'font-family="sans-serif">{"".join(parts)}{axis}</svg>')
+        if e.kind == INJECT:
+            window = {"subject": e.subject, "start": round(e.mono - t0, 3), "end": None,
+                      "start_wall": round(e.wall, 3), "end_wall": None}
+            windows.append(window)
+            open_.setdefault(e.subject, []).append(window)
+        elif e.kind == HEAL and open_.get(e.subject):
+            window = open_[e.subject].pop(0)
+            window.update(end=round(e.mono - t0, 3), end_wall=round(e.wall, 3))
+    return windows
+
+
+def relative_events(events: Sequence[Event], t0: float) -> list[dict[str, Any]]:
+    """Every event with its time from ``t0`` (``t``) and its wall-clock time."""
+    return [{"t": round(e.mono - t0, 3), "wall": round(e.wall, 3), "kind": e.kind, "subject": e.subject,
+             "detail": e.detail} for e in events]
+
+
+def engine() -> str:
+    """Which drawing is used: "matplotlib", or "svg" (hand-written) when it is missing or forced."""
+    if os.environ.get("AZCHAOS_CHART", "").lower() == "svg":
+        return "svg"
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return "svg"
+    return "matplotlib"
+
+
+def svg(data: dict[str, Any] | None, *, title: str = "") -> str:
+    """Draw ``series()`` data as an SVG element for inline HTML ("" when there is no data)."""
+    if not data or not (data["windows"] or data["events"]):
+        return ""
+    if engine() == "matplotlib":
+        from . import chart_mpl
+        return chart_mpl.svg(data, title=title)
+    from . import chart_svg
+    return chart_svg.draw(data, title=title)
+
+
+def png(data: dict[str, Any] | None, *, title: str = "") -> bytes | None:
+    """Draw ``series()`` data as a PNG; None without matplotlib (or with no data)."""
+    if not data or not (data["windows"] or data["events"]) or engine() != "matplotlib":
+        return None
+    from . import chart_mpl
+    return chart_mpl.png(data, title=title)
+
+
+def heading(data: dict[str, Any], title: str = "") -> str:
+    """The chart's title: the test, and the wall-clock time of t = 0 (the first fault)."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(data["t0_wall"]))
+    return f"{title + ' - ' if title else ''}t = 0 at {data['origin']}, {when}"
+
+
+def kinds(data: dict[str, Any]) -> list[str]:
+    """The operation kinds in the windows, in order of first appearance."""
+    return list(dict.fromkeys(kind for w in data["windows"] for kind in w["counts"]))
+
+
+def per_second(data: dict[str, Any], kind: str, outcome: str) -> list[float]:
+    """Requests per second of one kind and outcome, one value per window."""
+    return [w["counts"].get(kind, {}).get(outcome, 0) / data["window_s"] for w in data["windows"]]
+
+
+def span(data: dict[str, Any]) -> tuple[float, float]:
+    """The time range to draw: every window, fault and event, with a little room."""
+    times = [w["t"] for w in data["windows"]] + [w["t"] + data["window_s"] for w in data["windows"]]
+    times += [e["t"] for e in data["events"]] + [f["start"] for f in data["faults"]]
+    times += [f["end"] for f in data["faults"] if f["end"] is not None]
+    low, high = min(times), max(times)
+    return low - 0.5, max(high, low + 1) + 0.5
+
+
+FAULT_KINDS = {INJECT, HEAL}

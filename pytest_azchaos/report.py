@@ -1,24 +1,36 @@
-"""What people look at: the terminal summary of SLOs, Allure attachments, an HTML/JSON report."""
+"""What people look at: the terminal summary of SLOs, JUnit XML properties, Allure attachments, and
+the report folder (report.json, report.html, charts/).
+
+``write_report(data, folder)`` and ``render_html(data)`` are public: a game day writes its report
+with them, from data built by ``report_data.report()``.
+"""
 
 from __future__ import annotations
 
-import html
 import json
 import math
+import os
+import re
+import tempfile
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import chart
-from .checks import SLOResult, distinct_digits
+from . import chart, report_data
+from .checks import SLOResult
 from .errors import NotSteady
 from .faults import Fault
+from .report_data import show
+from .report_html import render_html
 from .timeline import Event
 
 if TYPE_CHECKING:
     from .experiment import Experiment
+    from .stack import Stack
+
+__all__ = ["EXIT_NOT_STEADY", "Reporter", "junit_properties", "render_html", "show", "write_report"]
 
 #: pytest's exit status when every failed test failed because the stack was not steady (no SLO was
 #: broken): the run proves nothing either way, which a CI gate must tell apart from a broken SLO (1).
@@ -26,14 +38,18 @@ EXIT_NOT_STEADY = 6
 
 
 class Reporter:
-    """A plugin on our own hooks: it collects SLO verdicts and fault events, then reports them."""
+    """A plugin on our own hooks: it collects SLO verdicts, faults and each test's recording, then reports."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.rows: list[tuple[str, SLOResult]] = []
-        self.events: list[dict[str, Any]] = []
-        self.runs: dict[str, dict[str, Any]] = {}  # test -> chart.series(): traffic per second and events
+        self.events: list[dict[str, Any]] = []  # every inject and heal of the run
+        self.recorded: dict[str, dict[str, Any]] = {}  # test -> its entry without verdict and SLOs
         self.tests: list[dict[str, Any]] = []  # each test's verdict: passed, slo_broken, not_steady, failed
+        self.environment: dict[str, Any] | None = None
+
+    def pytest_azchaos_stack_ready(self, stack: Stack) -> None:
+        self.environment = report_data.environment_facts(stack)
 
     def pytest_azchaos_fault_injected(self, fault: Fault, event: Event) -> None:
         self.events.append(event.to_dict())
@@ -42,11 +58,14 @@ class Reporter:
         self.events.append(event.to_dict())
 
     def pytest_azchaos_experiment_finished(self, item: pytest.Item, experiment: Experiment) -> None:
-        if len(experiment.history) or experiment.timeline.events:
-            self.runs[item.nodeid] = chart.series(experiment.history, experiment.timeline)
+        if self.environment is None:  # attached to a running stack (--azchaos-reuse): no stack_ready
+            self.environment = report_data.environment_facts(experiment.stack)
+        self.recorded[item.nodeid] = report_data.test_entry(
+            item.nodeid, verdict="passed", history=experiment.history, timeline=experiment.timeline)
 
     def pytest_azchaos_slo_evaluated(self, item: pytest.Item, results: list[SLOResult]) -> None:
         self.rows.extend((item.nodeid, r) for r in results)
+        item.user_properties.extend(junit_properties(results))
         _attach_to_allure(item.nodeid, results)
 
     @pytest.hookimpl(wrapper=True)
@@ -64,6 +83,8 @@ class Reporter:
             report.longrepr = f"{item.nodeid}: {error}"  # our own traceback would only hide the reason
         elif any(nodeid == item.nodeid and not r.passed for nodeid, r in self.rows):
             verdict["verdict"] = "slo_broken"
+        if item.nodeid in self.recorded or self._slos(item.nodeid) or verdict["verdict"] == "not_steady":
+            item.user_properties.append(("azchaos.verdict", verdict["verdict"]))  # the teardown report carries it
         self.tests.append(verdict)
         return report
 
@@ -74,7 +95,7 @@ class Reporter:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         not_steady = [t for t in self.tests if t["verdict"] == "not_steady"]
-        if not self.rows and not self.runs and not not_steady:
+        if not self.rows and not self.recorded and not not_steady:
             return
         tr = terminalreporter
         if self.rows or not_steady:
@@ -96,45 +117,90 @@ class Reporter:
             tr.write_line(f"{nodeid:<{width}}  {r.name:<{slo_width}} {value:>9} {limit:>9}  {verdict}",
                           green=r.passed, red=not r.passed)
 
+    def _slos(self, nodeid: str) -> list[SLOResult]:
+        return [r for n, r in self.rows if n == nodeid]
+
+    def data(self) -> dict[str, Any]:
+        """The run's report data: every test that used azchaos (or has SLOs), in the order they ran."""
+        entries = []
+        for verdict in self.tests:
+            nodeid = verdict["test"]
+            if nodeid not in self.recorded and not self._slos(nodeid) and verdict["verdict"] != "not_steady":
+                continue  # not a chaos test
+            entry = dict(self.recorded.get(nodeid) or report_data.test_entry(nodeid, verdict="passed"))
+            entry.update(verdict, slos=[report_data.slo_entry(r) for r in self._slos(nodeid)])
+            entries.append(entry)
+        return report_data.report(entries, environment=self.environment, events=self.events)
+
     def write(self, folder: Path) -> Path:
-        """Write report.json and report.html into ``folder``; return the HTML path."""
-        folder.mkdir(parents=True, exist_ok=True)
-        data = {
-            "slos": [dict(test=nodeid, **_json_safe(r.__dict__), shown=show(r, r.value, r.limit),
-                          shown_limit=show(r, r.limit)) for nodeid, r in self.rows],
-            "tests": self.tests,
-            "events": self.events,
-            "runs": self.runs,
-        }
-        (folder / "report.json").write_text(json.dumps(data, indent=2))
-        page = folder / "report.html"
-        page.write_text(_html(data))
-        return page.resolve()
+        """Write report.json, report.html and the charts into ``folder``; return the HTML path."""
+        return write_report(self.data(), folder)
 
 
-def _json_safe(fields: dict[str, Any]) -> dict[str, Any]:
-    """JSON has no NaN or infinity: write them as null (the ``shown`` text says n/a or never)."""
-    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in fields.items()}
+def junit_properties(results: list[SLOResult]) -> list[tuple[str, str]]:
+    """The JUnit XML properties of SLO verdicts: value, limit and verdict (and the message of a failure)."""
+    found = []
+    for r in results:
+        prefix = f"azchaos.slo.{r.name}"
+        found += [(f"{prefix}.value", _number(r.value)), (f"{prefix}.limit", _number(r.limit)),
+                  (f"{prefix}.verdict", "pass" if r.passed else "fail")]
+        if not r.passed:
+            found.append((f"{prefix}.message", r.message))
+    return found
 
 
-def show(result: SLOResult, value: float, against: float | None = None) -> str:
-    """Format an SLO's value or limit for people: durations in ms or s, fractions as percentages;
-    with ``against`` (the limit), precise enough that a value that is not the limit looks different."""
+def _number(value: float) -> str:
     if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "never"
-    if result.unit == "s":
-        scale, unit, digits = (1000, "ms", 0) if value < 1 else (1, "s", 1)
-        return f"{value * scale:.{digits + distinct_digits(value * scale, _scaled(against, scale), digits)}f}{unit}"
-    if result.name == "availability":
-        return f"{value:.{2 + distinct_digits(value * 100, _scaled(against, 100), 2)}%}"
-    digits = distinct_digits(value, against, 2)
-    return f"{value:g}" if not digits else f"{value:.{2 + digits}f}"
+        return "nan"
+    return f"{value:g}" if math.isinf(value) or value == int(value) else repr(value)
 
 
-def _scaled(value: float | None, scale: float) -> float | None:
-    return None if value is None else value * scale
+def write_report(data: dict[str, Any], folder: str | Path) -> Path:
+    """Write ``data`` (from ``report_data.report()``) as report.json, report.html and charts/ into
+    ``folder``; return the HTML path. Each file is replaced whole, so a reader never sees half of one.
+
+    Example::
+
+        write_report(report_data.report([entry], kind="gameday", title="az-power-loss"), "azchaos-report")
+    """
+    folder = Path(folder)
+    charts = folder / "charts"
+    charts.mkdir(parents=True, exist_ok=True)
+    for test in data["tests"]:
+        _write_charts(test, charts)
+    _replace(folder / "report.json", json.dumps(data, indent=2).encode())
+    page = folder / "report.html"
+    _replace(page, render_html(data).encode())
+    return page.resolve()
+
+
+def _write_charts(test: dict[str, Any], charts: Path) -> None:
+    name = chart_file_name(test["test"])
+    title = test["test"].split("::")[-1]
+    drawing = chart.svg(test["chart"], title=title)
+    if drawing:
+        _replace(charts / f"{name}.svg", drawing.encode())
+    picture = chart.png(test["chart"], title=title)
+    if picture is not None:
+        _replace(charts / f"{name}.png", picture)
+
+
+def chart_file_name(test: str) -> str:
+    """A file name for a test's chart: its node id with anything but letters, digits, '-', '_', '.' as '_'."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", test).strip("_")[:150] or "test"
+
+
+def _replace(path: Path, content: bytes) -> None:
+    """Write to a temporary file beside ``path``, then rename it over: atomic on one file system."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def _attach_to_allure(nodeid: str, results: list[SLOResult]) -> None:
@@ -144,36 +210,3 @@ def _attach_to_allure(nodeid: str, results: list[SLOResult]) -> None:
         return
     text = "\n".join(f"{'PASS' if r.passed else 'FAIL'}  {r.message}" for r in results)
     allure.attach(text, name="azchaos SLOs", attachment_type=allure.attachment_type.TEXT)
-
-
-def _html(data: dict[str, Any]) -> str:
-    rows = "".join(
-        f"<tr class={'pass' if s['passed'] else 'fail'}><td>{html.escape(s['test'])}</td>"
-        f"<td>{html.escape(s['name'])}</td><td>{html.escape(s['shown'])}</td><td>{html.escape(s['shown_limit'])}</td>"
-        f"<td>{'PASS' if s['passed'] else 'FAIL'}</td><td>{html.escape(s['message'])}</td></tr>"
-        for s in data["slos"]
-    )
-    events = "".join(
-        f"<tr><td>{e['wall']:.3f}</td><td>{html.escape(e['kind'])}</td><td>{html.escape(e['subject'])}</td></tr>"
-        for e in data["events"]
-    )
-    return f"""<!doctype html><meta charset=utf-8><title>azchaos report</title>
-<style>body{{font-family:sans-serif}} td,th{{padding:2px 8px;text-align:left}}
-.pass td:nth-child(5){{color:green}} .fail td:nth-child(5){{color:#b00;font-weight:bold}}</style>
-<h1>azchaos report</h1><h2>SLOs</h2>
-<table><tr><th>test<th>SLO<th>value<th>limit<th>verdict<th>detail</tr>{rows}</table>
-<h2>Fault timeline</h2><table><tr><th>wall clock<th>event<th>fault</tr>{events}</table>
-{_runs_html(data["runs"])}"""
-
-
-def _runs_html(runs: dict[str, dict[str, Any]]) -> str:
-    """One section per test: its traffic and events as a chart, and the events as a table."""
-    sections = []
-    for test, run in runs.items():
-        rows = "".join(f"<tr><td>{e['t']:+.1f} s</td><td>{html.escape(e['kind'])}</td>"
-                       f"<td>{html.escape(e['subject'])}</td><td>{html.escape(e['detail'])}</td></tr>"
-                       for e in run["events"])
-        sections.append(f"<h3>{html.escape(test)}</h3>{chart.svg(run)}<p class=legend>green: ok per second, "
-                        f"red: not ok, line: p99 latency; dashed: events (hover for details)</p>"
-                        f"<table><tr><th>time<th>event<th>subject<th>detail</tr>{rows}</table>")
-    return "<h2>Runs</h2>" + "".join(sections) if sections else ""

@@ -1,31 +1,80 @@
-"""The per-test chart of the report: windows of ok / not ok counts and p99, and the events."""
+"""The per-test timeline chart: its data (per kind and outcome, latency per window, fault windows,
+events, in seconds from the first fault), and both drawings (matplotlib and the hand-written SVG)."""
 
 from __future__ import annotations
 
+import pytest
+
 from pytest_azchaos import chart
-from pytest_azchaos.history import FAILED, OK, History, Operation
+from pytest_azchaos.history import FAILED, OK, UNKNOWN, History, Operation
 from pytest_azchaos.timeline import Event, Timeline
 
 
-def op(t: float, outcome: str = OK, took: float = 0.01) -> Operation:
-    return Operation("read", t, t, t + took, outcome)
+def op(t: float, outcome: str = OK, took: float = 0.01, kind: str = "read") -> Operation:
+    return Operation(kind, t, t, t + took, outcome)
 
 
-def test_series_counts_per_window_and_places_events() -> None:
-    timeline = Timeline()
-    timeline._events = [Event(101.5, 0, "inject", "outage(a, power)"), Event(103.2, 0, "failover", "db", "x")]
-    history = History([op(100.0), op(100.5, took=0.2), op(101.6, FAILED), op(102.1)])
-    data = chart.series(history, timeline)
-    assert [(w["t"], w["ok"], w["not_ok"]) for w in data["windows"]] == [(0, 2, 0), (1, 0, 1), (2, 1, 0)]
-    assert abs(data["windows"][0]["p99_s"] - 0.2) < 1e-9
-    assert [(e["t"], e["kind"]) for e in data["events"]] == [(1.5, "inject"), (3.2, "failover")]
+def timeline(*events: Event) -> Timeline:
+    found = Timeline()
+    found._events = list(events)
+    return found
 
 
-def test_svg_draws_bars_latency_and_events() -> None:
-    timeline = Timeline()
-    timeline._events = [Event(101.0, 0, "inject", "outage(a, <power>)")]
-    drawing = chart.svg(chart.series(History([op(100.0), op(101.5, FAILED)]), timeline))
+RUN = History([op(100.0), op(100.5, took=0.2, kind="write"), op(101.6, FAILED), op(102.1, UNKNOWN, took=10),
+               op(102.4, took=0.03)])
+EVENTS = timeline(Event(101.5, 5001.5, "inject", "outage(a, <power>)"), Event(103.2, 5003.2, "failover", "db", "x"),
+                  Event(104.0, 5004.0, "heal", "outage(a, <power>)"), Event(104.5, 5004.5, "inject", "cut(a/app->db)"))
+
+
+def test_series_counts_each_kind_and_outcome_per_window_from_the_first_fault() -> None:
+    data = chart.series(RUN, EVENTS)
+    assert data is not None
+    assert data["origin"] == "first fault" and data["t0_wall"] == 5001.5
+    assert [w["t"] for w in data["windows"]] == [-2, -1, 0]
+    first, _, last = data["windows"]
+    assert first["counts"] == {"read": {"ok": 1, "failed": 0, "unknown": 0}}
+    assert last["counts"] == {"read": {"ok": 1, "failed": 1, "unknown": 1}}
+    assert (last["p50_s"], last["p99_s"], last["max_s"]) == (0.01, 0.03, 0.03)  # unknown: no latency
+
+
+def test_series_pairs_each_inject_with_its_heal_and_keeps_every_event() -> None:
+    data = chart.series(RUN, EVENTS)
+    assert data is not None
+    assert [(f["subject"], f["start"], f["end"]) for f in data["faults"]] == [
+        ("outage(a, <power>)", 0, 2.5), ("cut(a/app->db)", 3.0, None)]  # never healed: open to the end
+    assert [(e["t"], e["kind"], e["wall"]) for e in data["events"]] == [
+        (0, "inject", 5001.5), (1.7, "failover", 5003.2), (2.5, "heal", 5004.0), (3.0, "inject", 5004.5)]
+
+
+def test_without_a_fault_time_zero_is_the_first_request_and_without_anything_there_is_no_chart() -> None:
+    data = chart.series(RUN, Timeline())
+    assert data is not None and data["origin"] == "first request" and data["windows"][0]["t"] == 0
+    assert chart.series(History(), Timeline()) is None
+    assert chart.svg(None) == "" and chart.png(None) is None
+
+
+def test_hand_written_svg_shows_rates_latency_labelled_fault_windows_and_events(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZCHAOS_CHART", "svg")
+    assert chart.engine() == "svg"
+    drawing = chart.svg(chart.series(RUN, EVENTS), title="test_x")
     assert drawing.startswith("<svg") and drawing.endswith("</svg>")
-    assert 'fill="#e55"' in drawing and "<polyline" in drawing
-    assert "+1.0 s inject outage(a, &lt;power&gt;)" in drawing  # escaped
-    assert chart.svg(chart.series(History(), Timeline())) == ""
+    assert "test_x - t = 0 at first fault" in drawing
+    assert drawing.count('class="fault"') == 2 and ">outage(a, &lt;power&gt;)</text>" in drawing  # escaped
+    assert 'class="event"' in drawing and ">failover db x</text>" in drawing
+    assert ">read failed</text>" in drawing and ">read unknown</text>" in drawing and ">write ok</text>" in drawing
+    assert ">latency p99</text>" in drawing and ">10 ms</text>" in drawing  # the log axis
+    assert chart.png(chart.series(RUN, EVENTS)) is None  # no PNG without matplotlib
+
+
+def test_matplotlib_draws_the_same_as_svg_text_and_png(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AZCHAOS_CHART", raising=False)
+    assert chart.engine() == "matplotlib"  # the dev extra installs it: CI draws both ways
+    data = chart.series(RUN, EVENTS)
+    drawing = chart.svg(data, title="test_x")
+    assert drawing.startswith("<svg") and drawing.rstrip().endswith("</svg>")
+    for label in ("outage(a, &lt;power&gt;)", "failover db x", "read failed", "seconds from the first fault",
+                  "test_x - t = 0 at first fault", "p99"):
+        assert label in drawing, label
+    picture = chart.png(data, title="test_x")
+    assert picture is not None and picture.startswith(b"\x89PNG\r\n\x1a\n") and len(picture) > 10_000

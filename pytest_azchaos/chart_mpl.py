@@ -1,0 +1,108 @@
+"""The timeline chart drawn by matplotlib (the ``report`` extra), as SVG text and PNG bytes.
+
+Top: requests per second per kind (ok solid, failed dashed, unknown dotted); bottom: latency p50,
+p99 and max per window on a log axis; both: faults as shaded, labelled windows and the watch's
+events as labelled markers. No pyplot: a bare Figure has no global state and no GUI backend.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from matplotlib import rc_context
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+from . import chart
+from .history import FAILED, OK, UNKNOWN
+
+STYLES = {OK: "-", FAILED: "--", UNKNOWN: ":"}
+EVENT_COLOURS = {"failover": "#0057b8", "db-leader": "#5b8fd0", "target": "#777777", "sync": "#8a5cc2",
+                 "drives": "#b07a00", "steady": "#2a8a2a", "not-steady": "#cc6600", "nemesis": "#444444"}
+FAULT_COLOUR = "#d62728"
+
+
+def svg(data: dict[str, Any], *, title: str = "") -> str:
+    """The chart as an ``<svg>`` element (no XML prolog), its text kept as text."""
+    with rc_context({"svg.fonttype": "none"}):  # ids stay random: several charts share one page
+        out = io.StringIO()
+        _figure(data, title).savefig(out, format="svg")
+    text = out.getvalue()
+    return text[text.index("<svg"):]
+
+
+def png(data: dict[str, Any], *, title: str = "") -> bytes:
+    """The chart as PNG bytes."""
+    out = io.BytesIO()
+    _figure(data, title).savefig(out, format="png", dpi=100)
+    return out.getvalue()
+
+
+def _figure(data: dict[str, Any], title: str) -> Figure:
+    figure = Figure(figsize=(10, 5.2), layout="constrained")
+    rate, lat = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    _rates(rate, data)
+    _latency(lat, data)
+    for axes in (rate, lat):
+        _faults(axes, data, labelled=axes is rate)
+        _events(axes, data, labelled=axes is rate)
+        axes.grid(True, alpha=0.3)
+    rate.set_xlim(*chart.span(data))
+    lat.set_xlabel(f"seconds from the {data['origin']}")
+    figure.suptitle(chart.heading(data, title), fontsize=10)
+    return figure
+
+
+def _rates(axes: Axes, data: dict[str, Any]) -> None:
+    ts = [w["t"] for w in data["windows"]]
+    for i, kind in enumerate(chart.kinds(data)):
+        colour = f"C{i % 10}"
+        for outcome, style in STYLES.items():
+            values = chart.per_second(data, kind, outcome)
+            if outcome == OK or any(values):
+                axes.step(ts, values, where="post", linestyle=style, color=colour, label=f"{kind} {outcome}")
+    axes.set_ylabel("requests / s")
+    axes.set_ylim(bottom=0)
+    if data["windows"]:
+        axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+
+
+def _latency(axes: Axes, data: dict[str, Any]) -> None:
+    for key, colour in (("p50_s", "#2ca02c"), ("p99_s", "#ff7f0e"), ("max_s", "#7f7f7f")):
+        points = [(w["t"] + data["window_s"] / 2, w[key]) for w in data["windows"] if w[key]]
+        if points:
+            axes.plot(*zip(*points, strict=True), color=colour, marker=".", markersize=3, label=key[:-2])
+    axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(FuncFormatter(_seconds))
+    axes.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axes.yaxis.set_minor_formatter(NullFormatter())
+    axes.set_ylabel("latency")
+    if any(w["p50_s"] for w in data["windows"]):
+        axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7)
+
+
+def _seconds(value: float, _: object = None) -> str:
+    return f"{value * 1000:g} ms" if value < 1 else f"{value:g} s"
+
+
+def _faults(axes: Axes, data: dict[str, Any], *, labelled: bool) -> None:
+    right = chart.span(data)[1]
+    for i, fault in enumerate(data["faults"]):
+        end = right if fault["end"] is None else fault["end"]
+        axes.axvspan(fault["start"], end, color=FAULT_COLOUR, alpha=0.12, linewidth=0)
+        if labelled:
+            axes.text(fault["start"], 1 - 0.07 * (i % 3), f" {fault['subject']}", transform=axes.get_xaxis_transform(),
+                      va="top", fontsize=8, color=FAULT_COLOUR)
+
+
+def _events(axes: Axes, data: dict[str, Any], *, labelled: bool) -> None:
+    markers = [e for e in data["events"] if e["kind"] not in chart.FAULT_KINDS]
+    for i, event in enumerate(markers):
+        colour = EVENT_COLOURS.get(event["kind"], "#999999")
+        axes.axvline(event["t"], color=colour, linestyle=(0, (2, 2)), linewidth=0.9)
+        if labelled:
+            label = f"{event['kind']} {event['subject']} {event['detail']}".strip()
+            axes.text(event["t"], 0.78 - 0.09 * (i % 6), f" {label}", transform=axes.get_xaxis_transform(),
+                      fontsize=7, color=colour, clip_on=False)

@@ -1,0 +1,139 @@
+"""report.html: one self-contained page (no external asset, no script) rendered from report.json's data.
+
+Verdicts first, failures first; then per test its chart, SLOs, events (relative and wall-clock
+times) and commonest errors; then the environment. Example::
+
+    Path("report.html").write_text(render_html(report_schema.load("report.json")))
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from html import escape
+from typing import Any
+
+from . import chart
+
+ORDER = {"slo_broken": 0, "failed": 1, "not_steady": 2, "passed": 3}
+LABELS = {"slo_broken": "SLO BROKEN", "failed": "FAILED", "not_steady": "NOT STEADY", "passed": "PASSED"}
+
+STYLE = """body{font-family:sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse;margin:.4em 0 1em}td,th{padding:2px 8px;text-align:left;vertical-align:top}
+th{background:#eee}tr:nth-child(even) td{background:#fafafa}
+.verdict{font-weight:bold;padding:1px 6px;border-radius:3px;color:#fff}
+.v-passed{background:#2a8a2a}.v-slo_broken,.v-failed{background:#c00}.v-not_steady{background:#c60}
+.pass{color:#2a8a2a}.fail{color:#c00;font-weight:bold}.muted{color:#777}
+section.test{border-top:1px solid #ccc;margin-top:1.5em}.chart svg{max-width:100%;height:auto}
+pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:90%}"""
+
+
+def render_html(data: dict[str, Any]) -> str:
+    """Return report.html for a report's data (a validated report.json)."""
+    tests = sorted(data["tests"], key=lambda t: ORDER.get(t["verdict"], 9))  # stable: run order within a verdict
+    body = [f"<h1>{escape(data['title'])}</h1>", _summary(data), _verdicts(tests)]
+    body += [_test(i, t) for i, t in enumerate(tests, 1)]
+    body.append(_environment(data.get("environment")))
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>azchaos report: "
+            f"{escape(data['title'])}</title><style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
+
+
+def _summary(data: dict[str, Any]) -> str:
+    s = data["summary"]
+    counts = ", ".join(f"{s[v]} {LABELS[v].lower()}" for v in ORDER if s.get(v))
+    return (f"<p>{_wall(data['created'], date=True)}: {data['kind']}, {s['tests']} test(s)"
+            f"{': ' + counts if counts else ''}.</p>")
+
+
+def _verdicts(tests: list[dict[str, Any]]) -> str:
+    rows = "".join(f"<tr><td>{_badge(t['verdict'])}</td><td><a href='#test-{i}'>{escape(t['test'])}</a></td>"
+                   f"<td>{escape(_why(t))}</td></tr>" for i, t in enumerate(tests, 1))
+    return f"<h2>Verdicts</h2><table class=verdicts><tr><th>verdict<th>test<th>why</tr>{rows}</table>"
+
+
+def _why(test: dict[str, Any]) -> str:
+    if test["verdict"] == "not_steady":
+        return f"stack not steady: {test.get('reason', '')}"
+    broken = [str(s["message"]) for s in test["slos"] if not s["passed"]]
+    if broken:
+        return broken[0] + (f" (and {len(broken) - 1} more)" if len(broken) > 1 else "")
+    return f"{len(test['slos'])} SLO(s) met" if test["slos"] else ""
+
+
+def _badge(verdict: str) -> str:
+    return f"<span class='verdict v-{escape(verdict)}'>{LABELS.get(verdict, escape(verdict))}</span>"
+
+
+def _test(number: int, test: dict[str, Any]) -> str:
+    name = test["test"]
+    drawing = chart.svg(test["chart"], title=name.split("::")[-1])
+    parts = [f"<section class=test id='test-{number}' data-test='{escape(name)}'>",
+             f"<h2>{_badge(test['verdict'])} {escape(name)}</h2>"]
+    if test["verdict"] == "not_steady":
+        parts.append(f"<p class=fail>stack not steady: {escape(test.get('reason', ''))}</p>")
+    parts.append(f"<div class=chart>{drawing}</div>" if drawing else "<p class='chart muted'>no traffic or events "
+                                                                    "were recorded: no chart</p>")
+    parts += [_slos(test["slos"]), _events(test["events"]), _errors(test["errors"]), _timings(test["timings"])]
+    return "".join(parts) + "</section>"
+
+
+def _slos(slos: list[dict[str, Any]]) -> str:
+    if not slos:
+        return "<h3>SLOs</h3><p class=muted>no SLO was checked</p>"
+    rows = "".join(f"<tr class={s['verdict']}><td>{escape(s['name'])}</td><td>{escape(s['shown'])}</td>"
+                   f"<td>{escape(s['shown_limit'])}</td><td class={s['verdict']}>{s['verdict'].upper()}</td>"
+                   f"<td>{escape(s['message'])}</td></tr>" for s in slos)
+    return f"<h3>SLOs</h3><table class=slos><tr><th>SLO<th>value<th>limit<th>verdict<th>message</tr>{rows}</table>"
+
+
+def _events(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return "<h3>Events</h3><p class=muted>no fault and no change of the stack was recorded</p>"
+    rows = "".join(f"<tr><td>{e['t']:+.1f} s</td><td>{_wall(e['wall'])}</td><td>{escape(e['kind'])}</td>"
+                   f"<td>{escape(e['subject'])}</td><td>{escape(e['detail'])}</td></tr>" for e in events)
+    return (f"<h3>Events</h3><table class=events><tr><th>time<th>wall clock<th>event<th>subject<th>detail</tr>"
+            f"{rows}</table>")
+
+
+def _errors(errors: list[dict[str, Any]]) -> str:
+    if not errors:
+        return ""
+    rows = "".join(f"<tr><td>{escape(e['kind'])}</td><td>{escape(e['error'])}</td><td>{e['count']}</td></tr>"
+                   for e in errors)
+    return f"<h3>Commonest errors</h3><table class=errors><tr><th>kind<th>error<th>count</tr>{rows}</table>"
+
+
+def _timings(timings: dict[str, Any]) -> str:
+    cells = [f"<td>{escape(k.replace('_', ' '))}</td><td>{_moment(k, v)}</td>" for k, v in timings.items()]
+    rows = "".join(f"<tr>{cell}</tr>" for cell in cells)
+    return f"<details><summary>Key timings</summary><table class=timings>{rows}</table></details>"
+
+
+def _moment(key: str, value: float | None) -> str:
+    if value is None:
+        return "<span class=muted>none</span>"
+    return f"{value:g}" if key in ("requests", "failed") else f"{value:+.1f} s"
+
+
+def _environment(env: dict[str, Any] | None) -> str:
+    if not env:
+        return "<h2>Environment</h2><p class=muted>no stack facts were recorded</p>"
+    head = (f"<p>environment {escape(str(env.get('environment', '?')))}, run {escape(str(env.get('run_id', '?')))}, "
+            f"AZs: {escape(', '.join(env.get('azs', [])))}</p>")
+    services = "".join(
+        f"<tr><td>{escape(name)}</td><td>{escape(s['role'])}</td><td>{escape(', '.join(s['azs']) or 'regional')}</td>"
+        f"<td>{s['replicas_per_az']}</td><td><code>{escape(json.dumps(s['options']))}</code></td></tr>"
+        for name, s in env.get("services", {}).items())
+    images = "".join(f"<tr><td>{escape(k)}</td><td><code>{escape(v)}</code></td></tr>"
+                     for k, v in env.get("images", {}).items())
+    roles = escape(json.dumps(env.get("roles", {}), indent=2))
+    error = f"<p class=fail>{escape(env['status_error'])}</p>" if env.get("status_error") else ""
+    return (f"<h2>Environment</h2>{head}{error}<h3>Services</h3><table class=services><tr><th>service<th>role<th>AZs"
+            f"<th>replicas per AZ<th>options</tr>{services}</table><h3>Images</h3><table class=images><tr>"
+            f"<th>service/role<th>image</tr>{images}</table><h3>Stack facts at start</h3><pre>{roles}</pre>")
+
+
+def _wall(epoch: float, *, date: bool = False) -> str:
+    stamp = time.localtime(epoch)
+    text = time.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S", stamp) + f".{int(epoch % 1 * 1000):03d}"
+    return text + (time.strftime(" %Z", stamp) if date else "")

@@ -1,0 +1,141 @@
+"""report.json's data and schema, report.html, JUnit properties, and write_report's folder."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_azchaos import report_data, report_schema
+from pytest_azchaos.checks import SLOResult
+from pytest_azchaos.history import FAILED, OK, UNKNOWN, History, Operation
+from pytest_azchaos.report import chart_file_name, junit_properties, render_html, write_report
+from pytest_azchaos.timeline import Event, Timeline
+
+
+def op(t: float, outcome: str = OK, *, kind: str = "read", error: str | None = None, status: int | None = 200
+       ) -> Operation:
+    return Operation(kind, t, t, t + 0.02, outcome, status=status, error=error)
+
+
+def recording() -> tuple[History, Timeline]:
+    timeline = Timeline()
+    timeline._events = [Event(101.0, 5001.0, "inject", "outage(a, power)"),
+                        Event(102.5, 5002.5, "failover", "db", "leader db-a-1 -> db-b-1"),
+                        Event(104.0, 5004.0, "heal", "outage(a, power)")]
+    ops = [op(100.0), op(100.5, kind="write")]
+    ops += [op(101.0 + i / 10, FAILED, error="HTTP 502", status=502) for i in range(5)]
+    ops += [op(101.2, FAILED, error="ConnectionRefusedError", status=None),
+            op(101.3, UNKNOWN, error="ReadTimeout", status=None), op(101.4, FAILED, error="HTTP 503", status=503),
+            op(101.5, FAILED, error="HTTP 500", status=500)]
+    ops += [op(102.0, FAILED, kind="write", error="HTTP 502", status=502), op(105.0)]
+    return History(ops), timeline
+
+
+BROKEN = SLOResult("failed_requests", 11, 0, False, "failed_requests = 11 > 0 (of 13 requests): ...")
+NEVER = SLOResult("failover_time", math.inf, 120, False, "failover_time = never", "s")
+UNMEASURED = SLOResult("p99", math.nan, 0.5, True, "no answered requests were recorded", "s")
+
+
+def entry(verdict: str = "slo_broken", test: str = "t.py::test_outage", **kw: Any) -> dict[str, Any]:
+    history, timeline = recording()
+    return report_data.test_entry(test, verdict=verdict, history=history, timeline=timeline,
+                                  results=kw.pop("results", [BROKEN, NEVER, UNMEASURED]), **kw)
+
+
+def test_an_entry_has_json_safe_slos_faults_events_timings_and_the_commonest_errors() -> None:
+    found = entry()
+    broken, never, unmeasured = found["slos"]
+    assert broken["verdict"] == "fail" and broken["shown"] == "11" and broken["value"] == 11
+    assert (never["value"], never["shown"], never["limit"], never["shown_limit"]) == (None, "never", 120, "120.0s")
+    assert (unmeasured["value"], unmeasured["shown"], unmeasured["verdict"]) == (None, "n/a", "pass")
+    assert found["faults"] == [{"subject": "outage(a, power)", "start": 0, "end": 3.0, "start_wall": 5001.0,
+                                "end_wall": 5004.0}]
+    assert [(e["t"], e["kind"]) for e in found["events"]] == [(0, "inject"), (1.5, "failover"), (3.0, "heal")]
+    timings = found["timings"]
+    assert (timings["requests"], timings["failed"], timings["first_error"], timings["last_error"]) == (13, 10, 0, 1.0)
+    assert (timings["first_failover"], timings["last_heal"], timings["traffic_start"]) == (1.5, 3.0, -1.0)
+    assert found["errors"] == [  # at most 3 per kind, commonest first
+        {"kind": "read", "error": "HTTP 502", "count": 5},
+        {"kind": "read", "error": "ConnectionRefusedError", "count": 1},
+        {"kind": "read", "error": "ReadTimeout (outcome unknown)", "count": 1},
+        {"kind": "write", "error": "HTTP 502", "count": 1}]
+    json.dumps(found, allow_nan=False)  # NaN and infinity were written as null
+
+
+def test_a_report_counts_verdicts_keeps_the_flat_lists_and_validates_against_its_schema() -> None:
+    data = report_data.report([entry(), entry("passed", "t.py::test_calm", results=[]),
+                               report_data.test_entry("t.py::test_unsteady", verdict="not_steady", reason="r",
+                                                      reasons=["r"])],
+                              events=[{"mono": 1.0, "wall": 2.0, "kind": "inject", "subject": "s", "detail": ""}])
+    assert data["summary"] == {"tests": 3, "passed": 1, "slo_broken": 1, "not_steady": 1, "failed": 0}
+    assert [(s["test"], s["name"]) for s in data["slos"]] == [
+        ("t.py::test_outage", "failed_requests"), ("t.py::test_outage", "failover_time"), ("t.py::test_outage", "p99")]
+    assert data["tests"][2]["chart"] is None
+    assert report_schema.validate(json.loads(json.dumps(data))) == data
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d.update(schema_version=2), "expected report schema version 1, found version 2"),
+    (lambda d: d.pop("schema_version"), "found no schema_version (a report from before version 1)"),
+    (lambda d: d["tests"][0].update(verdict="maybe"), "at $.tests[0].verdict: 'maybe' is not one of"),
+    (lambda d: d["tests"][0]["slos"][0].pop("limit"), "at $.tests[0].slos[0]: 'limit' is a required property"),
+])
+def test_a_report_that_does_not_fit_the_schema_is_one_clear_error(change: Any, message: str) -> None:
+    data = json.loads(json.dumps(report_data.report([entry()])))
+    change(data)
+    with pytest.raises(report_schema.ReportError, match="^r.json: .*") as caught:
+        report_schema.validate(data, source="r.json")
+    assert message in str(caught.value)
+
+
+def test_the_html_puts_failures_first_and_shows_each_tests_chart_slos_events_and_errors() -> None:
+    data = report_data.report([entry("passed", "t.py::test_calm", results=[]), entry(),
+                               report_data.test_entry("t.py::test_<b>", verdict="not_steady", reason="no <sync>")])
+    page = render_html(data)
+    order = [page.index(f"data-test='{name}'") for name in ("t.py::test_outage", "t.py::test_&lt;b&gt;",
+                                                           "t.py::test_calm")]
+    assert order == sorted(order)  # SLO broken, then not steady, then passed
+    assert page.index("<h2>Verdicts</h2>") < order[0]
+    assert page.count("<svg") == 2 and "no traffic or events were recorded: no chart" in page
+    assert "failed_requests = 11 &gt; 0 (of 13 requests)" in page and "<td>never</td>" in page
+    assert "<td>+1.5 s</td>" in page and "leader db-a-1 -&gt; db-b-1" in page  # relative time, escaped
+    assert "<td>HTTP 502</td><td>5</td>" in page
+    assert "stack not steady: no &lt;sync&gt;" in page
+    for external in ("<script", "<link", " src=", "@import", "url(http", "href=\"http"):  # opens offline
+        assert external not in page
+
+
+def test_the_html_shows_the_environment_facts() -> None:
+    env = {"run_id": "r1", "environment": "minimal.yaml", "azs": ["a", "b"],
+           "services": {"db": {"role": "db", "image": "postgres-patroni", "azs": ["a", "b"], "replicas_per_az": 1,
+                               "options": {"synchronous": True}}},
+           "images": {"db/db": "azchaos/postgres-patroni:abc"}, "roles": {"db": {"leader": "db-a-1"}}}
+    page = render_html(report_data.report([], environment=env))
+    assert "AZs: a, b" in page and "azchaos/postgres-patroni:abc" in page
+    assert "{&quot;synchronous&quot;: true}" in page and "&quot;leader&quot;: &quot;db-a-1&quot;" in page
+
+
+def test_junit_properties_carry_value_limit_verdict_and_the_message_of_a_failure() -> None:
+    props = dict(junit_properties([BROKEN, NEVER, SLOResult("p99", 0.25, 0.5, True, "ok", "s")]))
+    assert props["azchaos.slo.failed_requests.value"] == "11"
+    assert props["azchaos.slo.failed_requests.verdict"] == "fail"
+    assert props["azchaos.slo.failed_requests.message"].startswith("failed_requests = 11 > 0")
+    assert (props["azchaos.slo.failover_time.value"], props["azchaos.slo.failover_time.limit"]) == ("inf", "120")
+    assert (props["azchaos.slo.p99.value"], props["azchaos.slo.p99.verdict"]) == ("0.25", "pass")
+    assert "azchaos.slo.p99.message" not in props
+
+
+def test_write_report_writes_json_html_and_each_tests_charts(tmp_path: Path) -> None:
+    data = report_data.report([entry(test="t.py::test_x[a/app->db]")])
+    page = write_report(data, tmp_path / "out")
+    assert page == (tmp_path / "out" / "report.html").resolve() and "<svg" in page.read_text()
+    assert report_schema.load(tmp_path / "out" / "report.json") == json.loads(json.dumps(data))
+    name = chart_file_name("t.py::test_x[a/app->db]")
+    assert name == "t.py_test_x_a_app-_db"
+    assert (tmp_path / "out" / "charts" / f"{name}.svg").read_text().startswith("<svg")
+    assert (tmp_path / "out" / "charts" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+    assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporary file left

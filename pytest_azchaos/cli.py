@@ -19,7 +19,7 @@ from typing import NoReturn
 import docker.errors
 import requests.exceptions
 
-from . import cli_faults, compose, images, reaper
+from . import cli_faults, cli_report, compose, images, reaper
 from .backend import DockerBackend, connect, engine_error
 from .errors import AzChaosError, ConfigError, EngineError
 from .faults.state import FaultState, state_dir
@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", help="write to this file (default: standard output)")
 
     cli_faults.add_parsers(sub, "the stack (default: the only one running)")
+    cli_report.add_parser(sub)
 
     status = sub.add_parser("status", help="show a stack's containers, health, endpoints and active faults")
     status.add_argument("--run-id", help="the stack to show (default: the only one running)")
@@ -213,7 +214,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"images": _images, "up": _up, "down": _down, "status": _status, "export": _export,
-            "fault": _fault, "heal": _heal, "engine": _engine}
+            "fault": _fault, "heal": _heal, "engine": _engine, "report": cli_report.run}
 
 
 def _joined_values(argv: list[str]) -> list[str]:

@@ -101,7 +101,8 @@ def test_bad_steps_name_the_file_the_line_and_what_is_allowed(tmp_path: Path, st
 
 @pytest.mark.parametrize(("step", "expected"), [
     ("outage: {az: d}", "unknown AZ 'd'"),
-    ("toxic: {link: a/app->queue, type: latency, latency: 5}", "unknown link 'a/app->queue': expected one of a/app->db"),
+    ("toxic: {link: a/app->queue, type: latency, latency: 5}",
+     "unknown link 'a/app->queue': expected one of a/app->db"),
     ("instance: {target: app-z-9}", "unknown target 'app-z-9': expected one of"),
 ])
 def test_faults_that_do_not_fit_the_stack_fail_before_anything_runs(tmp_path: Path, step: str,

@@ -1,0 +1,114 @@
+"""The run's reports as CI reads them, on the stand-in stack: SLO verdicts as JUnit XML properties,
+report.json valid against its documented schema (a failing SLO too), and report.html per test."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from pytest_azchaos import report_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = ROOT / "environments" / "minimal.yaml"
+
+TESTS = """
+import pytest
+
+@pytest.mark.slo(failed_requests=0, p99="5s")
+def test_calm(azchaos):
+    with azchaos.traffic(rate_per_s=50):
+        azchaos.wait("300ms")
+
+@pytest.mark.slo(failed_requests=0)
+def test_lose_every_az(azchaos):
+    with azchaos.traffic(rate_per_s=50):
+        azchaos.wait("200ms")
+        with azchaos.outage("a"), azchaos.outage("b", steady=False):
+            azchaos.wait("400ms")
+
+def test_not_chaos():
+    pass
+"""
+
+
+def properties(xml: Path) -> dict[str, dict[str, str]]:
+    """Each test case's properties: {test name: {property: value}}."""
+    found = {}
+    for case in ET.parse(xml).getroot().iter("testcase"):
+        found[case.get("name", "")] = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+    return found
+
+
+@pytest.fixture
+def ran(fake: pytest.Pytester) -> tuple[pytest.Pytester, pytest.RunResult]:
+    fake.makepyfile(TESTS)
+    result = fake.runpytest_subprocess("-p", "no:cacheprovider", f"--azchaos-env={MINIMAL}", "--azchaos-report=out",
+                                       "--junitxml=junit.xml")
+    result.assert_outcomes(passed=2, failed=1)
+    return fake, result
+
+
+def test_junit_xml_has_each_slo_verdict_as_properties(ran: tuple[pytest.Pytester, pytest.RunResult]) -> None:
+    fake, _ = ran
+    props = properties(fake.path / "junit.xml")
+    calm, lost = props["test_calm"], props["test_lose_every_az"]
+    assert calm["azchaos.verdict"] == "passed"
+    assert (calm["azchaos.slo.failed_requests.value"], calm["azchaos.slo.failed_requests.limit"]) == ("0", "0")
+    assert calm["azchaos.slo.failed_requests.verdict"] == "pass" and calm["azchaos.slo.p99.limit"] == "5"
+    assert "azchaos.slo.failed_requests.message" not in calm
+    assert lost["azchaos.verdict"] == "slo_broken"
+    assert int(lost["azchaos.slo.failed_requests.value"]) > 0
+    assert lost["azchaos.slo.failed_requests.verdict"] == "fail"
+    assert lost["azchaos.slo.failed_requests.message"].startswith("failed_requests = ")
+    assert props["test_not_chaos"] == {}  # a test without azchaos gets no property
+
+
+def test_report_json_validates_and_holds_each_chaos_test(ran: tuple[pytest.Pytester, pytest.RunResult]) -> None:
+    fake, _ = ran
+    data = report_schema.load(fake.path / "out" / "report.json")  # raises if it does not fit the schema
+    assert data["kind"] == "run" and data["summary"]["slo_broken"] == 1 and data["summary"]["passed"] == 1
+    calm, lost = data["tests"]  # test_not_chaos is not a chaos test: not in the report
+    assert calm["test"].endswith("::test_calm") and calm["verdict"] == "passed" and calm["faults"] == []
+    assert calm["chart"]["origin"] == "first request" and calm["timings"]["failed"] == 0
+    assert lost["verdict"] == "slo_broken" and [s["verdict"] for s in lost["slos"]] == ["fail"]
+    assert [f["subject"] for f in lost["faults"]] == ["outage(a, power)", "outage(b, power)"]
+    assert all(f["end"] is not None for f in lost["faults"])  # healed at the end of the test
+    assert lost["chart"]["origin"] == "first fault" and lost["chart"]["windows"][0]["t"] < 0
+    assert lost["errors"][0]["error"] == "HTTP 503" and lost["timings"]["first_error"] >= 0
+    assert data["environment"]["azs"] == ["a", "b"] and "lb" in data["environment"]["services"]
+    assert [s["name"] for s in data["slos"]] == ["failed_requests", "p99", "failed_requests"]  # the flat list
+
+
+def test_report_html_shows_the_broken_test_first_with_its_chart_and_events(
+        ran: tuple[pytest.Pytester, pytest.RunResult]) -> None:
+    fake, result = ran
+    result.stdout.fnmatch_lines(["azchaos report: */out/report.html"])
+    page = (fake.path / "out" / "report.html").read_text()
+    assert page.index("::test_lose_every_az'") < page.index("::test_calm'")
+    assert page.count("<svg") == 2 and "<td>inject</td><td>outage(a, power)</td>" in page
+    charts = sorted(p.name for p in (fake.path / "out" / "charts").iterdir())
+    assert charts == [f"test_report_html_shows_the_broken_test_first_with_its_chart_and_events.py_{name}.{ext}"
+                      for name in ("test_calm", "test_lose_every_az") for ext in ("png", "svg")]
+
+
+def test_without_matplotlib_the_report_has_the_hand_drawn_chart_and_no_png(
+        fake: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake.makepyfile(TESTS)
+    monkeypatch.setenv("AZCHAOS_CHART", "svg")
+    fake.runpytest_subprocess("-p", "no:cacheprovider", f"--azchaos-env={MINIMAL}", "--azchaos-report=out",
+                              "-k", "calm").assert_outcomes(passed=1)
+    page = (fake.path / "out" / "report.html").read_text()
+    assert 'class="azchaos-chart"' in page
+    assert [p.suffix for p in (fake.path / "out" / "charts").iterdir()] == [".svg"]
+    report_schema.load(fake.path / "out" / "report.json")
+
+
+def test_json_schema_of_the_docs_is_the_one_printed(fake: pytest.Pytester) -> None:
+    docs = (ROOT / "docs" / "reports.md").read_text()
+    assert f"## report.json, schema version {report_schema.SCHEMA_VERSION}" in docs
+    for field in report_schema.SCHEMA["required"]:
+        assert f'"{field}"' in docs, field
+    assert json.loads(json.dumps(report_schema.SCHEMA))  # printable as it is (azchaos report --schema)

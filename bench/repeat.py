@@ -1,6 +1,6 @@
 """Benchmark: how repeatable is a scenario's verdict? Run it N times and summarise.
 
-Runs a pytest scenario (a file, folder or node id, e.g. ``examples/region``) N
+Runs a pytest scenario (a file, folder or node id, e.g. ``examples/scenarios``) N
 times, each run in its own pytest process with its own ``--azchaos-report``
 folder, and reads every run's ``report.json``. Prints the pass rate, why runs
 failed (a broken SLO, or "stack not steady" with its reason), and for each SLO
@@ -9,7 +9,7 @@ lost counts...). ``--host-load CORES`` keeps that many cores busy with a
 background load for the whole benchmark (a busy CI runner), and stops it at the
 end, or after ``--max-load-s``, whichever comes first.
 
-    .venv/bin/python bench/repeat.py examples/region -n 5 [--host-load 2] [--out bench-out] [-- -k power]
+    .venv/bin/python bench/repeat.py examples/scenarios -n 5 [--host-load 2] [--out bench-out] [-- -k power]
 
 Exit status 0 if every run passed, 1 otherwise.
 """
@@ -139,7 +139,7 @@ def _num(value: float) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scenario", help="a pytest file, folder or node id, e.g. examples/region")
+    parser.add_argument("scenario", help="a pytest file, folder or node id, e.g. examples/scenarios")
     parser.add_argument("-n", "--runs", type=int, default=5, help="how many runs (default 5)")
     parser.add_argument("--host-load", type=int, default=0, metavar="CORES",
                         help="keep this many cores busy with a background load during the runs")

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "environments" / "default.yaml"
-EXAMPLE = (ROOT / "examples" / "region" / "test_primary_az_power_loss.py").read_text()
+EXAMPLE = (ROOT / "examples" / "scenarios" / "test_01_az_power_loss.py").read_text()
 
 pytestmark = [pytest.mark.usefixtures("leaves_nothing_behind"), pytest.mark.slow]
 
@@ -51,6 +51,7 @@ def test_async_replication_loses_acknowledged_writes(azchaos):
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    pytester.makeconftest((ROOT / "examples" / "scenarios" / "conftest.py").read_text())  # the scenarios' fixtures
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rA", *args, timeout=900)
 
 
@@ -100,8 +101,8 @@ def test_no_lb_retry_fails_reads_and_async_replication_loses_writes(pytester: py
     print(result.stdout.str()[-3000:])
 
 
-FROZEN = (ROOT / "examples" / "region" / "test_frozen_az.py").read_text()
-PARTITION = (ROOT / "examples" / "region" / "test_partition_heal.py").read_text()
+FROZEN = (ROOT / "examples" / "scenarios" / "test_02_frozen_az.py").read_text()
+PARTITION = (ROOT / "examples" / "scenarios" / "test_03_partition.py").read_text()
 
 
 def test_gray_failure_examples_pass_on_the_default_region(pytester: pytest.Pytester) -> None:

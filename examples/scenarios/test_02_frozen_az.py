@@ -1,4 +1,6 @@
-"""An AZ freezes under load: a gray failure, not a clean outage (environments/default.yaml).
+"""Scenario 2: an AZ freezes under load, a gray failure rather than a clean outage.
+
+Rehearses the AZ failures that AWS calls gray: an AZ whose storage or network layer hangs.
 
 Every container of AZ c is paused for 10 s: its processes hang, but the kernel still completes TCP
 handshakes, so nothing is refused and nothing times out fast. That is what an AZ with a failing
@@ -12,7 +14,10 @@ the port answer" miss. What it shows:
   are never taken for dead;
 - S3 (MinIO across the three AZs) gives up on the frozen node's drives after 3 s, so object reads
   and writes keep working on the other two AZs;
-- after the freeze, every acknowledged row and object is still there.
+- after the freeze, every acknowledged row and object is still there; p99 stays within 15 s.
+
+Negative twin (tests/integration/test_slos_region.py): without the LB's retry, reads fail after
+the ejection window.
 """
 
 from __future__ import annotations

@@ -1,0 +1,282 @@
+"""What the seed scenarios share: the default region, figures in the SLO summary, and three
+measurements the engine does not make yet (see docs/scenarios.md).
+
+- ``figures``: put a measured figure into the SLO summary like an SLO, and fail on a broken one;
+- ``ReplicaLag``: a fault that makes the DB standbys lag (stale reads on the reader endpoint);
+- ``OldPrimaryProbe``: a client inside the cut-off AZ writing to the old primary (fencing);
+- ``CapacityWatch``: when the app's healthy replicas are back to their number (Auto Scaling).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from pytest_azchaos import Call, ConfigError, Experiment, FaultError, SLOResult, Stack
+from pytest_azchaos.checks import percentile
+from pytest_azchaos.history import FAILED, OK, READ, UNKNOWN, WRITE, History, Operation
+
+Figure = Callable[..., SLOResult]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("azchaos_env"):
+        config.option.azchaos_env = "default"
+    config.addinivalue_line("markers", "autoscaling: needs examples/scenarios/autoscaling.yaml (replace_after)")
+
+
+def pytest_azchaos_add_fault_types(registry: Any) -> None:
+    registry.add("replica-lag", ReplicaLag)  # azchaos.fault("replica-lag", delay_ms=500)
+
+
+@pytest.fixture
+def old_primary_probe(azchaos: Experiment) -> Callable[[str], OldPrimaryProbe]:
+    """Return ``probe(az)``: a client in ``az`` that writes to the DB primary of that AZ (``with`` it)."""
+    return lambda az: OldPrimaryProbe(azchaos.stack, azchaos.history, az)
+
+
+@pytest.fixture
+def read_after_write(azchaos: Experiment) -> Callable[..., Call]:
+    """Return ``kind(reader=...)``: a workload kind that reads each row right after writing it."""
+    return lambda *, reader: read_after_write_kind(azchaos.history, azchaos.stack, reader=reader)
+
+
+@pytest.fixture
+def capacity_watch(azchaos: Experiment) -> CapacityWatch:
+    """The app's healthy replicas, counted twice a second while in a ``with`` block."""
+    return CapacityWatch(azchaos.stack)
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figure:
+    """Return ``figure(name, value, limit, why="", at_least=False, unit="")``: it puts the figure
+    into the SLO summary and report, and raises SLOViolation if it is beyond its limit."""
+
+    def figure(name: str, value: float, limit: float, why: str = "", *, at_least: bool = False,
+               unit: str = "") -> SLOResult:
+        passed = value >= limit if at_least else value <= limit
+        shown = _shown(value, unit)
+        relation = (">=" if passed else "<") if at_least else ("<=" if passed else ">")
+        message = f"{name} = {shown} {relation} {_shown(limit, unit)}" + (f": {why}" if why else "")
+        result = SLOResult(name, value, limit, passed, message, unit)
+        request.config.hook.pytest_azchaos_slo_evaluated(item=request.node, results=[result])
+        result.raise_if_failed()
+        return result
+
+    return figure
+
+
+def _shown(value: float, unit: str) -> str:
+    if math.isinf(value):
+        return "never"
+    return f"{value:.1f}s" if unit == "s" else f"{value:g}"
+
+
+def latency(history: History, kind: str, q: float) -> float:
+    """The ``q``-th latency percentile (seconds, from the scheduled time) of one kind of operation."""
+    return percentile([op.latency for op in history.operations if op.kind == kind and op.outcome != UNKNOWN], q)
+
+
+def digest(value: str | None) -> str | None:
+    return None if value is None else hashlib.sha256(value.encode()).hexdigest()
+
+
+def psql(stack: Stack, member: str, sql: str) -> tuple[int, str]:
+    """Run one statement with psql inside a DB member's container (its own unix socket)."""
+    return stack.backend.exec(stack.container_of(member), ["psql", "-h", "/var/run/postgresql", "-Atc", sql])
+
+
+# --- a lagging replica -------------------------------------------------------------------------------
+
+
+PATCH_CONFIG = """
+import json, sys, urllib.request
+body = json.dumps({"postgresql": {"parameters": {"recovery_min_apply_delay": json.loads(sys.argv[1])}}})
+request = urllib.request.Request("http://127.0.0.1:8008/config", data=body.encode(), method="PATCH",
+                                 headers={"Content-Type": "application/json"})
+urllib.request.urlopen(request, timeout=5).read()
+"""
+
+
+@dataclass(frozen=True)
+class ReplicaLag:
+    """Every DB standby applies the WAL ``delay_ms`` late (PostgreSQL's recovery_min_apply_delay,
+    set through Patroni's dynamic configuration): writes are still acknowledged at once (the
+    standby has flushed them), but reads on a standby miss them for ``delay_ms``, like an RDS
+    read replica with replica lag. Example: ``azchaos.inject(ReplicaLag(500))``."""
+
+    delay_ms: int
+
+    @property
+    def subject(self) -> str:
+        return f"replica-lag({self.delay_ms}ms)"
+
+    def validate(self, stack: Stack) -> None:
+        if not stack.members(role="db"):
+            raise ConfigError(f"{self.subject}: the region has no db service (Patroni) to delay")
+        if self.delay_ms <= 0:
+            raise ConfigError(f"{self.subject}: delay_ms must be > 0, found {self.delay_ms}")
+
+    def inject(self, stack: Stack) -> None:
+        _apply_delay(stack, f"{self.delay_ms}ms", expect=str(self.delay_ms))
+
+    def heal(self, stack: Stack) -> None:
+        _apply_delay(stack, None, expect="0")
+
+
+def _apply_delay(stack: Stack, value: str | None, *, expect: str, timeout_s: float = 30) -> None:
+    """Set recovery_min_apply_delay through Patroni's API, then wait until every standby has it
+    (the primary ignores it: it applies no WAL)."""
+    nodes = [m.alias for m in stack.members(role="db") if stack.is_running(m)]
+    code, out = stack.backend.exec(stack.container_of(nodes[0]), ["python3", "-c", PATCH_CONFIG, json.dumps(value)])
+    if code != 0:
+        raise FaultError(f"Patroni refused recovery_min_apply_delay={value} on {nodes[0]}: {out.strip()[-300:]}")
+    sql = ("SELECT pg_is_in_recovery()::text || ' ' || setting FROM pg_settings "
+           "WHERE name = 'recovery_min_apply_delay'")
+    deadline = time.monotonic() + timeout_s
+    while (seen := {node: psql(stack, node, sql)[1].strip() for node in nodes}) and any(
+            state.startswith("true") and state != f"true {expect}" for state in seen.values()):
+        if time.monotonic() > deadline:
+            raise FaultError(f"recovery_min_apply_delay is not {expect} ms on every standby after {timeout_s:g} s: "
+                             f"{seen} (in recovery, delay in ms; Patroni applies its configuration every loop_wait)")
+        time.sleep(0.5)
+
+
+def read_after_write_kind(history: History, stack: Stack, *, reader: bool) -> Call:
+    """A workload kind: write a row through the writer endpoint, then read it back at once through
+    the reader endpoint (``reader``) or the writer; both are recorded, so that ``stale_reads``
+    counts every read that missed the write acknowledged just before it."""
+    import psycopg
+
+    tag, local = uuid.uuid4().hex[:8], threading.local()
+    writer_dsn, read_dsn = stack.db_dsn(), stack.db_dsn(reader=reader)
+
+    def timed(kind: str, action: str, run: Callable[[], str | None], key: str) -> str | None:
+        start = time.monotonic()
+        value = run()
+        history.append(Operation(kind, start, start, time.monotonic(), OK, key=key, action=action, value=digest(value)))
+        return value
+
+    def probe(n: int) -> None:
+        if getattr(local, "writer", None) is None:
+            local.writer = psycopg.connect(writer_dsn, autocommit=True, connect_timeout=2)
+        key, value = f"{tag}-{n}", f"value-{tag}-{n}"
+        timed("write", WRITE, lambda: local.writer.execute(
+            "INSERT INTO items (key, value) VALUES (%s, %s)", (key, value)) and value, key)
+        with psycopg.connect(read_dsn, autocommit=True, connect_timeout=2) as conn:  # a new one: balanced
+            timed("read_" + ("reader" if reader else "writer"), READ, lambda: _value(conn, key), key)
+
+    return Call("read_after_write", probe)
+
+
+def _value(conn: object, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM items WHERE key = %s", (key,)).fetchone()  # type: ignore[attr-defined]
+    return None if row is None else str(row[0])
+
+
+# --- fencing: a client on the cut-off side ---------------------------------------------------------
+
+WRITE_OLD_PRIMARY = """
+import sys, psycopg
+dsn, key, value = sys.argv[1:]
+with psycopg.connect(dsn, connect_timeout=2, autocommit=True) as conn:
+    if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+        sys.exit(3)  # demoted: a standby refuses writes
+    conn.execute("INSERT INTO items (key, value) VALUES (%s, %s)", (key, value))
+"""
+DEMOTED, NO_ANSWER = 3, 124
+
+
+class OldPrimaryProbe:
+    """Write to the DB primary of ``az`` directly, from the app container of that AZ, twice a
+    second: a client on the same side of a partition as the old primary. Every write is recorded
+    (kind ``write_old_primary``), so lost_writes reads the acknowledged ones back; ``acknowledged
+    after`` a time and ``first_demoted`` say whether and when the old primary was fenced."""
+
+    def __init__(self, stack: Stack, history: History, az: str) -> None:
+        self.stack, self.history = stack, history
+        self.primary = next(m for m in stack.members(role="db") if m.az == az)
+        self.client = stack.container_of(next(m for m in stack.members(role="app") if m.az == az).alias)
+        self.dsn = (f"host={self.primary.alias} port={self.primary.port} dbname=postgres user=postgres "
+                    f"password={stack.secret('db_password')}")
+        self.tag, self.demoted_at = uuid.uuid4().hex[:8], math.inf
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="old-primary-probe", daemon=True)
+
+    def __enter__(self) -> OldPrimaryProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.wait(0.5):
+            n += 1
+            self.write(f"{self.tag}-old-{n}")
+
+    def write(self, key: str) -> None:
+        value, start = f"value-{key}", time.monotonic()
+        code, out = self.stack.backend.exec(self.client, ["timeout", "4", "python3", "-c", WRITE_OLD_PRIMARY,
+                                                          self.dsn, key, value])
+        outcome = OK if code == 0 else UNKNOWN if code == NO_ANSWER else FAILED
+        if code == DEMOTED:
+            self.demoted_at = min(self.demoted_at, start)
+        self.history.append(Operation("write_old_primary", start, start, time.monotonic(), outcome,
+                                      key=key if outcome == OK else None, action=WRITE,
+                                      value=digest(value) if outcome == OK else None,
+                                      error=None if code == 0 else f"exit {code}", detail=out.strip()[-200:] or None))
+
+    def acknowledged_after(self, t: float) -> list[Operation]:
+        return [op for op in self.history.operations
+                if op.kind == "write_old_primary" and op.outcome == OK and op.start > t]
+
+
+# --- capacity ------------------------------------------------------------------------------------
+
+
+class CapacityWatch:
+    """Count the app replicas that are running and healthy, twice a second; ``restored_after(t)``
+    is when the count was back to what it was at the start, after time ``t`` (inf: never)."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.samples: list[tuple[float, int]] = []
+        self.capacity = self.healthy()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capacity-watch", daemon=True)
+
+    def healthy(self) -> int:
+        return sum(self.stack.is_running(m) and self.stack.is_healthy(m) for m in self.stack.members(role="app"))
+
+    def __enter__(self) -> CapacityWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.samples.append((time.monotonic(), self.healthy()))
+
+    def lowest_after(self, t: float) -> int:
+        return min((n for at, n in self.samples if at > t), default=self.capacity)
+
+    def restored_after(self, t: float) -> float:
+        """Seconds from ``t`` to the first sample back at full capacity once capacity was lost."""
+        lost = next((at for at, n in self.samples if at > t and n < self.capacity), None)
+        back = next((at for at, n in self.samples if lost is not None and at > lost and n >= self.capacity), None)
+        return math.inf if back is None else back - t

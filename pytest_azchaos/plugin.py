@@ -135,6 +135,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.hook.pytest_azchaos_add_fault_types(registry=registry)
     config.stash[_REGISTRY] = registry
     config.pluginmanager.register(Reporter(config), "azchaos-reporter")
+    if getattr(config.option, "allure_report_dir", None):  # --alluredir: Allure steps; nothing otherwise
+        from .allure_report import AllureSteps
+        config.pluginmanager.register(AllureSteps(config), "azchaos-allure")
     if threading.current_thread() is threading.main_thread():
         _stop_on_sigterm()
 

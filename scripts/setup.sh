@@ -27,3 +27,20 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     touch "$stamp"
 fi
 ./scripts/ensure-docker.sh
+
+# Allure 3 (the Node CLI that renders allure-results) into .tools/, for the Allure tests; Chromium
+# (Debian's) opens the rendered reports headless. Node 20 or later is what Allure 3 needs.
+apt_install() {
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        log "installing $*"
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    else
+        log "error: $* missing; install it (Debian: apt-get install $*)"; exit 1
+    fi
+}
+command -v npm >/dev/null || apt_install nodejs npm
+if [ ! -x .tools/allure/node_modules/.bin/allure ]; then
+    log "installing the Allure 3 report generator into .tools/allure"
+    npm install --silent --no-audit --no-fund --prefix .tools/allure 'allure@3' >/dev/null
+fi
+command -v chromium >/dev/null || apt_install chromium

@@ -1,0 +1,112 @@
+"""Allure for real: a chaos test on a real (minimal) stack with --alluredir, rendered by the Allure 3
+report generator (npm package ``allure``, installed into .tools/ by scripts/setup.sh), opened in
+headless Chromium: its test page shows the fault steps and the chart. A screenshot is kept in
+``azchaos-report/allure-screenshot.png`` (a CI artifact)."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ALLURE = ROOT / ".tools" / "allure" / "node_modules" / ".bin" / "allure"
+ARTIFACT = ROOT / "azchaos-report" / "allure-screenshot.png"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--window-size=1400,1600"]
+
+CHAOS_TEST = """
+import pytest
+
+@pytest.mark.slo(failed_requests=0, p99="5s")
+def test_survives_losing_az_a(azchaos):
+    with azchaos.traffic(rate_per_s=20):
+        azchaos.wait("2s")
+        with azchaos.outage("a", mode="power"):
+            azchaos.wait("4s")
+        azchaos.wait("2s")
+"""
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "Chromium is missing: scripts/setup.sh installs Debian's chromium"
+    return found
+
+
+@contextlib.contextmanager
+def served(folder: Path) -> Iterator[str]:
+    """Serve ``folder`` on 127.0.0.1 (the report loads its data with fetch(), which file:// refuses)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def browse(url: str, *extra: str) -> str:
+    return subprocess.run([chromium(), *CHROMIUM_FLAGS, "--virtual-time-budget=15000", *extra, url],
+                          capture_output=True, text=True, timeout=180).stdout
+
+
+@pytest.fixture(scope="module")
+def allure_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run one chaos test on the minimal region with --alluredir; return the results folder."""
+    folder = tmp_path_factory.mktemp("allure")
+    (folder / "test_chaos.py").write_text(CHAOS_TEST)
+    results = folder / "allure-results"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(folder / "test_chaos.py"),
+                          "--azchaos-env=minimal", f"--alluredir={results}", f"--rootdir={folder}",
+                          f"--azchaos-report={folder / 'azchaos-report'}"],
+                         capture_output=True, text=True, timeout=900, cwd=folder)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    return results
+
+
+def test_the_results_hold_the_steps_labels_and_attachments(allure_results: Path) -> None:
+    [result] = [json.loads(p.read_text()) for p in allure_results.glob("*-result.json")]
+    names = [s["name"] for s in result["steps"]]
+    assert names[:3] == ["steady-state check before outage(a, power)", "inject outage(a, power)",
+                         "heal outage(a, power)"], names
+    assert {("az", "a"), ("fault", "outage(power)"), ("environment", "minimal")} <= {
+        (label["name"], label["value"]) for label in result["labels"]}
+    attached = {a["name"] for a in result["attachments"]}
+    assert {"azchaos timeline chart (SVG)", "azchaos SLO table", "azchaos history", "azchaos events"} <= attached
+
+
+def test_allure_3_renders_a_test_page_with_the_fault_steps_and_the_chart(allure_results: Path,
+                                                                         tmp_path: Path) -> None:
+    assert ALLURE.is_file(), f"{ALLURE} is missing: scripts/setup.sh installs the Allure 3 CLI (npm 'allure@3')"
+    report = tmp_path / "allure-report"
+    generated = subprocess.run([str(ALLURE), "generate", str(allure_results), "--output", str(report)],
+                               capture_output=True, text=True, timeout=300)
+    assert generated.returncode == 0 and (report / "index.html").is_file(), generated.stdout + generated.stderr
+    [result] = [json.loads(p.read_text()) for p in allure_results.glob("*-result.json")]
+    with served(report) as base:
+        page = f"{base}/#{result_id(report, result)}"
+        dom = browse(page, "--dump-dom")
+        ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
+        browse(page, f"--screenshot={ARTIFACT}")
+    for shown in ("test_survives_losing_az_a", "inject outage(a, power)", "heal outage(a, power)",
+                  "steady-state check before outage(a, power)", "azchaos timeline chart"):
+        assert shown in dom, f"{shown!r} is not on the test page {page}"
+    assert ARTIFACT.stat().st_size > 10_000
+
+
+def result_id(report: Path, result: dict[str, object]) -> str:
+    """The id Allure 3 gives the test's page (its data file is data/test-results/<id>.json)."""
+    for path in (report / "data" / "test-results").glob("*.json"):
+        if json.loads(path.read_text()).get("name") == result["name"]:
+            return path.stem
+    raise AssertionError(f"no page for {result['name']!r} in {report}")

@@ -56,13 +56,15 @@ def _figure(data: dict[str, Any], title: str) -> Figure:
 
 
 def _rates(axes: Axes, data: dict[str, Any]) -> None:
-    ts = [w["t"] for w in data["windows"]]
+    # Each window's rate is held until the window ends: one more point closes the last one.
+    ts = [w["t"] for w in data["windows"]] + [data["windows"][-1]["t"] + data["window_s"]] if data["windows"] else []
     for i, kind in enumerate(chart.kinds(data)):
         colour = f"C{i % 10}"
         for outcome, style in STYLES.items():
             values = chart.per_second(data, kind, outcome)
             if outcome == OK or any(values):
-                axes.step(ts, values, where="post", linestyle=style, color=colour, label=f"{kind} {outcome}")
+                axes.step(ts, [*values, values[-1]], where="post", linestyle=style, color=colour,
+                          label=f"{kind} {outcome}")
     axes.set_ylabel("requests / s")
     axes.set_ylim(bottom=0)
     if data["windows"]:

@@ -88,11 +88,12 @@ def _slos(slos: list[dict[str, Any]]) -> str:
 
 def _events(events: list[dict[str, Any]]) -> str:
     if not events:
-        return "<h3>Events</h3><p class=muted>no fault and no change of the stack was recorded</p>"
+        return ("<div class=events><h3>Events</h3><p class=muted>no fault and no change of the stack was recorded"
+                "</p></div>")
     rows = "".join(f"<tr><td>{e['t']:+.1f} s</td><td>{_wall(e['wall'])}</td><td>{escape(e['kind'])}</td>"
                    f"<td>{escape(e['subject'])}</td><td>{escape(e['detail'])}</td></tr>" for e in events)
-    return (f"<h3>Events</h3><table class=events><tr><th>time<th>wall clock<th>event<th>subject<th>detail</tr>"
-            f"{rows}</table>")
+    return (f"<div class=events><h3>Events</h3><table><tr><th>time<th>wall clock<th>event<th>subject<th>detail</tr>"
+            f"{rows}</table></div>")
 
 
 def _errors(errors: list[dict[str, Any]]) -> str:

@@ -19,12 +19,12 @@ from typing import NoReturn
 import docker.errors
 import requests.exceptions
 
-from . import cli_faults, cli_report, compose, images, reaper
-from .backend import DockerBackend, connect, engine_error
+from . import cli_faults, cli_gameday, cli_report
 from .errors import AzChaosError, ConfigError, EngineError
 from .faults.state import FaultState, state_dir
 from .resources import data_root, environment_file
-from .stack import Stack
+from .stack import Stack, compose, images, reaper
+from .stack.backend import DockerBackend, connect, engine_error
 from .topology import check_run_id, load
 
 
@@ -74,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", help="write to this file (default: standard output)")
 
     cli_faults.add_parsers(sub, "the stack (default: the only one running)")
+    cli_gameday.add_parser(sub)
     cli_report.add_parser(sub)
 
     status = sub.add_parser("status", help="show a stack's containers, health, endpoints and active faults")
@@ -213,7 +214,8 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"images": _images, "up": _up, "down": _down, "status": _status, "export": _export,
+COMMANDS = {"gameday": lambda args: cli_gameday.gameday(args, _only_run, _progress),
+            "images": _images, "up": _up, "down": _down, "status": _status, "export": _export,
             "fault": _fault, "heal": _heal, "engine": _engine, "report": cli_report.run}
 
 

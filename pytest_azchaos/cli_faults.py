@@ -12,7 +12,6 @@ import sys
 import time
 from typing import Any
 
-from .backend import DockerBackend
 from .errors import ConfigError, FaultError
 from .faults import AZ_MODES, TOXICS, Fault, Nemesis
 from .faults.instance import ACTIONS
@@ -21,6 +20,7 @@ from .faults.registry import FaultRegistry, default_registry
 from .faults.restore import restore
 from .faults.state import FaultState
 from .stack import Stack
+from .stack.backend import DockerBackend
 from .timeline import Timeline
 from .units import parse_duration
 
@@ -110,13 +110,12 @@ def fault(args: argparse.Namespace, stack: Stack, progress: Any) -> int:
     duration_s = None if args.for_ is None else parse_duration(args.for_, what="--for")
     timeline = Timeline()
     nemesis = Nemesis(stack, timeline)
-    nemesis.inject(injected)  # validates, waits for a steady stack, then changes it
+    active = nemesis.inject(injected)  # validates, waits for a steady stack, then changes it
     injected_event = timeline.first("inject")
     took_effect = injected_event.wall if injected_event else time.time()  # when it took effect
     record = registry.record(injected)
-    hit = getattr(injected, "_hit", None)  # an instance fault heals whom it hit, e.g. the old primary
-    if hit:
-        record["hit"] = [m.alias for m in hit]
+    if active.injected != injected:  # healing undoes what it hit, e.g. the old primary, not the new one
+        record["heal"] = registry.record(active.injected)
     state = FaultState(stack.run_id)
     fault_id = state.add(record, subject=injected.subject, expires_in_s=duration_s, injected_at=took_effect)
     print(f"{fault_id} {injected.subject}")
@@ -148,9 +147,8 @@ def state_record(state: FaultState, fault_id: str) -> dict[str, Any]:
 
 def _heal_record(stack: Stack, registry: FaultRegistry, state: FaultState, record: dict[str, Any],
                  progress: Any) -> None:
-    healed = registry.build(record["type"], record["fields"])
-    if record.get("hit"):
-        object.__setattr__(healed, "_hit", [m for m in stack.members_all if m.alias in record["hit"]])
+    as_hit = record.get("heal", record)
+    healed = registry.build(as_hit["type"], as_hit["fields"])
     progress(f"healing {record['id']} {record['subject']}")
     try:
         healed.heal(stack)

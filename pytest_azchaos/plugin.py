@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 import yaml
 
-from . import checks, hookspecs, images, readback, reaper
-from .backend import DockerBackend
+from . import checks, hookspecs, readback
 from .errors import AzChaosError, ConfigError
 from .experiment import Experiment
 from .faults import Fault
 from .faults.registry import FaultRegistry, default_registry
 from .report import Reporter
 from .resources import environment_file
-from .stack import Stack
+from .stack import Stack, images, reaper
+from .stack.backend import DockerBackend
 from .timeline import Event
 from .topology import load
 

@@ -7,6 +7,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .stack.model import NO_SYNC as NO_SYNC
+
 # The kinds of event, in one place: the fault library, the watch, the checks and the reports share them.
 INJECT = "inject"  # a fault took effect
 HEAL = "heal"  # a fault was healed
@@ -17,7 +19,7 @@ FAILOVER = "failover"  # the DB leader changed (the watch)
 DB_LEADER = "db-leader"  # the DB's first leader, or "no leader"
 TARGET = "target"  # an LB target turned healthy or unhealthy
 SYNC = "sync"  # the DB's synchronous standby changed
-NO_SYNC = "no synchronous standby"  # the detail of a SYNC event when there is none
+# NO_SYNC, the detail of a SYNC event when there is none, is the DB role's fact (stack.model)
 
 
 @dataclass(frozen=True)

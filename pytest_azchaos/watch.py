@@ -23,14 +23,12 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .roles import ROLES
-from .roles.base import health_path, http_ok
-from .timeline import DB_LEADER, FAILOVER, NO_SYNC, SYNC, Timeline
+from .timeline import DB_LEADER, FAILOVER, SYNC, Timeline
 
 if TYPE_CHECKING:
-    from .stack import Member, Stack
+    from .stack import Stack
 
 
 class HealthWatch:
@@ -105,58 +103,7 @@ class HealthWatch:
         return facts
 
     def _looks(self) -> list[Callable[[], dict[str, str]]]:
-        return [self._target_facts, self._leader_facts, self._drive_facts, self._replication_facts]
-
-    def _target_facts(self) -> dict[str, str]:
-        stack = self.stack
-        apps = stack.members(role="app")
-
-        def health(m: Member) -> str:
-            ok = stack.is_running(m) and http_ok(stack.url(m, m.port, health_path(stack, m)), timeout_s=1)
-            return "healthy" if ok else "unhealthy"
-
-        return {f"target {m.alias}": state for m, state in zip(apps, self._pool.map(health, apps), strict=True)}
-
-    def _leader_facts(self) -> dict[str, str]:
-        role = ROLES["db"]
-        facts = {}
-        for service in dict.fromkeys(m.service for m in self.stack.members(role="db")):
-            cluster = role.cluster(self.stack, self.stack.members(role="db", service=service)) or {}  # type: ignore[attr-defined]
-            leader = next((n.get("name") for n in cluster.get("members", [])
-                           if n.get("role") == "leader" and n.get("state") == "running"), None)
-            facts[f"leader {service}"] = leader or "none"
-        return facts
-
-    def _drive_facts(self) -> dict[str, str]:
-        members = self.stack.members(role="s3")
-        if not members:
-            return {}
-        online, total = ROLES["s3"].drives(self.stack, members)  # type: ignore[attr-defined]
-        if not online:  # no node answered MinIO's admin API in time: nothing seen, nothing to record
-            return {}
-        return {f"drives {members[0].service}": f"{online}/{total} online"}
-
-
-    def _replication_facts(self) -> dict[str, str]:
-        role: Any = ROLES["db"]
-        facts = {}
-        for service in dict.fromkeys(m.service for m in self.stack.members(role="db")):
-            leader, nodes, replication = role.view(self.stack, service)
-            if leader is None:  # no leader, no replication to look at (the leader look records that)
-                continue
-            for name, node in nodes.items():
-                if name != leader:
-                    repl = replication.get(name, {})
-                    lag = node.get("lag")
-                    facts[f"replication {service}/{name}"] = (
-                        f"{repl.get('state') or node.get('state')} {repl.get('sync_state') or node.get('role')}"
-                        + (f", lag {lag} B" if isinstance(lag, int) else ""))
-            synced = [name for name, node in nodes.items() if node.get("role") == "sync_standby"
-                      and replication.get(name, {}).get("state") == "streaming"]
-            # An asynchronous DB never has one: every write it acknowledges can be lost with the
-            # primary, and a lost-writes verdict must say so rather than blame nothing.
-            facts[f"sync {service}"] = f"sync standby {synced[0]}" if synced else NO_SYNC
-        return facts
+        return self.stack.looks()  # each role's looks at its members (pytest_azchaos.stack.roles)
 
 
 def _essence(value: str) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, FaultError
-from ..topology import REGIONAL
+from ..stack.model import REGIONAL
 
 if TYPE_CHECKING:
     from ..stack import Stack
@@ -59,20 +58,18 @@ class AzOutage:
 
     def heal(self, stack: Stack) -> None:
         names = self._containers(stack)
+        members = stack.members(az=self.az)
         if self.mode == "power":
             stack.backend.start(names)
-            members = stack.members(az=self.az)
-            stack.forget_ports(members)
-            stack.wait_ready(members, deadline=time.monotonic() + HEAL_TIMEOUT_S)
-            stack.reload_lb()  # restarted replicas may have new addresses
+            stack.recover(members, timeout_s=HEAL_TIMEOUT_S)  # restarted members may have new addresses
         elif self.mode == "freeze":
             stack.backend.unpause(names)
         else:
-            for member in stack.members(az=self.az):
+            for member in members:
                 stack.backend.connect(member.container, stack.network(REGIONAL), [member.alias])
-            stack.reload_lb()  # reconnected members may have new regional addresses
-            # etcd rejoins and MinIO reconnects its drives on their own: wait until they did.
-            stack.wait_ready(stack.members(az=self.az), deadline=time.monotonic() + HEAL_TIMEOUT_S)
+            # Reconnected members may have new regional addresses; etcd rejoins and MinIO reconnects
+            # its drives on their own: recover waits until they did.
+            stack.recover(members, timeout_s=HEAL_TIMEOUT_S)
         states = {n: stack.backend.state(n) for n in names}
         down = [n for n, s in states.items() if s != "running"]
         if down:

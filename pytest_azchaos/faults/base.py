@@ -27,7 +27,9 @@ class Fault(Protocol):
     def validate(self, stack: Stack) -> None:
         """Raise ConfigError if the fault does not fit the stack; change nothing."""
 
-    def inject(self, stack: Stack) -> None: ...
+    def inject(self, stack: Stack) -> Fault | None:
+        """Act on ``stack``; return the fault as it hit (what ``heal`` must undo, e.g. the node
+        that led when ``db-primary`` was targeted), or None when that is the fault itself."""
 
     def heal(self, stack: Stack) -> None: ...
 
@@ -40,6 +42,7 @@ class ActiveFault:
         self.nemesis = nemesis
         self.fault = fault
         self.duration_s = duration_s
+        self.injected: Fault = fault  # the fault as it hit: what healing undoes
         self.healed = False
         self.error: FaultError | None = None  # of a heal that ran when the duration was up
         self._done = threading.Event()
@@ -81,16 +84,16 @@ class Combined:
         for fault in self.faults:
             fault.validate(stack)
 
-    def inject(self, stack: Stack) -> None:
+    def inject(self, stack: Stack) -> Combined:
         done: list[Fault] = []
         try:
             for fault in self.faults:
-                fault.inject(stack)
-                done.append(fault)
+                done.append(fault.inject(stack) or fault)
         except Exception:
             for fault in reversed(done):
                 fault.heal(stack)
             raise
+        return Combined(tuple(done))
 
     def heal(self, stack: Stack) -> None:
         errors = []
@@ -135,7 +138,7 @@ class Nemesis:
             self.active.append(active)
         event = self.timeline.record(INJECT, fault.subject, f"for {duration_s:g} s" if duration_s else "")
         try:
-            fault.inject(self.stack)
+            active.injected = fault.inject(self.stack) or fault
         except Exception as exc:  # it may have half-happened: it stays active, to be healed at the end
             raise FaultError(f"injecting {fault.subject} failed: {exc}") from exc
         if self.observer:
@@ -177,7 +180,7 @@ class Nemesis:
         if active._timer is not None and active._timer is not threading.current_thread():
             active._timer.cancel()
         try:
-            active.fault.heal(self.stack)
+            active.injected.heal(self.stack)
         except Exception as exc:
             raise FaultError(f"healing {active.fault.subject} failed: {exc}") from exc
         finally:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, FaultError
-from ..roles.db import DbRole
 
 if TYPE_CHECKING:
     from ..stack import Member, Stack
 
 ACTIONS = ("kill", "stop", "pause", "restart")
-PRIMARY = "db-primary"  # the Patroni leader, wherever it is when the fault is injected
+HEAL_TIMEOUT_S = 120  # an old DB primary may need a pg_rewind before it streams again
+PRIMARY = "db-primary"  # the leader (Patroni's), wherever it is when the fault is injected
 
 
 @dataclass(frozen=True)
@@ -40,9 +39,7 @@ class InstanceFault:
     def members(self, stack: Stack) -> list[Member]:
         """Return the members the target names now (the primary is looked up each time)."""
         if self.target == PRIMARY:
-            role = DbRole()
-            leader = role.view(stack, stack.members(role="db")[0].service)[0] if stack.members(role="db") else None
-            found = [m for m in stack.members(role="db") if m.alias == leader]
+            found = stack.primaries()
             if not found:
                 raise FaultError("there is no DB primary to target right now")
             return found
@@ -53,21 +50,19 @@ class InstanceFault:
             raise ConfigError(f"unknown target {self.target!r}: expected one of {', '.join(known)}")
         return by_alias or by_role
 
-    def inject(self, stack: Stack) -> None:
-        # Remember whom we hit: healing must restart those, not the new primary.
+    def inject(self, stack: Stack) -> InstanceFault:
+        """Act on the members the target names now; return the fault as it hit them (``db-primary``
+        becomes the node that led), which is what must be healed, not the new primary."""
         hit = self.members(stack)
-        object.__setattr__(self, "_hit", hit)
-        names = [m.container for m in hit]
         {"kill": stack.backend.kill, "stop": stack.backend.stop, "pause": stack.backend.pause,
-         "restart": stack.backend.restart}[self.action](names)
+         "restart": stack.backend.restart}[self.action]([m.container for m in hit])
+        return InstanceFault(hit[0].alias, self.action) if self.target == PRIMARY else self
 
     def heal(self, stack: Stack) -> None:
-        hit: list[Member] = getattr(self, "_hit", [])
+        hit = self.members(stack)
         names = [m.container for m in hit]
         if self.action == "pause":
             stack.backend.unpause(names)
         elif self.action in ("kill", "stop"):
             stack.backend.start(names)
-        stack.forget_ports(hit)
-        stack.wait_ready(hit, deadline=time.monotonic() + 120)
-        stack.reload_lb()
+        stack.recover(hit, timeout_s=HEAL_TIMEOUT_S)

@@ -2,25 +2,17 @@
 
 Links are named as in docs/stack.md: ``a/app->db``, ``a/app->s3``, ``a/lb->app-a-1``.
 
-toxiproxy-python does the HTTP calls, with two shortcomings worked around here:
-its server address is a class-level global (we have one Toxiproxy per AZ), so
-every call holds a lock while it points the client at the right server; and it
-has no "both directions", so ``direction="both"`` adds one toxic per stream.
+Toxiproxy has no "both directions": ``direction="both"`` adds one toxic per stream.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import requests
-
-from ..errors import ConfigError, FaultError
-from ..roles.toxiproxy import Link, links
+from ..errors import ConfigError
+from ..stack.model import Link
+from .toxiproxy import ToxiproxyApi
 
 if TYPE_CHECKING:
     from ..stack import Stack
@@ -36,32 +28,15 @@ TOXICS: dict[str, tuple[str, ...]] = {
     "limit_data": ("bytes",),
 }
 DIRECTIONS = ("downstream", "upstream", "both")
-_CLIENT_LOCK = threading.Lock()
-
-
-@contextmanager
-def toxiproxy_of(stack: Stack, link: Link) -> Iterator[Any]:
-    """Yield the toxiproxy-python proxy object of ``link``, its client pointed at the link's server."""
-    from toxiproxy import Toxiproxy
-    from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
-
-    member = next(m for m in stack.members(role="toxiproxy") if m.alias == link.proxy)
-    with _CLIENT_LOCK:
-        port = stack.host_port(member)
-        try:
-            server = Toxiproxy()
-            server.update_api_consumer("127.0.0.1", port)
-            yield server.get_proxy(link.proxy_name)
-        except (requests.RequestException, InvalidToxic, NotFound, ProxyExists) as exc:
-            # The one place Toxiproxy's HTTP errors become ours: which server, which proxy, what it said.
-            raise FaultError(f"link {link.name}: Toxiproxy {member.alias} (127.0.0.1:{port}), proxy "
-                             f"{link.proxy_name}: {type(exc).__name__}: {exc or 'no detail'}; hint: is its AZ "
-                             "up? ('azchaos status'; 'azchaos heal --all' restores every link)") from exc
+def api_of(stack: Stack, link: Link) -> ToxiproxyApi:
+    """The Toxiproxy API of the server that carries ``link``."""
+    member = next(m for m in stack.members_all if m.alias == link.proxy)
+    return ToxiproxyApi(f"http://127.0.0.1:{stack.host_port(member)}", name=member.alias)
 
 
 def find_link(stack: Stack, name: str) -> Link:
     """Return the link called ``name``, or raise a ConfigError listing the links there are."""
-    known = links(stack)
+    known = stack.links()
     for link in known:
         if link.name == name:
             return link
@@ -109,20 +84,17 @@ class LinkToxic:
 
     def inject(self, stack: Stack) -> None:
         link = find_link(stack, self.link)
-        with toxiproxy_of(stack, link) as proxy:
-            for stream in self.streams:
-                proxy.add_toxic(name=f"azchaos_{self.kind}_{stream}", type=self.kind, stream=stream,
-                                toxicity=self.toxicity, attributes=dict(self.attributes))
+        api = api_of(stack, link)
+        for stream in self.streams:
+            api.add_toxic(link.proxy_name, name=f"azchaos_{self.kind}_{stream}", kind=self.kind, stream=stream,
+                          toxicity=self.toxicity, attributes=dict(self.attributes))
 
     def heal(self, stack: Stack) -> None:
-        from toxiproxy.exceptions import NotFound
-
         link = find_link(stack, self.link)
-        with toxiproxy_of(stack, link) as proxy:
-            for stream in self.streams:
-                # A Toxiproxy restarted by a power outage of its AZ has no toxics left: nothing to undo.
-                with contextlib.suppress(NotFound):
-                    proxy.destroy_toxic(f"azchaos_{self.kind}_{stream}")
+        api = api_of(stack, link)
+        for stream in self.streams:
+            # A Toxiproxy restarted by a power outage of its AZ has no toxics left: nothing to undo.
+            api.remove_toxic(link.proxy_name, f"azchaos_{self.kind}_{stream}", missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -139,9 +111,9 @@ class LinkCut:
         find_link(stack, self.link)
 
     def inject(self, stack: Stack) -> None:
-        with toxiproxy_of(stack, find_link(stack, self.link)) as proxy:
-            proxy.disable()
+        link = find_link(stack, self.link)
+        api_of(stack, link).set_enabled(link.proxy_name, False)
 
     def heal(self, stack: Stack) -> None:
-        with toxiproxy_of(stack, find_link(stack, self.link)) as proxy:
-            proxy.enable()
+        link = find_link(stack, self.link)
+        api_of(stack, link).set_enabled(link.proxy_name, True)

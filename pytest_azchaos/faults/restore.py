@@ -14,10 +14,9 @@ import contextlib
 import time
 from typing import TYPE_CHECKING
 
-import requests
-
-from ..errors import StackError
-from ..topology import REGIONAL
+from ..errors import FaultError, StackError
+from ..stack.model import REGIONAL
+from .toxiproxy import ToxiproxyApi
 
 if TYPE_CHECKING:
     from ..stack import Member, Stack
@@ -29,11 +28,9 @@ def restore(stack: Stack, *, timeout_s: float = 120) -> list[str]:
     done += _networks(stack)
     done += _links(stack)
     if done:
-        stack.forget_ports(stack.members_all)
-    # Always wait: what was healed just before (a record's own heal) may still be starting.
-    stack.wait_ready(stack.members_all, deadline=time.monotonic() + timeout_s)
-    if done:
-        stack.reload_lb()
+        stack.recover(stack.members_all, timeout_s=timeout_s)
+    else:  # still wait: what was healed just before (a record's own heal) may still be starting
+        stack.wait_ready(stack.members_all, deadline=time.monotonic() + timeout_s)
     return done
 
 
@@ -78,30 +75,15 @@ def _on_region(stack: Stack, member: Member) -> bool:
 
 
 def _links(stack: Stack) -> list[str]:
-    """Remove every toxic and enable every proxy, through each Toxiproxy's HTTP API."""
+    """Remove every toxic and enable every proxy of each running Toxiproxy."""
     done = []
-    for proxy in stack.members(role="toxiproxy"):
+    proxies = {link.proxy for link in stack.links()}
+    for proxy in (m for m in stack.members_all if m.alias in proxies):
         if stack.backend.state(proxy.container) != "running":
             continue
-        api = f"http://127.0.0.1:{stack.host_port(proxy)}"
+        api = ToxiproxyApi(f"http://127.0.0.1:{stack.host_port(proxy)}", name=proxy.alias)
         try:
-            done += _restore_proxies(api)
-        except (requests.RequestException, ValueError) as exc:  # ValueError: an answer that is not JSON
-            raise StackError(f"restoring the links of Toxiproxy {proxy.alias} ({api}) failed: "
-                             f"{type(exc).__name__}: {exc}; hint: see 'azchaos status' and its log "
-                             f"(docker logs {proxy.container})") from exc
-    return done
-
-
-def _restore_proxies(api: str) -> list[str]:
-    done = []
-    response = requests.get(f"{api}/proxies", timeout=5)
-    response.raise_for_status()
-    for name, info in response.json().items():
-        for toxic in info.get("toxics", []):
-            requests.delete(f"{api}/proxies/{name}/toxics/{toxic['name']}", timeout=5).raise_for_status()
-            done.append(f"removed toxic {toxic['name']} of {name}")
-        if not info.get("enabled", True):
-            requests.post(f"{api}/proxies/{name}", json={"enabled": True}, timeout=5).raise_for_status()
-            done.append(f"enabled {name}")
+            done += api.restore()
+        except FaultError as exc:
+            raise StackError(f"restoring the links failed: {exc} (docker logs {proxy.container})") from exc
     return done

@@ -24,7 +24,7 @@ from ..errors import ConfigError, FaultError, NotSteady
 from ..timeline import NEMESIS
 from ..units import parse_duration
 from .az import AZ_MODES, AzOutage
-from .instance import InstanceFault
+from .instance import PRIMARY, InstanceFault
 from .links import LinkToxic
 
 if TYPE_CHECKING:
@@ -43,13 +43,11 @@ class Step:
 
 def candidates(stack: Stack) -> list[Fault]:
     """Every fault the random nemesis may pick on ``stack``, in a stable order."""
-    from ..roles.toxiproxy import links
-
     found: list[Fault] = [AzOutage(az, mode=mode) for az in stack.topology.azs for mode in AZ_MODES]
     found += [InstanceFault(m.alias, action) for m in stack.members(role="app") for action in ("kill", "pause")]
-    if stack.members(role="db"):
-        found.append(InstanceFault("db-primary", "kill"))
-    for link in links(stack):
+    if stack.has_primaries():
+        found.append(InstanceFault(PRIMARY, "kill"))
+    for link in stack.links():
         found.append(LinkToxic(link.name, "latency", (("jitter", 50), ("latency", 200))))
         found.append(LinkToxic(link.name, "reset_peer", (("timeout", 0),), toxicity=0.5))
     return found

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, FaultError
-from ..topology import REGIONAL
+from ..stack.model import REGIONAL
 
 if TYPE_CHECKING:
     from ..stack import Member, Stack

@@ -13,7 +13,7 @@ import requests
 from pytest_azchaos import Stack, load
 from pytest_azchaos.experiment import Experiment
 from pytest_azchaos.faults import LinkToxic
-from pytest_azchaos.roles.lb import IN_FLIGHT_PER_TARGET
+from pytest_azchaos.stack.roles.lb import IN_FLIGHT_PER_TARGET
 
 ROOT = Path(__file__).resolve().parents[2]
 IN_FLIGHT = 3 * IN_FLIGHT_PER_TARGET  # the LB's limit of requests inside the default region (3 targets)

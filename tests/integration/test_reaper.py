@@ -13,8 +13,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from pytest_azchaos import reaper
 from pytest_azchaos.backend import LABEL_RUN, DockerBackend
+from pytest_azchaos.stack import reaper
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,7 +90,7 @@ def _reaper_of(run_id: str) -> int:
             args = cmdline.read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"pytest_azchaos.reaper" in args and run_id.encode() in args:
+        if b"pytest_azchaos.stack.reaper" in args and run_id.encode() in args:
             return int(cmdline.parent.name)
     pytest.fail(f"no reaper runs for {run_id}")
 

@@ -49,7 +49,7 @@ class FakeStack(Stack):
             def do_GET(self):
                 apps = [m.container for m in stack.members(role="app")]
                 down = [a for a in apps if a in stack.backend.down]
-                retry = stack.topology.service("lb").retry
+                retry = stack.topology.service("lb").options["retry"]
                 broken = len(down) == len(apps) or (down and not retry)
                 self.send_response(503 if broken else 200)
                 self.send_header("Content-Length", "0")
@@ -83,8 +83,16 @@ class FakeStack(Stack):
     def forget_ports(self, members):
         pass
 
-    def reload_lb(self):
+    def reconfigure(self):
         pass
+
+    def looks(self):  # what the watch sees: each app replica's health, from the fake engine
+        apps = self.members(role="app")
+        return [lambda: {f"target {m.alias}": "unhealthy" if m.container in self.backend.down else "healthy"
+                         for m in apps}]
+
+    def primaries(self):
+        return []
 
 
 @pytest.hookimpl

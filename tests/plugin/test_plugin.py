@@ -133,7 +133,8 @@ def test_bad_environment_file_is_a_usage_error(pytester: pytest.Pytester) -> Non
     pytester.path.joinpath("bad.yaml").write_text("azs: [a]\nservices:\n  app: {role: ap, image: x}\n")
     result = pytester.runpytest_subprocess("--azchaos-env=bad.yaml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--azchaos-env: bad.yaml:3: unknown role 'ap': expected one of lb, app*"])
+    result.stderr.fnmatch_lines(
+        ["*--azchaos-env: bad.yaml:3: unknown role 'ap': expected one of etcd, db, s3, toxiproxy, app, lb*"])
     missing = pytester.runpytest_subprocess("--azchaos-env=missing.yaml")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["*missing.yaml: environment file not found*"])

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_azchaos import aptsources
-from pytest_azchaos.aptsources import Source
 from pytest_azchaos.errors import ConfigError
+from pytest_azchaos.stack import aptsources
+from pytest_azchaos.stack.aptsources import Source
 
 ONE_LINE = """\
 # the archive

@@ -13,9 +13,9 @@ import docker.errors
 import pytest
 import requests
 
-from pytest_azchaos import owner, reaper
 from pytest_azchaos.backend import LABEL_KEPT, LABEL_OWNER, DockerBackend, engine_call, interrupts_deferred
 from pytest_azchaos.errors import EngineError, StackError
+from pytest_azchaos.stack import owner, reaper
 
 
 def dead_pid() -> int:
@@ -185,6 +185,15 @@ class _ToxiproxyGone:
     def members(self, role: str | None = None) -> list[Any]:
         return [self.proxy]
 
+    @property
+    def members_all(self) -> list[Any]:
+        return [self.proxy]
+
+    def links(self) -> list[Any]:
+        from pytest_azchaos.stack.model import Link
+
+        return [Link("a/app->db", "a", "toxiproxy-a", 15432, "db:5432")]
+
     def host_port(self, member: Any, port: int | None = None) -> int:
         return self.port
 
@@ -193,23 +202,21 @@ def test_restore_says_which_toxiproxy_did_not_answer() -> None:
     from pytest_azchaos.faults.restore import _links
 
     stack = _ToxiproxyGone()
-    with pytest.raises(StackError, match=r"restoring the links of Toxiproxy toxiproxy-a "
-                                         rf"\(http://127.0.0.1:{stack.port}\) failed: ConnectionError: "
+    with pytest.raises(StackError, match=r"restoring the links failed: Toxiproxy toxiproxy-a "
+                                         rf"\(http://127.0.0.1:{stack.port}\), listing proxies: ConnectionError: "
                                          r".*docker logs azchaos-x-toxiproxy-a"):
         _links(stack)  # type: ignore[arg-type]
 
 
 def test_a_link_fault_says_which_toxiproxy_did_not_answer() -> None:
     from pytest_azchaos.errors import FaultError
-    from pytest_azchaos.faults.links import toxiproxy_of
-    from pytest_azchaos.roles.toxiproxy import Link
+    from pytest_azchaos.faults.links import LinkToxic
 
     stack = _ToxiproxyGone()
-    link = Link("a/app->db", "a", "toxiproxy-a", 15432, "db:5432")
-    with pytest.raises(FaultError, match=rf"link a/app->db: Toxiproxy toxiproxy-a \(127.0.0.1:{stack.port}\), "
-                                         r"proxy a.app_to_db: ConnectionError"), \
-            toxiproxy_of(stack, link):  # type: ignore[arg-type]
-        pass
+    with pytest.raises(FaultError, match=rf"Toxiproxy toxiproxy-a \(http://127.0.0.1:{stack.port}\), adding toxic "
+                                         r"azchaos_latency_downstream to a.app_to_db: ConnectionError"
+                                         r".*hint: is its AZ up"):
+        LinkToxic("a/app->db", "latency", (("latency", 100),)).inject(stack)  # type: ignore[arg-type]
 
 
 def test_the_command_never_shows_a_docker_traceback(monkeypatch: pytest.MonkeyPatch,

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from pytest_azchaos import Stack, load
-from pytest_azchaos.roles.lb import IN_FLIGHT_PER_TARGET, render
+from pytest_azchaos.stack.roles.lb import IN_FLIGHT_PER_TARGET, render
 
 SHARE = IN_FLIGHT_PER_TARGET * 3 // 2  # the region's budget over the 2 targets left when an AZ is lost
 

@@ -10,8 +10,9 @@ import pytest
 from pytest_azchaos import steady
 from pytest_azchaos.errors import NotSteady
 from pytest_azchaos.faults import Nemesis
-from pytest_azchaos.roles import ROLES
 from pytest_azchaos.stack import Stack
+from pytest_azchaos.stack.roles import ROLES
+from pytest_azchaos.stack.roles import app as app_role
 from pytest_azchaos.timeline import Timeline
 from pytest_azchaos.topology import load
 
@@ -45,7 +46,7 @@ def region(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     monkeypatch.setattr(ROLES["db"], "view", view, raising=False)
     monkeypatch.setattr(ROLES["s3"], "drives", lambda stack, members: facts["drives"], raising=False)
-    monkeypatch.setattr(steady, "http_ok", lambda url: facts["healthy"])
+    monkeypatch.setattr(app_role, "http_ok", lambda url, timeout_s=1: facts["healthy"])
     facts["stack"] = Stack(load(ROOT / "environments" / "default.yaml"), run_id="t", backend=FakeBackend())  # type: ignore[arg-type]
     return facts
 
@@ -58,7 +59,7 @@ def test_no_synchronous_standby_is_named_with_what_the_standbys_do(region: dict[
     region["nodes"], region["streaming"] = ASYNC, set()
     region["stack"].backend.states["azchaos-t-db-b-1"] = "exited"
     assert steady.not_steady(region["stack"]) == [
-        "db: no synchronous standby (standbys: db-b-1 stopped/replica)", "db-b-1 is exited"]
+        "db-b-1 is exited", "db: no synchronous standby (standbys: db-b-1 stopped/replica)"]
 
 
 def test_recorded_but_not_streaming_sync_standby_is_not_steady(region: dict[str, Any]) -> None:
@@ -71,7 +72,7 @@ def test_drives_targets_and_active_faults_are_reasons(region: dict[str, Any]) ->
     reasons = steady.not_steady(region["stack"], ["outage(a, power)"])
     assert reasons[0] == "fault outage(a, power) is still active"
     assert "target app-a-1 unhealthy" in reasons
-    assert reasons[-1] == "s3: 4/6 drives online"
+    assert "s3: 4/6 drives online" in reasons
 
 
 def test_nemesis_waits_then_fails_with_stack_not_steady_and_injects_nothing(region: dict[str, Any]) -> None:

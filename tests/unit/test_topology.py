@@ -45,7 +45,7 @@ def test_minimal_environment_loads() -> None:
     assert minimal.azs == ("a", "b")
     assert minimal.service("app").replicas_per_az == 2
     assert minimal.service("app").azs == ("a", "b")
-    assert minimal.service("lb").targets == "app"
+    assert minimal.service("lb").options["targets"] == "app"
     assert minimal.service("lb").regional
     assert [s.name for s in minimal.by_role("app")] == ["app"]
 
@@ -63,8 +63,8 @@ def test_defaults(tmp_path: Path) -> None:
     assert topo.service("app").azs == ("a", "b")
     assert topo.service("app").port == 8080
     assert topo.service("lb").port == 80
-    assert topo.service("lb").targets == "app"  # the only app: no need to name it
-    assert topo.service("lb").connect_timeout_s == 0.5
+    assert topo.service("lb").options["targets"] == "app"  # the only app: no need to name it
+    assert topo.service("lb").options["connect_timeout"] == 0.5
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -111,12 +111,12 @@ def test_unknown_az(tmp_path: Path) -> None:
 
 def test_the_lb_is_regional(tmp_path: Path) -> None:
     message = error(tmp_path, GOOD + "    azs: [a]\n")
-    assert message.startswith(at(tmp_path, 10) + "service 'lb': the load balancer is regional")
+    assert message.startswith(at(tmp_path, 10) + "service 'lb': a lb service is regional (one for the whole region)")
 
 
 def test_unknown_lb_target(tmp_path: Path) -> None:
     message = error(tmp_path, GOOD + "    targets: web\n")
-    assert message.startswith(at(tmp_path, 10) + "unknown lb target 'web': expected one of app")
+    assert message.startswith(at(tmp_path, 10) + "unknown app service 'web': expected one of app")
 
 
 REPLICAS = "'replicas_per_az' must be a whole number from 1 to 16 (each one is a container on this host)"
@@ -152,12 +152,12 @@ def test_bad_durations(tmp_path: Path, value: str, expected: str) -> None:
 
 
 def test_good_duration(tmp_path: Path) -> None:
-    assert load(write(tmp_path, GOOD + "    connect_timeout: 2s\n")).service("lb").connect_timeout_s == 2.0
+    assert load(write(tmp_path, GOOD + "    connect_timeout: 2s\n")).service("lb").options["connect_timeout"] == 2.0
 
 
 def test_db_needs_an_etcd_service(tmp_path: Path) -> None:
     message = error(tmp_path, GOOD + "  db:\n    role: db\n    image: postgres-patroni\n")
-    assert "service 'db' needs an etcd service for Patroni" in message
+    assert "service 'db' needs a service of role etcd ('dcs')" in message
 
 
 def test_references_must_name_the_right_role(tmp_path: Path) -> None:

@@ -8,11 +8,20 @@ from pytest_azchaos.timeline import FAILOVER, Timeline
 from pytest_azchaos.watch import HealthWatch
 
 
+class OneLook:
+    """A stack with one look, which sees ``facts``."""
+
+    def __init__(self, facts: dict[str, str]) -> None:
+        self.facts = facts
+
+    def looks(self) -> list[Any]:
+        return [lambda: dict(self.facts)]
+
+
 def watch(first: dict[str, str]) -> HealthWatch:
-    w = HealthWatch(stack=None, timeline=Timeline())  # type: ignore[arg-type]
-    w.snapshot = lambda: dict(first)  # type: ignore[method-assign]
-    w.facts = w.snapshot()
-    w._leaders = {k[7:]: v for k, v in first.items() if k.startswith("leader ") and v != "none"}
+    """A watch started on a stack that looks like ``first``, its background looks stopped at once."""
+    w = HealthWatch(OneLook(first), Timeline(), interval_s=3600).start()  # type: ignore[arg-type]
+    w.stop()
     return w
 
 
@@ -52,11 +61,12 @@ def test_new_members_appear_without_an_event() -> None:
 
 def test_replication_changes_are_events_but_lag_alone_is_not() -> None:
     w = watch({"replication db/db-b-1": "streaming sync, lag 0 B", "sync db": "sync standby db-b-1"})
+    start = [("sync", "db", "sync standby db-b-1")]  # the state writes start in, recorded by start()
     w.update({"replication db/db-b-1": "streaming sync, lag 4096 B", "sync db": "sync standby db-b-1"})
-    assert events(w) == []
+    assert events(w) == start
     w.update({"replication db/db-b-1": "stopped replica, lag 81920 B", "sync db": "no synchronous standby"})
     w.update({"replication db/db-b-1": "streaming sync, lag 0 B", "sync db": "sync standby db-b-1"})
-    assert events(w) == [("replication", "db/db-b-1", "stopped replica, lag 81920 B"),
+    assert events(w) == [*start, ("replication", "db/db-b-1", "stopped replica, lag 81920 B"),
                          ("sync", "db", "no synchronous standby"),
                          ("replication", "db/db-b-1", "streaming sync, lag 0 B"),
                          ("sync", "db", "sync standby db-b-1")]
@@ -65,8 +75,8 @@ def test_replication_changes_are_events_but_lag_alone_is_not() -> None:
 def test_replication_facts_name_each_standby_and_the_sync_one(monkeypatch: Any) -> None:
     from pathlib import Path
 
-    from pytest_azchaos.roles import ROLES
     from pytest_azchaos.stack import Stack
+    from pytest_azchaos.stack.roles import ROLES
     from pytest_azchaos.topology import load
 
     stack = Stack(load(Path(__file__).resolve().parents[2] / "environments" / "default.yaml"), run_id="t",
@@ -76,18 +86,19 @@ def test_replication_facts_name_each_standby_and_the_sync_one(monkeypatch: Any) 
     monkeypatch.setattr(ROLES["db"], "view", lambda s, service: ("db-a-1", nodes, {
         "db-b-1": {"state": "streaming", "sync_state": "async"}}), raising=False)
     w = HealthWatch(stack, Timeline())
-    assert w._replication_facts() == {"replication db/db-b-1": "streaming async, lag 2048 B",
-                                      "sync db": "no synchronous standby"}
+    seen = w.snapshot()  # the looks that need the engine (object() here) see nothing
+    assert {k: v for k, v in seen.items() if k.startswith(("replication", "sync"))} == {
+        "replication db/db-b-1": "streaming async, lag 2048 B", "sync db": "no synchronous standby"}
     nodes["db-b-1"]["role"] = "sync_standby"
-    assert w._replication_facts()["sync db"] == "sync standby db-b-1"
+    assert w.snapshot()["sync db"] == "sync standby db-b-1"
 
 
 def test_an_asynchronous_db_is_recorded_as_having_no_synchronous_standby(monkeypatch: Any) -> None:
     """Writes an async DB acknowledged and lost must be blamed on replication, not on "nothing"."""
     from pathlib import Path
 
-    from pytest_azchaos.roles import ROLES
     from pytest_azchaos.stack import Stack
+    from pytest_azchaos.stack.roles import ROLES
     from pytest_azchaos.topology import load
 
     path = Path(__file__).resolve().parents[2] / "environments" / "default.yaml"
@@ -96,4 +107,4 @@ def test_an_asynchronous_db_is_recorded_as_having_no_synchronous_standby(monkeyp
     monkeypatch.setattr(ROLES["db"], "view", lambda s, service: ("db-a-1", {
         "db-a-1": {"role": "leader", "state": "running"}, "db-b-1": {"role": "replica", "state": "streaming"}},
         {"db-b-1": {"state": "streaming", "sync_state": "async"}}), raising=False)
-    assert HealthWatch(stack, Timeline())._replication_facts()["sync db"] == "no synchronous standby"
+    assert HealthWatch(stack, Timeline()).snapshot()["sync db"] == "no synchronous standby"

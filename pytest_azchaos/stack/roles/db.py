@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 
-from ..errors import StackError
-from .base import Role, http_json, http_ok
-
-if TYPE_CHECKING:
-    from ..stack import Member, Stack
+from ...errors import StackError
+from ..model import NO_SYNC, Member, ServiceSpec, StackView
+from .base import HTTP_200, TCP_OPEN, Look, Role, http_json, http_ok
 
 PATRONI_PORT = 8008
 DATA_DIR = "/var/lib/postgresql/data"
 
 
-def patroni_config(stack: Stack, member: Member) -> dict[str, Any]:
+def patroni_config(stack: StackView, member: Member) -> dict[str, Any]:
     """Return the Patroni configuration of one node (JSON is YAML, so no YAML writer is needed)."""
     spec = stack.topology.service(member.service)
     opts = spec.options
@@ -80,12 +78,99 @@ def patroni_config(stack: Stack, member: Member) -> dict[str, Any]:
 
 class DbRole(Role):
     name = "db"
+    default_port = 5432
+    order = 1
+    options = {"dcs": None, "endpoint_image": "haproxy", "synchronous": True, "strict": False,
+               "ttl": "20s", "loop_wait": "1s", "retry_timeout": "8s", "password": None}
+    durations = frozenset({"ttl", "loop_wait", "retry_timeout"})
+    references = {"dcs": "etcd"}
+    required = frozenset({"dcs"})
+    most_services = 1
+    has_primaries = True
+    companions = ("db-endpoint",)  # one endpoint that follows the leader, like the RDS endpoint
     extra_ports = (PATRONI_PORT,)
 
-    def files(self, stack: Stack, member: Member) -> dict[str, str]:
+    def default_azs(self, azs: tuple[str, ...]) -> tuple[str, ...]:
+        return azs[:2]  # a primary and its standby, like RDS Multi-AZ
+
+    def start_stage(self, stack: StackView, member: Member) -> int:
+        """The first node (AZ a) must win Patroni's bootstrap race to be the primary, as the
+        environment declares: the others start once it holds the cluster's initialize key in etcd
+        (they then wait for it to lead, and copy it)."""
+        return 0 if member == stack.members(role="db", service=member.service)[0] else 1
+
+    def stage_started(self, stack: StackView, members: list[Member]) -> bool:
+        first = [m for m in members if self.start_stage(stack, m) == 0]
+        return all(self.initializing(stack, m) for m in first)
+
+    def primaries(self, stack: StackView, members: list[Member]) -> list[Member]:
+        found = []
+        for service in dict.fromkeys(m.service for m in members):
+            leader = self.view(stack, service)[0]
+            found += [m for m in members if m.alias == leader]
+        return found
+
+    def looks(self, stack: StackView, members: list[Member]) -> list[Look]:
+        """The leader (a change is a failover), and each standby's replication and sync state."""
+        services = list(dict.fromkeys(m.service for m in members))
+        return [lambda: {k: v for s in services for k, v in self._leader_facts(stack, s).items()},
+                lambda: {k: v for s in services for k, v in self._replication_facts(stack, s).items()}]
+
+    def _leader_facts(self, stack: StackView, service: str) -> dict[str, str]:
+        cluster = self.cluster(stack, stack.members(role="db", service=service)) or {}
+        leader = next((n.get("name") for n in cluster.get("members", [])
+                       if n.get("role") == "leader" and n.get("state") == "running"), None)
+        return {f"leader {service}": leader or "none"}
+
+    def _replication_facts(self, stack: StackView, service: str) -> dict[str, str]:
+        leader, nodes, replication = self.view(stack, service)
+        if leader is None:  # no leader, no replication to look at (the leader look records that)
+            return {}
+        facts = {}
+        for name, node in nodes.items():
+            if name != leader:
+                repl = replication.get(name, {})
+                lag = node.get("lag")
+                facts[f"replication {service}/{name}"] = (
+                    f"{repl.get('state') or node.get('state')} {repl.get('sync_state') or node.get('role')}"
+                    + (f", lag {lag} B" if isinstance(lag, int) else ""))
+        synced = _streaming_sync(nodes, replication)
+        # An asynchronous DB never has one: every write it acknowledges can be lost with the
+        # primary, and a lost-writes verdict must say so rather than blame nothing.
+        facts[f"sync {service}"] = f"sync standby {synced[0]}" if synced else NO_SYNC
+        return facts
+
+    def not_steady(self, stack: StackView, members: list[Member]) -> list[str]:
+        reasons = []
+        for service in dict.fromkeys(m.service for m in members):
+            leader, nodes, replication = self.view(stack, service)
+            if leader is None:
+                reasons.append(f"{service}: no leader")
+                continue
+            if not stack.topology.service(service).options.get("synchronous"):
+                continue
+            recorded = [name for name, n in nodes.items() if n.get("role") == "sync_standby"]
+            if not _streaming_sync(nodes, replication):
+                why = (f"{', '.join(recorded)} recorded but not streaming" if recorded
+                       else f"standbys: {_standbys(nodes, replication, leader)}")
+                reasons.append(f"{service}: {NO_SYNC} ({why})")
+        return reasons
+
+    def probe(self, stack: StackView, member: Member) -> str:
+        """The first node bootstraps as the leader; the second is the sync standby when synchronous."""
+        nodes = stack.members(role="db", service=member.service)
+        synchronous = stack.topology.service(member.service).options["synchronous"]
+        path = "/primary" if member == nodes[0] else "/sync" if synchronous and member == nodes[1] else "/replica"
+        return HTTP_200 % (PATRONI_PORT, path)
+
+    def depends_on(self, stack: StackView, member: Member) -> dict[str, dict[str, str]]:
+        first = stack.members(role="db", service=member.service)[0]
+        return {} if member == first else {first.alias: {"condition": "service_healthy"}}
+
+    def files(self, stack: StackView, member: Member) -> dict[str, str]:
         return {"/etc/patroni/patroni.yml": json.dumps(patroni_config(stack, member), indent=2)}
 
-    def cluster(self, stack: Stack, members: list[Member]) -> dict[str, Any] | None:
+    def cluster(self, stack: StackView, members: list[Member]) -> dict[str, Any] | None:
         """Return Patroni's view of the cluster (GET /cluster), asked of any running node."""
         for member in members:
             if stack.is_running(member):
@@ -94,7 +179,7 @@ class DbRole(Role):
                     return dict(found)
         return None
 
-    def initializing(self, stack: Stack, member: Member) -> bool:
+    def initializing(self, stack: StackView, member: Member) -> bool:
         """Return True once a node holds (or held) the cluster's initialize key in etcd."""
         if self.leads(stack, member):
             return True
@@ -108,14 +193,14 @@ class DbRole(Role):
                 continue
         return False
 
-    def leads(self, stack: Stack, member: Member) -> bool:
+    def leads(self, stack: StackView, member: Member) -> bool:
         """Return True if ``member`` is the Patroni leader (its REST API answers 200 on /primary)."""
         try:
             return http_ok(stack.url(member, PATRONI_PORT, "/primary"))
         except StackError:
             return False
 
-    def view(self, stack: Stack, service: str) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
+    def view(self, stack: StackView, service: str) -> tuple[str | None, dict[str, Any], dict[str, Any]]:
         """Return (leader, nodes by name from /cluster, replication by standby name from the leader).
 
         Patroni 3.0 reports a replica as "running" whether or not it streams; the
@@ -132,7 +217,7 @@ class DbRole(Role):
             replication = {r.get("application_name"): r for r in info.get("replication", [])}
         return leader, nodes, replication
 
-    def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
+    def not_ready(self, stack: StackView, members: list[Member]) -> list[str]:
         """Ready: a leader, each of ``members`` leading or streaming, and a sync standby when one can be."""
         leader, nodes, replication = self.view(stack, members[0].service)
         if leader is None:
@@ -143,13 +228,13 @@ class DbRole(Role):
         running = [m for m in stack.members(role="db", service=members[0].service) if stack.is_running(m)]
         # Only the standby Patroni has recorded as synchronous (in etcd) may be promoted: a
         # standby that streams synchronously but is not recorded yet could not take over.
-        has_sync = any(n.get("role") == "sync_standby" and replication.get(name, {}).get("state") == "streaming"
-                       for name, n in nodes.items())
-        if synchronous and len(running) >= 2 and not has_sync:
+        if synchronous and len(running) >= 2 and not _streaming_sync(nodes, replication):
             pending.append("db: no synchronous standby yet")
         return pending
 
-    def status(self, stack: Stack, members: list[Member]) -> dict[str, Any]:
+    def status(self, stack: StackView, members: list[Member]) -> dict[str, Any]:
+        if not members:
+            return {}
         leader, nodes, replication = self.view(stack, members[0].service)
         rows = []
         for name, n in nodes.items():
@@ -164,15 +249,31 @@ class DbEndpointRole(Role):
     """The one DB endpoint (HAProxy) that follows the Patroni leader."""
 
     name = "db-endpoint"
+    default_port = 5432
+    order = 1
+    regional = True
+    endpoint_names = ("db", "db_reader")
 
-    def ports(self, stack: Stack, member: Member) -> tuple[int, ...]:
+    def image(self, spec: ServiceSpec) -> str:
+        return str(spec.options["endpoint_image"])
+
+    def endpoints(self, stack: StackView, members: list[Member]) -> dict[str, Any]:
+        """The writer (follows the primary) and the reader (any running node), like RDS's."""
+        if not members:
+            return {}
+        return {"db": dsn(stack, members[0]), "db_reader": dsn(stack, members[0], reader=True)}
+
+    def probe(self, stack: StackView, member: Member) -> str:
+        return TCP_OPEN % member.port
+
+    def ports(self, stack: StackView, member: Member) -> tuple[int, ...]:
         """The writer endpoint and the reader endpoint, both published for psql or pgbench."""
         return (member.port, member.port + READ_ONLY_OFFSET)
 
-    def command(self, stack: Stack, member: Member) -> list[str]:
+    def command(self, stack: StackView, member: Member) -> list[str]:
         return ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
 
-    def files(self, stack: Stack, member: Member) -> dict[str, str]:
+    def files(self, stack: StackView, member: Member) -> dict[str, str]:
         nodes = stack.members(role="db", service=member.service)
         servers = "\n".join(
             f"    server {m.alias} {m.alias}:{m.port} check port {PATRONI_PORT} "
@@ -181,8 +282,40 @@ class DbEndpointRole(Role):
         config = HAPROXY_CFG.format(port=member.port, read_port=member.port + READ_ONLY_OFFSET, servers=servers)
         return {"/usr/local/etc/haproxy/haproxy.cfg": config}
 
-    def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
-        return [m.alias for m in members if not stack.db_writable(m)]
+    def not_ready(self, stack: StackView, members: list[Member]) -> list[str]:
+        return [m.alias for m in members if not writable(stack, m)]
+
+
+def dsn(stack: StackView, endpoint: Member, *, reader: bool = False) -> str:
+    """A PostgreSQL DSN of the DB endpoint on 127.0.0.1: the writer, or with ``reader`` the
+    reader endpoint (any running node, possibly stale, like an RDS reader endpoint)."""
+    port = stack.host_port(endpoint, endpoint.port + READ_ONLY_OFFSET if reader else None)
+    return f"postgresql://postgres:{stack.secret('db_password')}@127.0.0.1:{port}/postgres"
+
+
+def writable(stack: StackView, endpoint: Member) -> bool:
+    """Return True if the DB endpoint accepts a connection to a primary (not in recovery)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn(stack, endpoint), connect_timeout=2) as conn:
+            row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            return row is not None and row[0] is False
+    except psycopg.Error:
+        return False
+
+
+def _streaming_sync(nodes: dict[str, Any], replication: dict[str, Any]) -> list[str]:
+    """The standbys Patroni recorded as synchronous that also stream now."""
+    return [name for name, n in nodes.items()
+            if n.get("role") == "sync_standby" and replication.get(name, {}).get("state") == "streaming"]
+
+
+def _standbys(nodes: dict[str, Any], replication: dict[str, Any], leader: str) -> str:
+    found = [f"{name} {replication.get(name, {}).get('state') or n.get('state')}"
+             f"/{replication.get(name, {}).get('sync_state') or n.get('role')}"
+             for name, n in nodes.items() if name != leader]
+    return ", ".join(found) or "none"
 
 
 READ_ONLY_OFFSET = 1  # the read-only listener is on the endpoint's port + 1 (5433), like Patroni's template

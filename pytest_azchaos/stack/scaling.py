@@ -35,7 +35,7 @@ class AutoScaling:
     @classmethod
     def start_for(cls, stack: Stack, images: dict[tuple[str, str], str]) -> AutoScaling | None:
         """Start auto scaling if any app service asks for it."""
-        if not any(s.role == "app" and s.options.get("replace_after") is not None for s in stack.topology.services):
+        if not any(s.options.get("replace_after") is not None for s in stack.topology.services):
             return None
         scaling = cls(stack, images)
         scaling._thread.start()
@@ -56,9 +56,10 @@ class AutoScaling:
     def check(self) -> None:
         """Replace every app replica that has been down longer than its grace period."""
         now = time.monotonic()
-        for member in list(self.stack.members(role="app")):
+        for member in list(self.stack.members_all):
             grace = self.stack.topology.service(member.service).options.get("replace_after")
-            if grace is None or member.container in self.replaced:
+            if grace is None or member.role != self.stack.topology.service(member.service).role \
+                    or member.container in self.replaced:
                 continue
             if self.stack.is_running(member):
                 self._down_since.pop(member.container, None)
@@ -69,7 +70,7 @@ class AutoScaling:
     def replace(self, dead: Member) -> Member | None:
         """Start a replacement of ``dead`` in the surviving AZ with the fewest replicas."""
         service = self.stack.topology.service(dead.service)
-        alive = [m for m in self.stack.members(role="app", service=dead.service) if self.stack.is_running(m)]
+        alive = [m for m in self.stack.members(role=dead.role, service=dead.service) if self.stack.is_running(m)]
         azs = [az for az in service.azs if any(m.az == az for m in alive)]
         if not azs:
             return None  # no AZ left to place it in; try again later

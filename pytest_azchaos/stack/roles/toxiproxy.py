@@ -9,41 +9,18 @@ and ``->`` as ``_to_`` (``a.app_to_db``), since its API puts names in URLs.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .base import Role, http_json
-
-if TYPE_CHECKING:
-    from ..stack import Member, Stack
+from ..model import Link, Member, StackView
+from .base import HTTP_200, Role, http_json
 
 DB_LISTEN, S3_LISTEN, APP_LISTEN = 15432, 19000, 18080
 
 
-@dataclass(frozen=True)
-class Link:
-    """A named network path through a Toxiproxy: ``listen`` on the proxy, forwarded to ``upstream``."""
-
-    name: str
-    az: str
-    proxy: str  # alias of the Toxiproxy container
-    listen: int
-    upstream: str
-
-    @property
-    def proxy_name(self) -> str:
-        return self.name.replace("/", ".").replace("->", "_to_")
-
-    @property
-    def address(self) -> str:
-        """Where clients connect to go through the link."""
-        return f"{self.proxy}:{self.listen}"
-
-
-def links(stack: Stack) -> list[Link]:
-    """Return every link of the stack, in a stable order."""
+def links(stack: StackView, proxies: list[Member]) -> list[Link]:
+    """Return the links of ``proxies``, in a stable order."""
     found: list[Link] = []
-    for proxy in stack.members(role="toxiproxy"):
+    for proxy in proxies:
         apps = [m for m in stack.members(role="app") if m.az == proxy.az and not m.replacement
                 and stack.topology.service(m.service).options.get("links")]
         if not apps:
@@ -63,31 +40,35 @@ def links(stack: Stack) -> list[Link]:
     return found
 
 
-def link_for(stack: Stack, name: str) -> Link | None:
-    return next((link for link in links(stack) if link.name == name), None)
-
-
 class ToxiproxyRole(Role):
     name = "toxiproxy"
+    default_port = 8474
+    order = 3
 
-    def command(self, stack: Stack, member: Member) -> list[str]:
+    def links(self, stack: StackView, members: list[Member]) -> list[Link]:
+        return links(stack, members)
+
+    def probe(self, stack: StackView, member: Member) -> str:
+        return HTTP_200 % (member.port, "/proxies")
+
+    def command(self, stack: StackView, member: Member) -> list[str]:
         return ["-host=0.0.0.0", f"-port={member.port}", "-config=/etc/toxiproxy.json"]
 
-    def files(self, stack: Stack, member: Member) -> dict[str, str]:
+    def files(self, stack: StackView, member: Member) -> dict[str, str]:
         # Proxies come from a file, so a Toxiproxy that restarts (after a power
         # outage of its AZ) has its links back without help.
         mine = [{"name": link.proxy_name, "listen": f"0.0.0.0:{link.listen}", "upstream": link.upstream,
-                 "enabled": True} for link in links(stack) if link.proxy == member.alias]
+                 "enabled": True} for link in links(stack, [member])]
         return {"/etc/toxiproxy.json": json.dumps(mine, indent=2)}
 
-    def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
+    def not_ready(self, stack: StackView, members: list[Member]) -> list[str]:
         pending = []
         for member in members:
             proxies = http_json(stack.url(member, member.port, "/proxies")) or {}
-            wanted = {link.proxy_name for link in links(stack) if link.proxy == member.alias}
+            wanted = {link.proxy_name for link in links(stack, [member])}
             if not wanted <= set(proxies):
                 pending.append(member.alias)
         return pending
 
-    def status(self, stack: Stack, members: list[Member]) -> dict[str, Any]:
-        return {"links": [link.name for link in links(stack)]}
+    def status(self, stack: StackView, members: list[Member]) -> dict[str, Any]:
+        return {"links": [link.name for link in links(stack, members)]}

@@ -17,7 +17,7 @@ process? It needs the Docker socket mounted into a container that the stack's ne
 reach on its published port; DESIGN.md keeps the socket out of every container, and the
 sweep costs one list call per start.
 
-    python -m pytest_azchaos.reaper RUN_ID OWNER_PID
+    python -m pytest_azchaos.stack.reaper RUN_ID OWNER_PID
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from ..errors import StackError
 from .backend import LABEL_KEPT, LABEL_OWNER, Backend
-from .errors import StackError
 from .owner import alive, owner_dead
 
 POLL_S = 1.0
@@ -38,7 +38,7 @@ POLL_S = 1.0
 def spawn(run_id: str, owner_pid: int | None = None) -> subprocess.Popen[bytes]:
     """Start a reaper for ``run_id`` that outlives a killed owner (a new session, no shared pipes)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "pytest_azchaos.reaper", run_id, str(owner_pid or os.getpid())],
+        [sys.executable, "-m", "pytest_azchaos.stack.reaper", run_id, str(owner_pid or os.getpid())],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, close_fds=True,
     )

@@ -6,15 +6,12 @@ With N drives and parity P, MinIO reads with N - P drives and writes with N - P
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 
-from .base import Role, http_ok
-
-if TYPE_CHECKING:
-    from ..stack import Member, Stack
-    from ..topology import ServiceSpec
+from ..model import Member, ServiceSpec, StackView
+from .base import HTTP_200, Look, Role, http_ok
 
 
 def quorum(spec: ServiceSpec) -> dict[str, Any]:
@@ -31,15 +28,19 @@ def quorum(spec: ServiceSpec) -> dict[str, Any]:
 
 class S3Role(Role):
     name = "s3"
+    default_port = 9000
+    order = 2
+    options = {"drives_per_node": 2, "parity": None, "bucket": "azchaos"}
+    limits = {"drives_per_node": 16, "parity": 16}
 
-    def command(self, stack: Stack, member: Member) -> list[str]:
+    def command(self, stack: StackView, member: Member) -> list[str]:
         spec = stack.topology.service(member.service)
         drives = int(spec.options["drives_per_node"])
         endpoints = [f"http://{m.alias}:{m.port}/data{d}" for m in stack.members(service=member.service)
                      for d in range(1, drives + 1)]
         return ["minio", "server", "--address", f":{member.port}", *endpoints]
 
-    def environment(self, stack: Stack, member: Member) -> dict[str, str]:
+    def environment(self, stack: StackView, member: Member) -> dict[str, str]:
         spec = stack.topology.service(member.service)
         return {
             "MINIO_ROOT_USER": stack.secret("s3_access_key"),
@@ -60,7 +61,7 @@ class S3Role(Role):
             "MINIO_DRIVE_MAX_TIMEOUT": "3s",
         }
 
-    def sysctls(self, stack: Stack, member: Member) -> dict[str, str]:
+    def sysctls(self, stack: StackView, member: Member) -> dict[str, str]:
         """Small TCP receive buffers, so that a frozen node cannot swallow a whole shard.
 
         A node that hangs still lets its kernel accept data. With the default buffers (up to
@@ -72,7 +73,7 @@ class S3Role(Role):
         """
         return {"net.ipv4.tcp_rmem": "4096 131072 262144"}
 
-    def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
+    def not_ready(self, stack: StackView, members: list[Member]) -> list[str]:
         pending = [m.alias for m in members if not http_ok(stack.url(m, m.port, "/minio/health/live"))]
         if pending:
             return pending
@@ -84,7 +85,7 @@ class S3Role(Role):
             return ["s3: no write quorum yet"]
         return [] if ensure_bucket(stack, members[0]) else ["s3: bucket not created yet"]
 
-    def drives(self, stack: Stack, members: list[Member]) -> tuple[int, int]:
+    def drives(self, stack: StackView, members: list[Member]) -> tuple[int, int]:
         """Return (online, total) drives, from MinIO's admin API (what `mc admin info` shows).
 
         Its Prometheus metrics would need no signature, but they are cached for
@@ -100,12 +101,30 @@ class S3Role(Role):
                 return sum(state == "ok" for state in states), total
         return 0, total
 
-    def status(self, stack: Stack, members: list[Member]) -> dict[str, Any]:
+    def looks(self, stack: StackView, members: list[Member]) -> list[Look]:
+        """MinIO's drives going offline or back online."""
+        return [lambda: _drive_facts(self, stack, members)]
+
+    def not_steady(self, stack: StackView, members: list[Member]) -> list[str]:
+        online, total = self.drives(stack, members)
+        return [] if online == total else [f"{members[0].service}: {online}/{total} drives online"]
+
+    def probe(self, stack: StackView, member: Member) -> str:
+        return HTTP_200 % (member.port, "/minio/health/cluster")
+
+    def status(self, stack: StackView, members: list[Member]) -> dict[str, Any]:
         online, total = self.drives(stack, members)
         return {"drives_online": online, "drives_total": total, **quorum(stack.topology.service(members[0].service))}
 
 
-def ensure_bucket(stack: Stack, member: Member) -> bool:
+def _drive_facts(role: S3Role, stack: StackView, members: list[Member]) -> dict[str, str]:
+    online, total = role.drives(stack, members)
+    if not online:  # no node answered MinIO's admin API in time: nothing seen, nothing to record
+        return {}
+    return {f"drives {members[0].service}": f"{online}/{total} online"}
+
+
+def ensure_bucket(stack: StackView, member: Member) -> bool:
     """Create the service's bucket if it is missing, as infrastructure code would before the app
     starts (apps racing to create it would fail their first requests); return True once it exists."""
     import boto3
@@ -132,7 +151,7 @@ def ensure_bucket(stack: Stack, member: Member) -> bool:
         return "BucketAlreadyOwnedByYou" in str(exc)
 
 
-def admin_info(stack: Stack, member: Member) -> dict[str, Any] | None:
+def admin_info(stack: StackView, member: Member) -> dict[str, Any] | None:
     """GET /minio/admin/v3/info of one node, signed like `mc admin info` (SigV4, service s3)."""
     from botocore.auth import S3SigV4Auth
     from botocore.awsrequest import AWSRequest

@@ -4,38 +4,75 @@ from __future__ import annotations
 
 import collections
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
-from .. import resources
-from .base import Role, http_ok
-from .toxiproxy import link_for
+from ... import resources
+from ..model import Member, ServiceSpec, StackView
+from .base import TCP_OPEN, Reconfiguration, Role, http_ok
 
-if TYPE_CHECKING:
-    from ..stack import Member, Stack
-    from ..topology import ServiceSpec
+CONFIG = "/etc/nginx/nginx.conf"
 
 
 class LbRole(Role):
     name = "lb"
+    default_port = 80
+    order = 5
+    regional = True
+    options = {"targets": None, "retry": True, "connect_timeout": "500ms", "s3": None, "s3_port": 9000}
+    limits = {"s3_port": 65535}
+    durations = frozenset({"connect_timeout"})
+    references = {"targets": "app", "s3": "s3"}
+    required = frozenset({"targets"})
+    endpoint_names = ("lb", "s3")
 
-    def ports(self, stack: Stack, member: Member) -> tuple[int, ...]:
+    def ports(self, stack: StackView, member: Member) -> tuple[int, ...]:
         spec = stack.topology.service(member.service)
         return (member.port, int(spec.options["s3_port"])) if spec.options.get("s3") else (member.port,)
 
-    def files(self, stack: Stack, member: Member) -> dict[str, str]:
-        return {"/etc/nginx/nginx.conf": render(stack, stack.topology.service(member.service))}
+    def files(self, stack: StackView, member: Member) -> dict[str, str]:
+        return {CONFIG: render(stack, stack.topology.service(member.service))}
 
-    def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
+    def start_stage(self, stack: StackView, member: Member) -> int:
+        return 1  # nginx refuses target names that do not resolve yet: it starts after its targets
+
+    def not_ready(self, stack: StackView, members: list[Member]) -> list[str]:
         spec = stack.topology.service(members[0].service)
-        target = stack.topology.service(spec.targets or "")
+        target = stack.topology.service(spec.options["targets"])
         return [m.alias for m in members if not http_ok(stack.url(m, m.port, target.health_path))]
+
+    def reconfigure(self, stack: StackView, member: Member) -> Reconfiguration:
+        """Register the running targets again, like an ALB after a replacement: nginx resolves
+        names when it (re)loads, and a restarted or reconnected target may have a new address."""
+        spec = stack.topology.service(member.service)
+        running = {m.container for m in stack.members() if stack.is_running(m)}
+        return Reconfiguration({CONFIG: render(stack, spec, running=running)}, ["nginx", "-s", "reload"])
+
+    def endpoints(self, stack: StackView, members: list[Member]) -> dict[str, Any]:
+        """The app on the LB's URL, and the S3 endpoint on its S3 port."""
+        if not members:
+            return {}
+        lb = members[0]
+        spec = stack.topology.service(lb.service)
+        found: dict[str, Any] = {"lb": stack.url(lb, lb.port)}
+        if spec.options.get("s3"):
+            found["s3"] = {"url": stack.url(lb, int(spec.options["s3_port"])),
+                           "access_key": stack.secret("s3_access_key"),
+                           "secret_key": stack.secret("s3_secret_key"), "region": "us-east-1",
+                           "bucket": stack.topology.service(spec.options["s3"]).options["bucket"]}
+        return found
+
+    def probe(self, stack: StackView, member: Member) -> str:
+        return TCP_OPEN % member.port
+
+    def depends_on(self, stack: StackView, member: Member) -> dict[str, dict[str, str]]:
+        return {m.alias: {"condition": "service_started"} for m in stack.members() if m.role != "lb"}
 
 
 # Overload: the region admits this many requests at once per target; past that, 503 + Retry-After.
 IN_FLIGHT_PER_TARGET = 64
 
 
-def _share(stack: Stack, service: str) -> int:
+def _share(stack: StackView, service: str) -> int:
     """Return the requests one target may hold at once (nginx's max_conns; 0: no limit).
 
     The targets left when the largest AZ is lost can hold the region's whole budget between them,
@@ -48,7 +85,7 @@ def _share(stack: Stack, service: str) -> int:
     return math.ceil(IN_FLIGHT_PER_TARGET * len(members) / left) if left > 0 else 0
 
 
-def _upstream(stack: Stack, service: str, running: set[str] | None, *, max_conns: int = 0) -> str:
+def _upstream(stack: StackView, service: str, running: set[str] | None, *, max_conns: int = 0) -> str:
     """Return the ``server`` lines of an upstream: the members of ``service`` that are running.
 
     nginx resolves names when it (re)loads and refuses a name that does not
@@ -57,8 +94,8 @@ def _upstream(stack: Stack, service: str, running: set[str] | None, *, max_conns
     """
     lines, addresses = [], []
     for member in stack.members(service=service):
-        link = link_for(stack, f"{member.az}/lb->{member.alias}")
-        via = [member.container] + ([stack.container_of(link.proxy)] if link else [])
+        link = next((k for k in stack.links() if k.name == f"{member.az}/lb->{member.alias}"), None)
+        via = [member.container] + ([m.container for m in stack.members() if link and m.alias == link.proxy])
         if running is not None and not set(via) <= running:
             continue
         address = link.address if link else f"{member.alias}:{member.port}"
@@ -75,22 +112,22 @@ def _upstream(stack: Stack, service: str, running: set[str] | None, *, max_conns
     return "\n".join(lines) or "        server 127.0.0.1:9 max_fails=0;"
 
 
-def render(stack: Stack, lb: ServiceSpec, *, running: set[str] | None = None) -> str:
+def render(stack: StackView, lb: ServiceSpec, *, running: set[str] | None = None) -> str:
     """Render the nginx configuration of ``lb`` with the ``running`` targets (default: all)."""
-    assert lb.targets is not None
+    targets = str(lb.options["targets"])
     template = resources.fixture("nginx/nginx.conf.template").read_text()
     s3 = lb.options.get("s3")
-    servers = _upstream(stack, lb.targets, running, max_conns=_share(stack, lb.targets))
+    servers = _upstream(stack, targets, running, max_conns=_share(stack, targets))
     values = {
-        "upstream": lb.targets,
+        "upstream": targets,
         "servers": servers,
         # Overload: requests past this many in the region get 503 + Retry-After (docs/stack.md).
         "in_flight": str(IN_FLIGHT_PER_TARGET * max(1, servers.count(" max_conns="))),
         "port": str(lb.port),
-        "connect_timeout": f"{int(lb.connect_timeout_s * 1000)}ms",
+        "connect_timeout": f"{int(lb.options['connect_timeout'] * 1000)}ms",
         # Not http_503: an app answers 503 when *its* dependency fails (the DB failing over);
         # counting that against the target would eject every replica at once, as no ALB does.
-        "next_upstream": "error timeout http_502 http_504" if lb.retry else "off",
+        "next_upstream": "error timeout http_502 http_504" if lb.options["retry"] else "off",
         "s3_server": S3_SERVER.format(port=lb.options["s3_port"], servers=_upstream(stack, s3, running))
         if s3 else "",
     }

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..model import Member, StackView
 from .base import Role, http_json
-
-if TYPE_CHECKING:
-    from ..stack import Member, Stack
 
 
 class EtcdRole(Role):
     name = "etcd"
+    default_port = 2379
+    order = 0
 
-    def command(self, stack: Stack, member: Member) -> list[str]:
+    def command(self, stack: StackView, member: Member) -> list[str]:
         peers = stack.members(role="etcd", service=member.service)
         cluster = ",".join(f"{m.alias}=http://{m.alias}:2380" for m in peers)
         return [
@@ -28,9 +28,12 @@ class EtcdRole(Role):
             "--heartbeat-interval", "100", "--election-timeout", "1000",
         ]
 
-    def not_ready(self, stack: Stack, members: list[Member]) -> list[str]:
+    def not_ready(self, stack: StackView, members: list[Member]) -> list[str]:
         return [m.alias for m in members if (http_json(stack.url(m, m.port, "/health")) or {}).get("health") != "true"]
 
-    def status(self, stack: Stack, members: list[Member]) -> dict[str, Any]:
+    def status(self, stack: StackView, members: list[Member]) -> dict[str, Any]:
         healthy = [m.alias for m in members if stack.is_running(m) and not self.not_ready(stack, [m])]
         return {"members": len(members), "healthy": healthy}
+
+    def probe(self, stack: StackView, member: Member) -> str:
+        return "ETCDCTL_API=3 etcdctl endpoint health"

@@ -1,4 +1,7 @@
-"""The running stack built from a topology: start it, find its members, stop it.
+"""The running stack built from a topology: start it, find its members, recover them, stop it.
+
+Lifecycle only: what a service needs and when it is ready is its role's knowledge
+(:mod:`pytest_azchaos.stack.roles`); this module asks the roles and never names one.
 
 Example::
 
@@ -15,70 +18,32 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError, StackError
 from . import topology
-from .backend import LABEL_AZ, LABEL_ROLE, LABEL_RUN, Backend, ContainerSpec, DockerBackend
-from .errors import ConfigError, StackError
+from .backend import Backend, ContainerSpec, DockerBackend
 from .images import ImageSet
-from .roles import ROLES
-from .roles.db import READ_ONLY_OFFSET, DbRole
-from .roles.lb import render as render_lb
+from .model import (
+    LABEL_AZ,
+    LABEL_ENV,
+    LABEL_RUN,
+    LABEL_SECRETS,
+    REGIONAL,
+    SECRET_NAMES,
+    Link,
+    Member,
+    Topology,
+    container_name,
+    network_name,
+)
+from .plan import image_names, new_run_id, plan
+from .roles import ROLES, Look
 from .scaling import AutoScaling
-from .topology import REGIONAL, ServiceSpec, Topology
+
+__all__ = ["Member", "Progress", "Stack", "new_run_id", "plan"]
 
 Progress = Callable[[str], None]
-LABEL_SERVICE = "azchaos.service"
-LABEL_ENV = "azchaos.env"
-LABEL_SECRETS = "azchaos.secrets"
-SECRET_NAMES = ("db_password", "replication_password", "s3_access_key", "s3_secret_key")
-
-
-@dataclass(frozen=True)
-class Member:
-    """One container of the stack: a replica of a service in an AZ."""
-
-    service: str
-    role: str
-    az: str
-    replica: int
-    container: str
-    alias: str
-    port: int
-    replacement: bool = False  # started by auto scaling in place of a dead replica
-
-    def labels(self, run_id: str, env_path: Path) -> dict[str, str]:
-        return {LABEL_RUN: run_id, LABEL_AZ: self.az, LABEL_ROLE: self.role,
-                LABEL_SERVICE: self.service, LABEL_ENV: str(env_path)}
-
-
-_ORDER = ("etcd", "db", "s3", "toxiproxy", "app", "lb")
-
-
-def plan(topo: Topology, run_id: str) -> list[Member]:
-    """Return every member the topology asks for, dependencies first."""
-    members: list[Member] = []
-    for spec in sorted(topo.services, key=lambda s: _ORDER.index(s.role)):
-        if spec.regional:
-            members.append(_member(run_id, spec, spec.role, REGIONAL, 1, spec.name))
-            continue
-        for az in spec.azs:
-            for replica in range(1, spec.replicas_per_az + 1):
-                members.append(_member(run_id, spec, spec.role, az, replica, f"{spec.name}-{az}-{replica}"))
-        if spec.role == "db":  # one endpoint that follows the leader, like the RDS endpoint
-            members.append(_member(run_id, spec, "db-endpoint", REGIONAL, 1, spec.name))
-    return members
-
-
-def _member(run_id: str, spec: ServiceSpec, role: str, az: str, replica: int, alias: str) -> Member:
-    return Member(spec.name, role, az, replica, f"azchaos-{run_id}-{alias}", alias, spec.port)
-
-
-def new_run_id() -> str:
-    """Return a fresh run id: short, unique, safe in Docker names."""
-    return secrets.token_hex(4)
 
 
 class Stack:
@@ -127,22 +92,10 @@ class Stack:
                 if az in (None, m.az) and role in (None, m.role) and service in (None, m.service)]
 
     def container_of(self, alias: str) -> str:
-        return f"azchaos-{self.run_id}-{alias}"
+        return container_name(self.run_id, alias)
 
     def secret(self, name: str) -> str:
         return self.secrets[name]
-
-    @property
-    def lb(self) -> Member:
-        found = self.members(role="lb")
-        if not found:
-            raise ConfigError(f"{self.topology.path}: this environment has no load balancer (role lb)")
-        return found[0]
-
-    @property
-    def lb_url(self) -> str:
-        """The load balancer's URL on 127.0.0.1."""
-        return self.url(self.lb, self.lb.port)
 
     def host_port(self, member: Member, port: int | None = None) -> int:
         """Return the 127.0.0.1 port that ``member``'s ``port`` (default: its service port) is published on."""
@@ -163,6 +116,67 @@ class Stack:
     def is_running(self, member: Member) -> bool:
         return self.backend.state(member.container) == "running"
 
+    def _by_role(self, members: Sequence[Member] | None = None) -> dict[str, list[Member]]:
+        """``members`` (default: all) grouped by role, in the order the roles start."""
+        grouped: dict[str, list[Member]] = {}
+        for member in self.members_all if members is None else members:
+            grouped.setdefault(member.role, []).append(member)
+        return grouped
+
+    def links(self) -> list[Link]:
+        """Every network path a fault can degrade (``a/app->db``...), in a stable order."""
+        return [link for role, group in self._by_role().items() for link in ROLES[role].links(self, group)]
+
+    def primaries(self) -> list[Member]:
+        """The members that lead now, e.g. the Patroni leader (the target ``db-primary``)."""
+        return [m for role, group in self._by_role().items() for m in ROLES[role].primaries(self, group)]
+
+    def has_primaries(self) -> bool:
+        """Whether some member can lead (a primary can be targeted), asked without the engine."""
+        return any(ROLES[m.role].has_primaries for m in self.members_all)
+
+    def looks(self) -> list[Look]:
+        """The watch's looks at every role (pytest_azchaos.watch)."""
+        return [look for role, group in self._by_role().items() for look in ROLES[role].looks(self, group)]
+
+    def not_steady(self) -> list[str]:
+        """Why the stack is not in its steady state, role by role (empty when it is)."""
+        states = {m.alias: self.backend.state(m.container) for m in self.members_all}
+        reasons = [f"{alias} is {state}" for alias, state in states.items() if state != "running"]
+        for role, group in self._by_role().items():
+            try:
+                reasons += ROLES[role].not_steady(self, group)
+            except (StackError, OSError) as exc:  # e.g. a port not published: that is a reason too
+                reasons.append(f"{role}: {exc}")
+        return reasons
+
+    def endpoint(self, name: str) -> Any:
+        """Return the published endpoint called ``name`` ("lb", "s3", "db", "db_reader")."""
+        for role, group in self._by_role().items():
+            found = ROLES[role].endpoints(self, group) if name in ROLES[role].endpoint_names else {}
+            if name in found:
+                return found[name]
+        raise ConfigError(f"{self.topology.path}: this environment has no {name!r} endpoint")
+
+    @property
+    def lb_url(self) -> str:
+        """The load balancer's URL on 127.0.0.1."""
+        return str(self.endpoint("lb"))
+
+    def db_dsn(self, *, reader: bool = False) -> str:
+        """Return a PostgreSQL DSN of the DB endpoint on 127.0.0.1: the writer, or with ``reader`` the
+        reader endpoint (any running node, possibly stale, like an RDS reader endpoint)."""
+        return str(self.endpoint("db_reader" if reader else "db"))
+
+    def endpoints(self) -> dict[str, Any]:
+        """Return the published endpoints of the running members, for any standard client (curl, psql, aws cli)."""
+        found: dict[str, Any] = {}
+        for role, group in self._by_role().items():
+            running = [m for m in group if self.is_running(m)]
+            if running:
+                found.update(ROLES[role].endpoints(self, running))
+        return found
+
     # -- lifecycle -----------------------------------------------------------
 
     def up(self, *, timeout_s: float = 240) -> Stack:
@@ -174,7 +188,7 @@ class Stack:
             self._create_networks()
             for member in self.members_all:
                 self.backend.create(self._container_spec(member, refs[(member.service, member.role)]))
-            self._start_in_waves(deadline=started + timeout_s)
+            self._start_in_stages(deadline=started + timeout_s)
             self.wait_ready(self.members_all, deadline=started + timeout_s)
         except BaseException:
             self.progress(f"stack {self.run_id} did not start; removing what was created")
@@ -184,36 +198,26 @@ class Stack:
         self.scaling = AutoScaling.start_for(self, refs)
         return self
 
-    def _start_in_waves(self, *, deadline: float) -> None:
-        """Start everything at once but for two orderings that matter.
-
-        The first DB node (AZ a) must win Patroni's bootstrap race to be the primary,
-        as the environment declares: the others start once it holds the cluster's
-        initialize key in etcd (they then wait for it to lead, and copy it). nginx refuses
-        target names that do not resolve yet, so the LB starts after its targets.
-        """
-        db_nodes = self.members(role="db")
-        later = db_nodes[1:] + self.members(role="lb")
-        self.backend.start([m.container for m in self.members_all if m not in later])
-        if db_nodes:
-            db_role = ROLES["db"]
-            assert isinstance(db_role, DbRole)
-            while not db_role.initializing(self, db_nodes[0]):
+    def _start_in_stages(self, *, deadline: float) -> None:
+        """Start everything at once but for the orderings the roles declare (start_stage): a
+        stage starts once every role lets it (stage_started) for the stage before."""
+        stages: dict[int, list[Member]] = {}
+        for member in self.members_all:
+            stages.setdefault(ROLES[member.role].start_stage(self, member), []).append(member)
+        for number in sorted(stages):
+            members = stages[number]
+            self.backend.start([m.container for m in members])
+            if number == max(stages):
+                return
+            while not all(ROLES[role].stage_started(self, group) for role, group in self._by_role(members).items()):
                 if time.monotonic() > deadline:
-                    raise StackError(self._not_ready_message([db_nodes[0].alias]))
-                self.not_ready([db_nodes[0]])  # raises if it crashed
+                    raise StackError(self._not_ready_message([m.alias for m in members]))
+                self._check_crashed(members)
                 time.sleep(0.2)
-        self.backend.start([m.container for m in later])
 
     def image_names(self) -> dict[tuple[str, str], str]:
         """Return the image (recipe or reference) of each (service, role) of the stack."""
-        names = {}
-        for member in self.members_all:
-            spec = self.topology.service(member.service)
-            names[(member.service, member.role)] = (
-                spec.options["endpoint_image"] if member.role == "db-endpoint" else spec.image
-            )
-        return names
+        return image_names(self.topology, self.members_all)
 
     def resolve_images(self) -> dict[tuple[str, str], str]:
         images = ImageSet(self.topology.images_dir, mode=self.images_mode,
@@ -234,7 +238,7 @@ class Stack:
         return self.backend.remove_run(self.run_id)
 
     def network(self, az: str) -> str:
-        return f"azchaos-{self.run_id}-{az}"
+        return network_name(self.run_id, az)
 
     def _create_networks(self) -> None:
         for az in (REGIONAL, *self.topology.azs):
@@ -250,7 +254,7 @@ class Stack:
         env.update(role.environment(self, member))
         env.update(dict(spec.environment))
         labels = member.labels(self.run_id, self.topology.path)
-        if member.role == "lb":
+        if member == self.members_all[0]:  # where another process finds them (Stack.attach)
             labels[LABEL_SECRETS] = json.dumps(self.secrets)
         return ContainerSpec(
             name=member.container, image=image, labels=labels, networks=networks, environment=env,
@@ -259,41 +263,57 @@ class Stack:
         )
 
     def add_member(self, member: Member, image: str) -> None:
-        """Create and start one more member (a replacement), then register it with the LB when ready."""
+        """Create and start one more member (a replacement), then let the others know when it is ready."""
         self.backend.create(self._container_spec(member, image))
         self.members_all.append(member)
         self.backend.start([member.container])
         self.wait_ready([member], deadline=time.monotonic() + 60)
-        self.reload_lb()
+        self.reconfigure()
+
+    def recover(self, members: Sequence[Member], *, timeout_s: float = 120) -> None:
+        """After ``members`` were started, unpaused or reconnected (every heal): forget their old
+        ports, wait until they are ready, and let the other roles know (the LB registers its
+        targets again: a restarted or reconnected member may have a new address)."""
+        self.forget_ports(members)
+        self.wait_ready(members, deadline=time.monotonic() + timeout_s)
+        self.reconfigure()
+
+    def reconfigure(self) -> None:
+        """Apply what each running member's role needs after members changed (e.g. the LB's targets)."""
+        for member in self.members_all:
+            change = ROLES[member.role].reconfigure(self, member)
+            if change is None or not self.is_running(member):
+                continue
+            self.backend.put_files(member.container, dict(change.files))
+            code, output = self.backend.exec(member.container, list(change.command))
+            if code != 0:
+                raise StackError(f"reconfiguring {member.alias} ({' '.join(change.command)}) failed: "
+                                 f"{output.strip()}")
 
     def reload_lb(self) -> None:
-        """Register the running targets with the load balancer again, like an ALB after a replacement."""
-        if not self.members(role="lb"):
-            return
-        spec = self.topology.service(self.lb.service)
-        running = {m.container for m in self.members_all if self.is_running(m)}
-        self.backend.put_files(self.lb.container, {"/etc/nginx/nginx.conf": render_lb(self, spec, running=running)})
-        code, output = self.backend.exec(self.lb.container, ["nginx", "-s", "reload"])
-        if code != 0:
-            raise StackError(f"reloading the load balancer failed: {output.strip()}")
+        """Kept for callers of 0.1: the same as :meth:`reconfigure`."""
+        self.reconfigure()
 
     # -- readiness -----------------------------------------------------------
 
     def not_ready(self, members: Sequence[Member]) -> list[str]:
         """Return what is not ready among ``members``, role by role (a role may also check its cluster)."""
-        crashed = [m for m in members if self.backend.state(m.container) in ("exited", "dead", "missing")]
-        if crashed:
-            logs = self.backend.logs(crashed[0].container, tail=15).strip() or "(no output)"
-            raise StackError(f"{crashed[0].container} stopped while starting "
-                             f"({self.backend.state(crashed[0].container)}); its last log lines:\n{logs}")
+        self._check_crashed(members)
         pending: list[str] = []
-        for role in dict.fromkeys(m.role for m in members):
-            group = [m for m in members if m.role == role]
+        for role, group in self._by_role(members).items():
             try:
                 pending += ROLES[role].not_ready(self, group)
             except StackError:  # e.g. a port not published yet
                 pending += [m.alias for m in group]
         return pending
+
+    def _check_crashed(self, members: Sequence[Member]) -> None:
+        """Raise StackError with its last log lines if one of ``members`` stopped while starting."""
+        crashed = [m for m in members if self.backend.state(m.container) in ("exited", "dead", "missing")]
+        if crashed:
+            logs = self.backend.logs(crashed[0].container, tail=15).strip() or "(no output)"
+            raise StackError(f"{crashed[0].container} stopped while starting "
+                             f"({self.backend.state(crashed[0].container)}); its last log lines:\n{logs}")
 
     def is_healthy(self, member: Member) -> bool:
         """Return True if ``member``'s role reports it ready (through 127.0.0.1 ports)."""
@@ -321,41 +341,6 @@ class Stack:
         logs = self.backend.logs(culprit.container, tail=12).strip() or "(no output)"
         return f"not ready in time: {', '.join(pending)}; {culprit.container} is {state}, last log lines:\n{logs}"
 
-    def db_writable(self, endpoint: Member) -> bool:
-        """Return True if the DB endpoint accepts a connection to a primary (not in recovery)."""
-        import psycopg
-
-        try:
-            with psycopg.connect(self.db_dsn(endpoint), connect_timeout=2) as conn:
-                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
-                return row is not None and row[0] is False
-        except psycopg.Error:
-            return False
-
-    def db_dsn(self, endpoint: Member | None = None, *, reader: bool = False) -> str:
-        """Return a PostgreSQL DSN of the DB endpoint on 127.0.0.1: the writer, or with ``reader`` the
-        reader endpoint (any running node, possibly stale, like an RDS reader endpoint)."""
-        endpoint = endpoint or self.members(role="db-endpoint")[0]
-        port = self.host_port(endpoint, endpoint.port + READ_ONLY_OFFSET if reader else None)
-        return f"postgresql://postgres:{self.secret('db_password')}@127.0.0.1:{port}/postgres"
-
-    def endpoints(self) -> dict[str, Any]:
-        """Return the published endpoints, for any standard client (curl, psql, aws cli)."""
-        found: dict[str, Any] = {}
-        if self.members(role="lb") and self.is_running(self.lb):
-            found["lb"] = self.lb_url
-            spec = self.topology.service(self.lb.service)
-            if spec.options.get("s3"):
-                found["s3"] = {"url": self.url(self.lb, int(spec.options["s3_port"])),
-                               "access_key": self.secret("s3_access_key"),
-                               "secret_key": self.secret("s3_secret_key"), "region": "us-east-1",
-                               "bucket": self.topology.service(spec.options["s3"]).options["bucket"]}
-        endpoints = self.members(role="db-endpoint")
-        if endpoints and self.is_running(endpoints[0]):
-            found["db"] = self.db_dsn(endpoints[0])
-            found["db_reader"] = self.db_dsn(endpoints[0], reader=True)
-        return found
-
     def status(self) -> dict[str, Any]:
         """Return each member's state and health, role facts and the published endpoints."""
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -363,7 +348,6 @@ class Stack:
         rows = [{"container": m.container, "service": m.service, "role": m.role, "az": m.az,
                  "state": self.backend.state(m.container), "healthy": ok}
                 for m, ok in zip(self.members_all, health, strict=True)]
-        roles = {role: dict(ROLES[role].status(self, self.members(role=role)))
-                 for role in dict.fromkeys(m.role for m in self.members_all)}
+        roles = {role: dict(ROLES[role].status(self, group)) for role, group in self._by_role().items()}
         return {"run_id": self.run_id, "environment": str(self.topology.path), "azs": list(self.topology.azs),
                 "members": rows, "roles": {k: v for k, v in roles.items() if v}, "endpoints": self.endpoints()}

@@ -1,0 +1,377 @@
+"""What turns a topology into running things and executes faults on them.
+
+:class:`Backend` is the small interface the stack and the faults use; Docker
+(:class:`DockerBackend`, through the Docker SDK) is the first implementation.
+Kubernetes or AWS Fault Injection Service backends can implement the same
+methods later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.types import EndpointConfig
+
+from ..errors import EngineError, StackError
+from .model import LABEL_AZ, LABEL_KEPT, LABEL_OWNER, LABEL_ROLE, LABEL_RUN
+from .owner import owner_token
+
+__all__ = ["LABEL_AZ", "LABEL_KEPT", "LABEL_OWNER", "LABEL_ROLE", "LABEL_RUN", "Backend", "ContainerSpec",
+           "DockerBackend", "connect", "engine_call", "engine_error", "interrupts_deferred", "names"]
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """Everything needed to create one container of the stack."""
+
+    name: str
+    image: str
+    labels: Mapping[str, str]
+    networks: Sequence[tuple[str, Sequence[str]]]  # (network, aliases); the first is primary
+    environment: Mapping[str, str] = field(default_factory=dict)
+    command: Sequence[str] = ()
+    publish: Sequence[int] = ()  # container ports, published on 127.0.0.1 at a port Docker picks
+    files: Mapping[str, str] = field(default_factory=dict)  # absolute path -> content
+    sysctls: Mapping[str, str] = field(default_factory=dict)  # network-namespace kernel settings
+
+
+class Backend(Protocol):
+    """The operations the stack and the faults need from a container platform."""
+
+    def create_network(self, name: str, labels: Mapping[str, str]) -> None: ...
+    def create(self, spec: ContainerSpec) -> None: ...
+    def start(self, names: Sequence[str]) -> None: ...
+    def kill(self, names: Sequence[str]) -> None: ...
+    def pause(self, names: Sequence[str]) -> None: ...
+    def unpause(self, names: Sequence[str]) -> None: ...
+    def stop(self, names: Sequence[str]) -> None: ...
+    def restart(self, names: Sequence[str]) -> None: ...
+    def disconnect(self, names: Sequence[str], network: str) -> None: ...
+    def connect(self, name: str, network: str, aliases: Sequence[str]) -> None: ...
+    def networks_of(self, name: str) -> set[str]: ...
+    def state(self, name: str) -> str: ...
+    def published_port(self, name: str, port: int) -> int: ...
+    def exec(self, name: str, command: Sequence[str]) -> tuple[int, str]: ...
+    def put_files(self, name: str, files: Mapping[str, str]) -> None: ...
+    def logs(self, name: str, tail: int = 20) -> str: ...
+    def labels_of_run(self, run_id: str) -> list[dict[str, str]]: ...
+    def runs(self) -> set[str]: ...
+    def run_labels(self) -> dict[str, dict[str, str]]: ...
+    def mark_kept(self, run_id: str) -> None: ...
+    def remove_run(self, run_id: str) -> int: ...
+
+
+ENGINE_HINT = ("run 'azchaos engine' (checks the engine; installs and starts dockerd on Debian) "
+               "or point DOCKER_HOST at one")
+
+
+def connect(timeout_s: float = 60) -> docker.DockerClient:
+    """Return a client of the Docker engine, or raise EngineError saying how to get one."""
+    try:
+        client = docker.from_env(timeout=int(timeout_s))
+        client.ping()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise EngineError(f"no Docker engine answers ({_short(exc)}); {ENGINE_HINT}") from None
+    return client
+
+
+# What to try, by what the engine said; the first match wins.
+_HINTS = (
+    ("is already in use", "something else has that name: a leftover run ('azchaos down --orphans', or "
+                          "'azchaos down --run-id RUN'), or not ours (docker rm -f NAME); or choose another run id"),
+    ("already exists", "something else has that name: a leftover run ('azchaos down --orphans', or "
+                       "'azchaos down --run-id RUN'), or not ours (docker network rm NAME); or choose another run id"),
+    ("port is already allocated", "another process holds that port; retry (Docker picks a new one)"),
+    ("no space left", "the engine's disk is full: free space (docker system prune) and retry"),
+    ("pool of ip addresses", "the engine ran out of network address pools: remove stale networks "
+                             "('azchaos down --orphans', or docker network prune)"),
+    ("no such image", "build or pull it first: 'azchaos images build --env ENV'"),
+    ("is not running", "it was stopped or killed meanwhile (a fault?); see 'azchaos status'"),
+    ("is paused", "it is frozen by a fault; heal it first ('azchaos heal')"),
+)
+
+
+def engine_error(what: str, exc: BaseException) -> StackError | EngineError:
+    """Return the AzChaosError for a Docker SDK error met while doing ``what`` (e.g. "creating container x")."""
+    if isinstance(exc, docker.errors.APIError):
+        said = str(exc.explanation or exc).strip()
+        lowered = said.lower()
+        hint = next((h for needle, h in _HINTS if needle in lowered), None)
+        if hint is None:
+            hint = ("it is gone (removed by another process?); see 'azchaos status'"
+                    if isinstance(exc, docker.errors.NotFound) else "see the engine's log (journalctl -u docker)")
+        return StackError(f"{what}: the Docker engine refused ({exc.status_code}): {_short_text(said)}; hint: {hint}")
+    return EngineError(f"{what}: the Docker engine did not answer ({_short(exc)}); {ENGINE_HINT}")
+
+
+@contextlib.contextmanager
+def engine_call(what: str) -> Iterator[None]:
+    """Translate Docker SDK and transport errors inside the block into an AzChaosError saying ``what``."""
+    try:
+        yield
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        raise engine_error(what, exc) from exc
+
+
+@contextlib.contextmanager
+def interrupts_deferred(what: str) -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done, then raise KeyboardInterrupt if one came.
+
+    A removal cut in half leaves networks no one removes; a user pressing Ctrl-C again while
+    the stack goes away is told to wait. Only the main thread can hold signals; elsewhere
+    (and where no handler of ours can be set) the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        held.append(signum)
+        print(f"azchaos: {what}; interrupting now would leave objects behind, please wait",
+              flush=True)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+    if held:
+        raise KeyboardInterrupt(f"signal {held[0]} (held while {what})")
+
+
+def _short(exc: BaseException) -> str:
+    return _short_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+
+def _short_text(text: str) -> str:
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+class DockerBackend:
+    """A :class:`Backend` on a Docker engine, through the Docker SDK.
+
+    Every engine call is made in :func:`engine_call`: what the engine refuses is a
+    :class:`StackError` saying what was being done to which object, and a hint; an engine
+    that does not answer is an :class:`EngineError`. No docker-py traceback goes further.
+    """
+
+    def __init__(self, client: docker.DockerClient | None = None, *, owner: str | None = None) -> None:
+        self.client = client or connect()
+        # Every object of a run is labelled with the process that removes it, so that a start after
+        # that process was killed with its reaper can tell the leftovers from live runs (reaper.sweep).
+        self.owner = owner_token() if owner is None else owner
+
+    def _owned(self, labels: Mapping[str, str]) -> dict[str, str]:
+        return {**labels, LABEL_OWNER: self.owner} if self.owner and LABEL_RUN in labels else dict(labels)
+
+    def create_network(self, name: str, labels: Mapping[str, str]) -> None:
+        with engine_call(f"creating network {name}"):
+            self.client.networks.create(name, driver="bridge", labels=self._owned(labels), check_duplicate=True)
+
+    def create(self, spec: ContainerSpec) -> None:
+        primary, aliases = spec.networks[0]
+        with engine_call(f"creating container {spec.name} (image {spec.image})"):
+            container = self.client.containers.create(
+                spec.image,
+                name=spec.name,
+                command=list(spec.command) or None,
+                environment=dict(spec.environment),
+                labels=self._owned(spec.labels),
+                hostname=spec.name[-63:],
+                ports={f"{port}/tcp": ("127.0.0.1", None) for port in spec.publish},
+                network=primary,
+                sysctls=dict(spec.sysctls) or None,
+                networking_config={primary: EndpointConfig(self.client.api._version, aliases=list(aliases))},
+                detach=True,
+            )
+        for network, more in spec.networks[1:]:
+            with engine_call(f"connecting container {spec.name} to network {network}"):
+                self.client.networks.get(network).connect(container, aliases=list(more))
+        if spec.files:
+            with engine_call(f"copying {', '.join(spec.files)} into container {spec.name}"):
+                container.put_archive("/", _tar(spec.files))
+
+    def start(self, names: Sequence[str]) -> None:
+        self._each("starting container {}", names, self.client.api.start)
+
+    def kill(self, names: Sequence[str]) -> None:
+        self._each("killing container {}", names, self.client.api.kill)
+
+    def pause(self, names: Sequence[str]) -> None:
+        self._each("pausing container {}", names, self.client.api.pause)
+
+    def unpause(self, names: Sequence[str]) -> None:
+        self._each("unpausing container {}", names, self.client.api.unpause)
+
+    def stop(self, names: Sequence[str]) -> None:
+        self._each("stopping container {}", names, lambda name: self.client.api.stop(name, timeout=10))
+
+    def restart(self, names: Sequence[str]) -> None:
+        self._each("restarting container {}", names, lambda name: self.client.api.restart(name, timeout=10))
+
+    def disconnect(self, names: Sequence[str], network: str) -> None:
+        self._each(f"disconnecting container {{}} from network {network}", names,
+                   # Not force=True: forcing is for endpoints whose container is gone; on a running
+                   # container it can drop the endpoint from dockerd's store while the sandbox keeps
+                   # it, and the network then cannot be removed until dockerd restarts.
+                   lambda name: self.client.api.disconnect_container_from_network(name, network))
+
+    def connect(self, name: str, network: str, aliases: Sequence[str]) -> None:
+        with engine_call(f"connecting container {name} to network {network}"):
+            self.client.networks.get(network).connect(name, aliases=list(aliases))
+
+    def networks_of(self, name: str) -> set[str]:
+        """Return the names of the networks container ``name`` is connected to."""
+        with engine_call(f"inspecting container {name}"):
+            return set(self.client.api.inspect_container(name)["NetworkSettings"]["Networks"])
+
+    def _each(self, what: str, names: Sequence[str], action: Callable[[str], Any]) -> None:
+        """Apply an action (a low-level API call taking a container name) to many containers at
+        once, not one by one, and without inspecting each first: an AZ goes down in one step.
+        ``what`` says what is done, with {} for the container's name."""
+        def one(name: str) -> None:
+            with engine_call(what.format(name)):
+                action(name)
+
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(names)))) as pool:
+            list(pool.map(one, names))
+
+    def state(self, name: str) -> str:
+        try:
+            with engine_call(f"inspecting container {name}"):
+                return str(self.client.api.inspect_container(name)["State"]["Status"])
+        except StackError as exc:
+            if isinstance(exc.__cause__, docker.errors.NotFound):
+                return "missing"
+            raise
+
+    def published_port(self, name: str, port: int) -> int:
+        with engine_call(f"inspecting container {name}"):
+            ports = self.client.api.inspect_container(name)["NetworkSettings"]["Ports"]
+        bindings = ports.get(f"{port}/tcp") or []
+        for binding in bindings:
+            if binding.get("HostIp") in ("127.0.0.1", "") and binding.get("HostPort"):
+                return int(binding["HostPort"])
+        raise StackError(f"container {name}: port {port} is not published on 127.0.0.1")
+
+    def exec(self, name: str, command: Sequence[str]) -> tuple[int, str]:
+        with engine_call(f"running {' '.join(command)!r} in container {name}"):
+            result = self.client.containers.get(name).exec_run(list(command))
+        return int(result.exit_code or 0), result.output.decode(errors="replace")
+
+    def put_files(self, name: str, files: Mapping[str, str]) -> None:
+        with engine_call(f"copying {', '.join(files)} into container {name}"):
+            self.client.containers.get(name).put_archive("/", _tar(files))
+
+    def logs(self, name: str, tail: int = 20) -> str:
+        try:
+            with engine_call(f"reading the log of container {name}"):
+                raw = self.client.containers.get(name).logs(tail=tail)
+        except StackError as exc:
+            return f"(no log: {exc})"
+        return bytes(raw).decode(errors="replace")
+
+    def labels_of_run(self, run_id: str) -> list[dict[str, str]]:
+        with engine_call(f"listing the containers of run {run_id}"):
+            found = self.client.api.containers(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
+        return [dict(c["Labels"], **{"azchaos.name": c["Names"][0].lstrip("/")}) for c in found]
+
+    def _force_remove(self, container_id: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client.api.remove_container(container_id, force=True, v=True)
+
+    def runs(self) -> set[str]:
+        """Return the run ids that label any container or network."""
+        return set(self.run_labels())
+
+    def run_labels(self) -> dict[str, dict[str, str]]:
+        """Return each run id with the labels of one of its objects (containers first)."""
+        with engine_call("listing azchaos runs"):
+            labels = [c["Labels"] for c in self.client.api.containers(all=True, filters={"label": LABEL_RUN})]
+            labels += [n["Labels"] or {} for n in self.client.api.networks(filters={"label": LABEL_RUN})]
+            labels += [v["Labels"] or {} for v in
+                       self.client.api.volumes(filters={"label": LABEL_RUN}).get("Volumes") or []]
+        found: dict[str, dict[str, str]] = {}
+        for lab in labels:
+            if lab.get(LABEL_RUN):
+                found.setdefault(lab[LABEL_RUN], {}).update(lab)
+        return found
+
+    def mark_kept(self, run_id: str) -> None:
+        """Record in the engine that run ``run_id`` outlives its owner on purpose (azchaos up, --azchaos-keep).
+
+        A labelled volume rather than a label: labels cannot change once set. ``remove_run`` removes it."""
+        with engine_call(f"marking run {run_id} as kept"):
+            self.client.api.create_volume(f"azchaos-{run_id}-kept", labels={LABEL_RUN: run_id, LABEL_KEPT: "1"})
+
+    def remove_run(self, run_id: str) -> int:
+        """Remove every container, network and volume labelled with ``run_id``; return the count.
+
+        Ctrl-C and SIGTERM are held until it is done: half a removal leaves networks behind."""
+        with interrupts_deferred(f"removing stack {run_id}"), engine_call(f"removing stack {run_id}"):
+            return self._remove_run(run_id)
+
+    def _remove_run(self, run_id: str) -> int:
+        selector = {"label": f"{LABEL_RUN}={run_id}"}
+        # The low-level list: no inspect per container, which races with another remover.
+        containers = [c["Id"] for c in self.client.api.containers(all=True, filters=selector)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(self._force_remove, containers))
+        networks = self.client.networks.list(filters=selector)
+        volumes = self.client.volumes.list(filters=selector)
+        stuck = []
+        for thing in [*networks, *volumes]:
+            try:
+                _retry_remove(thing)
+            except docker.errors.APIError as exc:
+                stuck.append(f"{thing.name}: {exc.explanation or exc}")
+        if stuck:
+            # Seen with Docker 20.10 after containers died mid-change: a network keeps an endpoint
+            # that no container has. Everything else is gone; the engine's restart clears it.
+            raise StackError(f"removed {len(containers)} containers of run {run_id}, but not "
+                             f"{'; '.join(stuck)} (if no container uses it, this is a stale endpoint in "
+                             f"the Docker engine: restart dockerd, then 'azchaos down --run-id {run_id}')")
+        return len(containers) + len(networks) + len(volumes)
+
+
+def _retry_remove(thing: Any, attempts: int = 5) -> None:
+    for attempt in range(attempts):
+        try:
+            thing.remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+
+
+def _tar(files: Mapping[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, content in files.items():
+            data = content.encode()
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def names(items: Iterable[Any]) -> list[str]:
+    """Return the container names of stack members."""
+    return [item.container for item in items]

@@ -1,7 +1,7 @@
 """Allure for real: a chaos test on a real (minimal) stack with --alluredir, rendered by the Allure 3
 report generator (npm package ``allure``, installed into .tools/ by scripts/setup.sh), opened in
 headless Chromium: its test page shows the fault steps and the chart. A screenshot is kept in
-``azchaos-report/allure-screenshot.png`` (a CI artifact)."""
+``azchaos-artifacts/allure-test-page.png`` (a CI artifact)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLURE = ROOT / ".tools" / "allure" / "node_modules" / ".bin" / "allure"
-ARTIFACT = ROOT / "azchaos-report" / "allure-screenshot.png"
+ARTIFACT = ROOT / "azchaos-artifacts" / "allure-test-page.png"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--hide-scrollbars", "--window-size=1400,1600"]
 

@@ -17,3 +17,4 @@ setup:
 lint:
 	.venv/bin/ruff check pytest_azchaos tests examples bench
 	.venv/bin/mypy
+	.venv/bin/lint-imports

@@ -35,9 +35,3 @@ def test_dead_replicas_are_replaced_in_a_surviving_az(tmp_path: Path) -> None:
         assert {m.alias for m in replacements} <= served
     finally:
         stack.down()
-
-
-def test_off_by_default() -> None:
-    stack = Stack(load(ROOT / "environments" / "minimal.yaml"), backend=object())  # type: ignore[arg-type]
-    assert stack.topology.service("app").options["replace_after"] is None
-    assert stack.scaling is None

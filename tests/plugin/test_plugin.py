@@ -246,3 +246,26 @@ def pytest_azchaos_read_back(stack, keys):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*lost_writes = 1 > 0 (of * acknowledged writes; 0 with unknown outcome, not "
                                  "counted): 1 missing, 0 changed*keys k3*"])
+
+
+def test_the_watch_records_what_it_sees_on_the_timeline(fake: pytest.Pytester) -> None:
+    """The stand-in stack's looks report each app replica's health: an outage shows up as events."""
+    fake.makepyfile(
+        """
+        import time
+
+        def test_outage(azchaos):
+            with azchaos.outage("a", mode="power"):
+                deadline = time.monotonic() + 10
+                while not any(e.kind == "target" and e.detail == "unhealthy" for e in azchaos.timeline.events):
+                    assert time.monotonic() < deadline, "the watch recorded no unhealthy target"
+                    time.sleep(0.1)
+            deadline = time.monotonic() + 10
+            while sum(e.kind == "target" and e.detail == "healthy" for e in azchaos.timeline.events) < 2:
+                assert time.monotonic() < deadline, "the watch recorded no healthy target again"
+                time.sleep(0.1)
+            unhealthy = {e.subject for e in azchaos.timeline.events if e.detail == "unhealthy"}
+            assert unhealthy == {"app-a-1", "app-a-2"}, unhealthy
+        """
+    )
+    run(fake).assert_outcomes(passed=1)

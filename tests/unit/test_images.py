@@ -120,7 +120,7 @@ def test_debootstrap_with_all_defaults_has_no_base(recipes: Path) -> None:
 def test_pinned_wheels_are_part_of_the_recipe_and_the_build_context(recipes: Path, tmp_path: Path) -> None:
     import tarfile
 
-    from pytest_azchaos.images import _context_tar
+    from pytest_azchaos.stack.images import _context_tar
 
     first = tag(recipes, "web")
     (recipes / "web" / "recipe.yaml").write_text("base: debian\npip_download:\n  - patroni==3.1.2\n")

@@ -190,11 +190,7 @@ def test_service_that_is_not_a_mapping_names_its_line(tmp_path: Path) -> None:
     assert message.startswith(at(tmp_path, 3))
 
 
-def test_command_given_as_a_string_is_not_split_into_characters(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace("replicas_per_az: 2", "command: python3 app.py"))
-    try:
-        command = load(path).service("app").command
-    except ConfigError as exc:  # refusing it (docs: "as a list") is a fix too, if it names the line
-        assert str(exc).startswith(at(tmp_path, 6))
-    else:
-        assert command == ("python3", "app.py")
+def test_command_given_as_a_string_is_refused_not_split_into_characters(tmp_path: Path) -> None:
+    message = error(tmp_path, GOOD.replace("replicas_per_az: 2", "command: python3 app.py"))
+    assert message == (at(tmp_path, 6) + "'command' must be a list, e.g. [python3, app.py], "
+                       "found 'python3 app.py'")

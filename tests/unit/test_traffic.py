@@ -158,7 +158,9 @@ def test_only_loopback_is_a_target(url: str) -> None:
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:80/", "http://[::1]:80"])
 def test_loopback_urls_are_accepted(url: str) -> None:
-    Traffic(url).stop()
+    traffic = Traffic(url)  # a refused URL raises ConfigError here
+    traffic.stop()
+    assert traffic.base_url == url.rstrip("/")
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1@10.0.0.1", "http://localhost.example", "http://127.example"])

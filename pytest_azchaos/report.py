@@ -7,22 +7,19 @@ with them, from data built by ``report_data.report()``.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import re
-import tempfile
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import chart, report_data
+from . import report_data
 from .checks import SLOResult
 from .errors import NotSteady
 from .faults import Fault
 from .report_data import show
+from .report_files import write_report, write_run
 from .report_html import render_html
 from .timeline import Event
 
@@ -133,8 +130,8 @@ class Reporter:
         return report_data.report(entries, environment=self.environment, events=self.events)
 
     def write(self, folder: Path) -> Path:
-        """Write report.json, report.html and the charts into ``folder``; return the HTML path."""
-        return write_report(self.data(), folder)
+        """Write the run's report into ``folder`` (its own under runs/, and as the latest); return the HTML path."""
+        return write_run(self.data(), folder)
 
 
 def junit_properties(results: list[SLOResult]) -> list[tuple[str, str]]:
@@ -153,54 +150,6 @@ def _number(value: float) -> str:
     if math.isnan(value):
         return "nan"
     return f"{value:g}" if math.isinf(value) or value == int(value) else repr(value)
-
-
-def write_report(data: dict[str, Any], folder: str | Path) -> Path:
-    """Write ``data`` (from ``report_data.report()``) as report.json, report.html and charts/ into
-    ``folder``; return the HTML path. Each file is replaced whole, so a reader never sees half of one.
-
-    Example::
-
-        write_report(report_data.report([entry], kind="gameday", title="az-power-loss"), "azchaos-report")
-    """
-    folder = Path(folder)
-    charts = folder / "charts"
-    charts.mkdir(parents=True, exist_ok=True)
-    for test in data["tests"]:
-        _write_charts(test, charts)
-    _replace(folder / "report.json", json.dumps(data, indent=2).encode())
-    page = folder / "report.html"
-    _replace(page, render_html(data).encode())
-    return page.resolve()
-
-
-def _write_charts(test: dict[str, Any], charts: Path) -> None:
-    name = chart_file_name(test["test"])
-    title = test["test"].split("::")[-1]
-    drawing = chart.svg(test["chart"], title=title)
-    if drawing:
-        _replace(charts / f"{name}.svg", drawing.encode())
-    picture = chart.png(test["chart"], title=title)
-    if picture is not None:
-        _replace(charts / f"{name}.png", picture)
-
-
-def chart_file_name(test: str) -> str:
-    """A file name for a test's chart: its node id with anything but letters, digits, '-', '_', '.' as '_'."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", test).strip("_")[:150] or "test"
-
-
-def _replace(path: Path, content: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename it over: atomic on one file system."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _attach_to_allure(nodeid: str, results: list[SLOResult]) -> None:

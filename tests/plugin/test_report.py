@@ -4,6 +4,8 @@ report.json valid against its documented schema (a failing SLO too), and report.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -89,7 +91,7 @@ def test_report_html_shows_the_broken_test_first_with_its_chart_and_events(
     page = (fake.path / "out" / "report.html").read_text()
     assert page.index("::test_lose_every_az'") < page.index("::test_calm'")
     assert page.count("<svg") == 2 and "<td>inject</td><td>outage(a, power)</td>" in page
-    charts = sorted(p.name for p in (fake.path / "out" / "charts").iterdir())
+    charts = sorted(p.name for p in (fake.path / "out" / "latest" / "charts").iterdir())
     assert charts == [f"test_report_html_shows_the_broken_test_first_with_its_chart_and_events.py_{name}.{ext}"
                       for name in ("test_calm", "test_lose_every_az") for ext in ("png", "svg")]
 
@@ -102,7 +104,7 @@ def test_without_matplotlib_the_report_has_the_hand_drawn_chart_and_no_png(
                               "-k", "calm").assert_outcomes(passed=1)
     page = (fake.path / "out" / "report.html").read_text()
     assert 'class="azchaos-chart"' in page
-    assert [p.suffix for p in (fake.path / "out" / "charts").iterdir()] == [".svg"]
+    assert [p.suffix for p in (fake.path / "out" / "latest" / "charts").iterdir()] == [".svg"]
     report_schema.load(fake.path / "out" / "report.json")
 
 
@@ -112,3 +114,22 @@ def test_json_schema_of_the_docs_is_the_one_printed(fake: pytest.Pytester) -> No
     for field in report_schema.SCHEMA["required"]:
         assert f'"{field}"' in docs, field
     assert json.loads(json.dumps(report_schema.SCHEMA))  # printable as it is (azchaos report --schema)
+
+
+def test_runs_at_once_in_one_folder_each_keep_their_report(fake: pytest.Pytester) -> None:
+    """Issue 12: three runs in one checkout left one report.json holding one test of three."""
+    fake.makepyfile(**{f"test_{n}": f"def test_{n}(azchaos):\n    with azchaos.traffic(rate_per_s=20):\n"
+                                      f"        azchaos.wait('300ms')\n" for n in ("one", "two", "three")})
+    runs = [fake.popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--azchaos-env={MINIMAL}",
+                        "--azchaos-report=out", f"test_{n}.py"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT)
+            for n in ("one", "two", "three")]
+    for run in runs:
+        output = run.communicate(timeout=300)[0]
+        assert run.returncode == 0, output.decode()
+    kept = sorted((fake.path / "out" / "runs").iterdir())
+    tests = sorted(t["test"] for folder in kept for t in report_schema.load(folder / "report.json")["tests"])
+    assert tests == ["test_one.py::test_one", "test_three.py::test_three", "test_two.py::test_two"]
+    index = (fake.path / "out" / "index.html").read_text()
+    assert all(f"runs/{folder.name}/report.html" in index for folder in kept)
+    assert report_schema.load(fake.path / "out" / "report.json")["summary"]["tests"] == 1  # the last one

@@ -12,7 +12,8 @@ import pytest
 from pytest_azchaos import report_data, report_schema
 from pytest_azchaos.checks import SLOResult
 from pytest_azchaos.history import FAILED, OK, UNKNOWN, History, Operation
-from pytest_azchaos.report import chart_file_name, junit_properties, render_html, write_report
+from pytest_azchaos.report import junit_properties, render_html, write_report
+from pytest_azchaos.report_files import chart_file_name, write_run
 from pytest_azchaos.timeline import Event, Timeline
 
 
@@ -139,3 +140,18 @@ def test_write_report_writes_json_html_and_each_tests_charts(tmp_path: Path) -> 
     assert (tmp_path / "out" / "charts" / f"{name}.svg").read_text().startswith("<svg")
     assert (tmp_path / "out" / "charts" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_runs_sharing_a_folder_keep_their_own_reports_and_the_last_is_the_latest(tmp_path: Path) -> None:
+    first = report_data.report([entry(test="t.py::test_one")], title="first")
+    second = report_data.report([entry("passed", "t.py::test_two", results=[])], title="second")
+    write_run(first, tmp_path, run="20261123-100000-1")
+    page = write_run(second, tmp_path, run="20261123-100001-2")
+    assert page == (tmp_path / "report.html").resolve() and "t.py::test_two" in page.read_text()
+    assert report_schema.load(tmp_path / "report.json")["title"] == "second"
+    assert (tmp_path / "latest").resolve() == (tmp_path / "runs" / "20261123-100001-2").resolve()
+    assert [t["test"] for t in report_schema.load(tmp_path / "runs" / "20261123-100000-1" / "report.json")["tests"]
+            ] == ["t.py::test_one"]  # not overwritten by the second run
+    index = (tmp_path / "index.html").read_text()
+    assert index.index("runs/20261123-100001-2/report.html") < index.index("runs/20261123-100000-1/report.html")
+    assert "1 slo broken" in index and "1 passed" in index

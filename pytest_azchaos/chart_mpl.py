@@ -72,10 +72,12 @@ def _rates(axes: Axes, data: dict[str, Any]) -> None:
 
 
 def _latency(axes: Axes, data: dict[str, Any]) -> None:
-    for key, colour in (("p50_s", "#2ca02c"), ("p99_s", "#ff7f0e"), ("max_s", "#7f7f7f")):
+    # max first, so that p99 (often equal to it in a small window) is drawn over it and stays visible
+    for key, colour in (("max_s", "#7f7f7f"), ("p99_s", "#ff7f0e"), ("p50_s", "#2ca02c")):
         points = [(w["t"] + data["window_s"] / 2, w[key]) for w in data["windows"] if w[key]]
         if points:
-            axes.plot(*zip(*points, strict=True), color=colour, marker=".", markersize=3, label=key[:-2])
+            axes.plot(*zip(*points, strict=True), color=colour, marker=".", markersize=3, label=key[:-2],
+                      linewidth=1.6 if key == "p99_s" else 1.0)
     axes.set_yscale("log")
     axes.yaxis.set_major_formatter(FuncFormatter(_seconds))
     axes.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))

@@ -19,7 +19,7 @@ WIDTH, LEFT, RIGHT = 900, 56, 12
 TOP_Y, TOP_H, LAT_Y, LAT_H, HEIGHT = 40, 190, 256, 110, 396
 DASH = {OK: "", FAILED: ' stroke-dasharray="6 3"', UNKNOWN: ' stroke-dasharray="2 2"'}
 KIND_COLOURS = ("#1f77b4", "#9467bd", "#17becf", "#8c564b", "#e377c2", "#bcbd22")
-LATENCY_COLOURS = {"p50_s": "#2ca02c", "p99_s": "#ff7f0e", "max_s": "#7f7f7f"}
+LATENCY_COLOURS = {"max_s": "#7f7f7f", "p99_s": "#ff7f0e", "p50_s": "#2ca02c"}  # p99 drawn over max
 Scale = Callable[[float], float]
 
 

@@ -149,7 +149,7 @@ def junit_properties(results: list[SLOResult]) -> list[tuple[str, str]]:
 def _number(value: float) -> str:
     if math.isnan(value):
         return "nan"
-    return f"{value:g}" if math.isinf(value) or value == int(value) else repr(value)
+    return f"{value:g}" if math.isinf(value) or value == int(value) else repr(round(value, 6))
 
 
 def _attach_to_allure(nodeid: str, results: list[SLOResult]) -> None:

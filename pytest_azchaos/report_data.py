@@ -144,7 +144,7 @@ def environment_facts(stack: Stack) -> dict[str, Any]:
     facts: dict[str, Any] = {
         "run_id": stack.run_id, "environment": str(topology.path), "azs": list(topology.azs),
         "services": {s.name: {"role": s.role, "image": s.image, "azs": list(s.azs),
-                              "replicas_per_az": s.replicas_per_az, "options": _plain(s.options)}
+                              "replicas_per_az": s.replicas_per_az, "options": _plain(_unsecret(s.options))}
                      for s in topology.services},
         "images": _images(stack),
     }
@@ -169,6 +169,14 @@ def _images(stack: Stack) -> dict[str, str]:
         except Exception:  # noqa: S112 - not created (yet) or gone: the recipe name stays
             continue
     return found
+
+
+SECRET_WORDS = ("password", "secret", "token", "access_key", "credential")
+
+
+def _unsecret(options: Any) -> dict[str, Any]:
+    """Options with any credential a user put there hidden: a report is shared more widely than a stack."""
+    return {k: "***" if v and any(w in str(k).lower() for w in SECRET_WORDS) else v for k, v in dict(options).items()}
 
 
 def _plain(value: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -155,3 +156,46 @@ def test_runs_sharing_a_folder_keep_their_own_reports_and_the_last_is_the_latest
     index = (tmp_path / "index.html").read_text()
     assert index.index("runs/20261123-100001-2/report.html") < index.index("runs/20261123-100000-1/report.html")
     assert "1 slo broken" in index and "1 passed" in index
+
+
+class StubStack:
+    """What environment_facts reads of a stack."""
+
+    run_id = "r1"
+    members_all: list[object] = []
+    backend = object()
+
+    def __init__(self, status: dict[str, Any] | Exception) -> None:
+        db = SimpleNamespace(name="db", role="db", image="postgres-patroni", azs=("a", "b"), replicas_per_az=1,
+                             options={"synchronous": True, "ttl": 20.0, "password": "hunter2", "token": None})
+        self.topology = SimpleNamespace(path=Path("env.yaml"), azs=("a", "b"), services=(db,))
+        self._status = status
+
+    def image_names(self) -> dict[tuple[str, str], str]:
+        return {("db", "db"): "postgres-patroni"}
+
+    def status(self) -> dict[str, Any]:
+        if isinstance(self._status, Exception):
+            raise self._status
+        return self._status
+
+
+def test_environment_facts_give_the_db_configuration_without_credentials_and_the_state_at_start() -> None:
+    member = {"container": "r1-db-a-1", "service": "db", "role": "db", "az": "a", "state": "running",
+              "healthy": True, "extra": "not kept"}
+    facts = report_data.environment_facts(StubStack({"members": [member], "roles": {"db": {"leader": "db-a-1"}},
+                                                     "endpoints": {"db": "postgresql://u:pw@127.0.0.1:1/db"}}))
+    assert facts["services"]["db"]["options"] == {"synchronous": True, "ttl": 20.0, "password": "***", "token": None}
+    assert facts["images"] == {"db/db": "postgres-patroni"} and facts["azs"] == ["a", "b"]
+    assert facts["roles"] == {"db": {"leader": "db-a-1"}} and "extra" not in facts["members"][0]
+    assert "pw@" not in json.dumps(facts)  # endpoints carry the run's credentials: left out
+
+
+def test_environment_facts_say_what_could_not_be_seen_instead_of_failing_the_run() -> None:
+    facts = report_data.environment_facts(StubStack(RuntimeError("patroni did not answer")))
+    assert facts["status_error"] == "RuntimeError: patroni did not answer" and "roles" not in facts
+
+
+def test_junit_values_are_rounded_for_people_reading_ci() -> None:
+    props = dict(junit_properties([SLOResult("write_downtime", 19.799999999999272, 120, True, "ok", "s")]))
+    assert props["azchaos.slo.write_downtime.value"] == "19.8"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import chart
-from .report_html import render_html
+from .report_html import chart_title, render_html
 
 KEEP_RUNS = 50  # older runs' folders are removed
 
@@ -85,23 +85,23 @@ def write_report(data: dict[str, Any], folder: str | Path) -> Path:
     folder = Path(folder)
     charts = folder / "charts"
     charts.mkdir(parents=True, exist_ok=True)
-    for test in data["tests"]:
-        _write_charts(test, charts)
+    drawings = {test["test"]: _write_charts(test, charts) for test in data["tests"]}
     replace_file(folder / "report.json", json.dumps(data, indent=2).encode())
     page = folder / "report.html"
-    replace_file(page, render_html(data).encode())
+    replace_file(page, render_html(data, drawings=drawings).encode())
     return page.resolve()
 
 
-def _write_charts(test: dict[str, Any], charts: Path) -> None:
-    name = chart_file_name(test["test"])
-    title = test["test"].split("::")[-1]
+def _write_charts(test: dict[str, Any], charts: Path) -> str:
+    """Write a test's chart as SVG and PNG; return the SVG (drawn once, inlined in the HTML too)."""
+    name, title = chart_file_name(test["test"]), chart_title(test["test"])
     drawing = chart.svg(test["chart"], title=title)
     if drawing:
         replace_file(charts / f"{name}.svg", drawing.encode())
     picture = chart.png(test["chart"], title=title)
     if picture is not None:
         replace_file(charts / f"{name}.png", picture)
+    return drawing
 
 
 def chart_file_name(test: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
@@ -28,11 +29,13 @@ section.test{border-top:1px solid #ccc;margin-top:1.5em}.chart svg{max-width:100
 pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:90%}"""
 
 
-def render_html(data: dict[str, Any]) -> str:
-    """Return report.html for a report's data (a validated report.json)."""
+def render_html(data: dict[str, Any], *, drawings: Mapping[str, str] | None = None) -> str:
+    """Return report.html for a report's data (a validated report.json); ``drawings`` (test -> SVG)
+    saves drawing again the charts a caller has drawn already."""
     tests = sorted(data["tests"], key=lambda t: ORDER.get(t["verdict"], 9))  # stable: run order within a verdict
+    drawn = drawings or {}
     body = [f"<h1>{escape(data['title'])}</h1>", _summary(data), _verdicts(tests)]
-    body += [_test(i, t) for i, t in enumerate(tests, 1)]
+    body += [_test(i, t, drawn.get(t["test"])) for i, t in enumerate(tests, 1)]
     body.append(_environment(data.get("environment")))
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>azchaos report: "
             f"{escape(data['title'])}</title><style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
@@ -64,9 +67,10 @@ def _badge(verdict: str) -> str:
     return f"<span class='verdict v-{escape(verdict)}'>{LABELS.get(verdict, escape(verdict))}</span>"
 
 
-def _test(number: int, test: dict[str, Any]) -> str:
+def _test(number: int, test: dict[str, Any], drawing: str | None) -> str:
     name = test["test"]
-    drawing = chart.svg(test["chart"], title=name.split("::")[-1])
+    if drawing is None:
+        drawing = chart.svg(test["chart"], title=chart_title(name))
     parts = [f"<section class=test id='test-{number}' data-test='{escape(name)}'>",
              f"<h2>{_badge(test['verdict'])} {escape(name)}</h2>"]
     if test["verdict"] == "not_steady":
@@ -75,6 +79,11 @@ def _test(number: int, test: dict[str, Any]) -> str:
                                                                     "were recorded: no chart</p>")
     parts += [_slos(test["slos"]), _events(test["events"]), _errors(test["errors"]), _timings(test["timings"])]
     return "".join(parts) + "</section>"
+
+
+def chart_title(test: str) -> str:
+    """A chart's title: the test's name without its file."""
+    return test.split("::")[-1]
 
 
 def _slos(slos: list[dict[str, Any]]) -> str:

@@ -1,16 +1,19 @@
 """The HTML report of a real run, opened as a person opens it: in headless Chromium (Debian's), from
 the file, offline. No console error or failed load, every test's chart and events on the page, and a
-screenshot kept as an artifact in $AZCHAOS_ARTIFACTS (default: azchaos-artifacts/) under report-html/.
+screenshot kept as an artifact in $AZCHAOS_ARTIFACTS (default: azchaos-artifacts/) under report-html/;
+and the same with the hand-written chart (without matplotlib), re-rendered by ``azchaos report``.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from headless_chromium import open_page
+from headless_chromium import Page, open_page
 
 from pytest_azchaos import report_schema
 
@@ -57,6 +60,19 @@ def test_the_report_of_a_real_run_opens_in_chromium_with_every_chart_and_event(p
     report_schema.load(folder / "report.json")
     page = open_page((folder / "report.html").as_uri(), probe=PROBE)
     keep(folder, page.screenshot)
+    shows_every_test(page)
+    # The same report re-rendered with the hand-written chart (no matplotlib): it must show as well.
+    fallback = folder / "fallback.html"
+    subprocess.run([sys.executable, "-m", "pytest_azchaos.cli", "report", str(folder / "report.json"), "-o",
+                    str(fallback)], check=True, env={**os.environ, "AZCHAOS_CHART": "svg"}, timeout=120)
+    assert 'class="azchaos-chart"' in fallback.read_text()
+    page = open_page(fallback.as_uri(), probe=PROBE)
+    (ARTIFACTS / "report-svg-fallback.png").write_bytes(page.screenshot)
+    shows_every_test(page)
+
+
+def shows_every_test(page: Page) -> None:
+    """No console error or failed load; each test drawn with its chart and events, the failure first."""
     assert page.errors == []
     shown = {t["test"].split("::")[-1]: t for t in page.value}
     assert list(shown) == ["test_impossible_latency", "test_outage_of_az_a"]  # the failure first

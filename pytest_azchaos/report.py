@@ -1,5 +1,5 @@
-"""What people look at: the terminal summary of SLOs, JUnit XML properties, Allure attachments, and
-the report folder (report.json, report.html, charts/).
+"""What people look at: the terminal summary of SLOs, JUnit XML properties, and the report folder
+(report.json, report.html, charts/). Allure has its own plugin (allure_report.py).
 
 ``write_report(data, folder)`` and ``render_html(data)`` are public: a game day writes its report
 with them, from data built by ``report_data.report()``.
@@ -62,8 +62,7 @@ class Reporter:
 
     def pytest_azchaos_slo_evaluated(self, item: pytest.Item, results: list[SLOResult]) -> None:
         self.rows.extend((item.nodeid, r) for r in results)
-        item.user_properties.extend(junit_properties(results))
-        _attach_to_allure(item.nodeid, results)
+        item.user_properties.extend(junit_properties(results))  # Allure has its own plugin: allure_report.py
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -150,12 +149,3 @@ def _number(value: float) -> str:
     if math.isnan(value):
         return "nan"
     return f"{value:g}" if math.isinf(value) or value == int(value) else repr(round(value, 6))
-
-
-def _attach_to_allure(nodeid: str, results: list[SLOResult]) -> None:
-    try:
-        import allure
-    except ImportError:  # allure-pytest is a dependency, but reports must never break a run
-        return
-    text = "\n".join(f"{'PASS' if r.passed else 'FAIL'}  {r.message}" for r in results)
-    allure.attach(text, name="azchaos SLOs", attachment_type=allure.attachment_type.TEXT)

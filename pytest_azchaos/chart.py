@@ -157,3 +157,32 @@ def span(data: dict[str, Any]) -> tuple[float, float]:
 
 
 FAULT_KINDS = {INJECT, HEAL}
+
+
+def label_rows(labels: Sequence[tuple[float, str]], data: dict[str, Any], *, rows: int, flip: bool = True,
+               char_share: float = 0.006) -> list[int]:
+    """A text row for each label (time, text), so that labels do not overlap; a label takes about
+    ``char_share`` of the chart's width per character, leftwards near the right edge if ``flip``.
+    When every row is taken, the least crowded one."""
+    low, high = span(data)
+    taken: list[list[tuple[float, float]]] = [[] for _ in range(rows)]
+    found = []
+    for t, text in labels:
+        size = len(text) * char_share * (high - low)
+        start, end = (t - size, t) if flip and near_right_edge(t, data) else (t, t + size)
+        free = [r for r in range(rows) if all(end <= a or start >= b for a, b in taken[r])]
+        row = free[0] if free else min(range(rows), key=lambda r: len(taken[r]))
+        taken[row].append((start, end))
+        found.append(row)
+    return found
+
+
+def event_label(event: dict[str, Any]) -> str:
+    """An event's label on a chart: kind, subject and detail."""
+    return f"{event['kind']} {event['subject']} {event['detail']}".strip()
+
+
+def near_right_edge(t: float, data: dict[str, Any]) -> bool:
+    """True for a time in the right third of the chart, where a label is better written leftwards."""
+    low, high = span(data)
+    return t > high - (high - low) / 3

@@ -93,20 +93,23 @@ def _seconds(value: float, _: object = None) -> str:
 
 def _faults(axes: Axes, data: dict[str, Any], *, labelled: bool) -> None:
     right = chart.span(data)[1]
-    for i, fault in enumerate(data["faults"]):
+    rows = chart.label_rows([(f["start"], f["subject"]) for f in data["faults"]], data, rows=3, flip=False)
+    for row, fault in zip(rows, data["faults"], strict=True):
         end = right if fault["end"] is None else fault["end"]
         axes.axvspan(fault["start"], end, color=FAULT_COLOUR, alpha=0.12, linewidth=0)
         if labelled:
-            axes.text(fault["start"], 1 - 0.07 * (i % 3), f" {fault['subject']}", transform=axes.get_xaxis_transform(),
+            axes.text(fault["start"], 1 - 0.07 * row, f" {fault['subject']}", transform=axes.get_xaxis_transform(),
                       va="top", fontsize=8, color=FAULT_COLOUR)
 
 
 def _events(axes: Axes, data: dict[str, Any], *, labelled: bool) -> None:
     markers = [e for e in data["events"] if e["kind"] not in chart.FAULT_KINDS]
-    for i, event in enumerate(markers):
+    rows = chart.label_rows([(e["t"], chart.event_label(e)) for e in markers], data, rows=7)
+    for row, event in zip(rows, markers, strict=True):
         colour = EVENT_COLOURS.get(event["kind"], "#999999")
         axes.axvline(event["t"], color=colour, linestyle=(0, (2, 2)), linewidth=0.9)
         if labelled:
-            label = f"{event['kind']} {event['subject']} {event['detail']}".strip()
-            axes.text(event["t"], 0.78 - 0.09 * (i % 6), f" {label}", transform=axes.get_xaxis_transform(),
-                      fontsize=7, color=colour, clip_on=False)
+            label = chart.event_label(event)
+            left = chart.near_right_edge(event["t"], data)  # written leftwards, to stay inside the chart
+            axes.text(event["t"], 0.8 - 0.09 * row, f"{label} " if left else f" {label}", fontsize=7, color=colour,
+                      ha="right" if left else "left", transform=axes.get_xaxis_transform(), clip_on=False)

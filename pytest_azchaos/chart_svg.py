@@ -86,25 +86,29 @@ def _latency(data: dict[str, Any], x: Scale) -> list[str]:
 def _faults(data: dict[str, Any], x: Scale) -> list[str]:
     parts = []
     right = chart.span(data)[1]
-    for i, fault in enumerate(data["faults"]):
+    rows = chart.label_rows([(f["start"], f["subject"]) for f in data["faults"]], data, rows=3, flip=False)
+    for row, fault in zip(rows, data["faults"], strict=True):
         start, end = x(fault["start"]), x(right if fault["end"] is None else fault["end"])
         healed = "never healed" if fault["end"] is None else f"healed at {fault['end']:+.1f} s"
         parts.append(f'<rect class="fault" x="{start:.1f}" y="{TOP_Y}" width="{max(end - start, 1):.1f}" '
                      f'height="{LAT_Y + LAT_H - TOP_Y}" fill="#d62728" fill-opacity="0.12">'
                      f'<title>{escape(fault["subject"])}: {fault["start"]:+.1f} s, {healed}</title></rect>')
-        parts.append(_text(start + 2, TOP_Y + 11 + 11 * (i % 3), fault["subject"], colour="#d62728"))
+        parts.append(_text(start + 2, TOP_Y + 11 + 11 * row, fault["subject"], colour="#d62728"))
     return parts
 
 
 def _events(data: dict[str, Any], x: Scale) -> list[str]:
     parts = []
     markers = [e for e in data["events"] if e["kind"] not in chart.FAULT_KINDS]
-    for i, e in enumerate(markers):
-        label = f"{e['kind']} {e['subject']} {e['detail']}".strip()
+    rows = chart.label_rows([(e["t"], chart.event_label(e)) for e in markers], data, rows=10)
+    for row, e in zip(rows, markers, strict=True):
+        label = chart.event_label(e)
         parts.append(f'<line class="event" x1="{x(e["t"]):.1f}" x2="{x(e["t"]):.1f}" y1="{TOP_Y}" '
                      f'y2="{LAT_Y + LAT_H}" stroke="#0057b8" stroke-dasharray="2 2">'
                      f'<title>{e["t"]:+.1f} s {escape(label)}</title></line>')
-        parts.append(_text(x(e["t"]) + 2, TOP_Y + 50 + 11 * (i % 8), label, colour="#0057b8", size=9))
+        left = chart.near_right_edge(e["t"], data)  # written leftwards, to stay inside the chart
+        parts.append(_text(x(e["t"]) + (-2 if left else 2), TOP_Y + 50 + 11 * row, label, colour="#0057b8", size=9,
+                           anchor="end" if left else "start"))
     return parts
 
 

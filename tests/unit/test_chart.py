@@ -78,3 +78,15 @@ def test_matplotlib_draws_the_same_as_svg_text_and_png(monkeypatch: pytest.Monke
         assert label in drawing, label
     picture = chart.png(data, title="test_x")
     assert picture is not None and picture.startswith(b"\x89PNG\r\n\x1a\n") and len(picture) > 10_000
+
+
+def test_labels_that_would_overlap_get_rows_of_their_own() -> None:
+    data = {"windows": [{"t": t} for t in range(100)], "window_s": 1.0, "events": [], "faults": []}
+    rows = chart.label_rows([(0, "a long label here"), (5, "another label"), (50, "far away"), (51, "x")], data,
+                            rows=3)
+    assert rows == [0, 1, 0, 1]
+    assert chart.label_rows([(0, "a"), (1, "b"), (2, "c")], data, rows=2) == [0, 0, 0]  # short: no overlap
+    # Near the right edge a label is written leftwards (to stay inside), over one written rightwards.
+    assert chart.near_right_edge(90, data) and not chart.near_right_edge(60, data)
+    assert chart.label_rows([(60, "x" * 40), (90, "y" * 40)], data, rows=2) == [0, 1]
+    assert chart.label_rows([(60, "x" * 40), (90, "y" * 40)], data, rows=2, flip=False) == [0, 0]

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Make sure a Docker engine answers. Where one already does (a laptop, GitHub
+# Actions) do nothing; otherwise install Debian's docker.io and start dockerd
+# in the background, then wait until it answers. Idempotent.
+set -euo pipefail
+
+log() { printf 'azchaos-setup: %s\n' "$*" >&2; }
+
+engine_answers() { docker info >/dev/null 2>&1; }
+
+if command -v docker >/dev/null 2>&1 && engine_answers; then
+    log "Docker engine already answers; nothing to do"
+    exit 0
+fi
+
+if ! command -v dockerd >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+        log "error: no Docker engine answers and dockerd is not installed."
+        log "hint: install Docker (https://docs.docker.com/engine/install/) and start it, then retry."
+        exit 1
+    fi
+    log "installing Debian's docker.io (no Docker engine answers)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends docker.io iptables >/dev/null
+fi
+
+if ! pgrep -x dockerd >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ]; then
+        log "error: dockerd is installed but not running, and starting it needs root."
+        log "hint: run 'sudo dockerd &' or 'sudo systemctl start docker', then retry."
+        exit 1
+    fi
+    logfile=${AZCHAOS_DOCKERD_LOG:-/var/log/azchaos-dockerd.log}
+    log "starting dockerd in the background (log: $logfile)"
+    nohup dockerd >"$logfile" 2>&1 </dev/null &
+fi
+
+for _ in $(seq 1 60); do
+    if engine_answers; then
+        log "Docker engine answers ($(docker version --format '{{.Server.Version}}'))"
+        exit 0
+    fi
+    sleep 1
+done
+log "error: dockerd did not answer within 60 s; see ${AZCHAOS_DOCKERD_LOG:-/var/log/azchaos-dockerd.log}"
+exit 1

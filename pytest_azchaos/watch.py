@@ -9,6 +9,8 @@ Events recorded (kind, subject, detail):
 - ``drives``, ``s3``, "4/6 online": MinIO's drives going offline or back online;
 - ``replication``, ``db/db-b-1``, "streaming sync, lag 0 B": a standby's state or sync state
   changed (its lag in bytes at that moment is in the detail; a change of lag alone is no event);
+- ``endpoint``, ``db``, "to db-b-1" / "to none": the node the DB endpoint (HAProxy) sends writes
+  to, and ``marked-down``, ``db``, "db-a-1": the nodes it has marked down (from its statistics);
 - ``sync``, ``db``, "sync standby db-b-1" / "no synchronous standby": a synchronous DB has or
   loses a standby that Patroni recorded as synchronous and that streams (recorded at the start
   too: writes acknowledged without one can be lost with the primary).

@@ -168,6 +168,12 @@ def test_killing_the_primary_wherever_it_is(stack: Stack, azchaos: Experiment) -
         while stack.status()["roles"]["db"]["leader"] in (None, before):
             assert time.monotonic() < deadline, "no new leader within 30 s"
             time.sleep(0.5)
+        after = stack.status()["roles"]["db"]["leader"]
+        # The watch sees the DB endpoint (HAProxy) follow: it marks the old primary down, then sends to the new one.
+        while not any(e.kind == "endpoint" and e.detail == f"to {after}" for e in azchaos.timeline.events):
+            assert time.monotonic() < deadline + 30, [(e.kind, e.detail) for e in azchaos.timeline.events]
+            time.sleep(0.5)
+        assert any(e.kind == "marked-down" and before in e.detail for e in azchaos.timeline.events)
     nodes = {n["name"]: n for n in stack.status()["roles"]["db"]["nodes"]}
     assert nodes[before]["state"] == "streaming", "the old primary must come back as a streaming standby"
 

@@ -108,3 +108,43 @@ def test_an_asynchronous_db_is_recorded_as_having_no_synchronous_standby(monkeyp
         "db-a-1": {"role": "leader", "state": "running"}, "db-b-1": {"role": "replica", "state": "streaming"}},
         {"db-b-1": {"state": "streaming", "sync_state": "async"}}), raising=False)
     assert HealthWatch(stack, Timeline()).snapshot()["sync db"] == "no synchronous standby"
+
+
+def test_the_db_endpoint_view_comes_from_haproxys_statistics() -> None:
+    """The facts of the writer endpoint: the node it sends to, the nodes it marked down."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from pytest_azchaos.stack.model import Member
+    from pytest_azchaos.stack.roles.db import endpoint_facts
+
+    csv_rows = ("# pxname,svname,status,weight\nprimary,FRONTEND,OPEN,\nprimary,db-a-1,DOWN,1\n"
+                "primary,db-b-1,UP,1\nprimary,BACKEND,UP,1\nread-only,db-a-1,UP,1\n")
+
+    class Stats(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = csv_rows.encode() if self.path == "/stats;csv" else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stats)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    class View:
+        def url(self, member: Member, port: int, path: str = "") -> str:
+            return f"http://127.0.0.1:{server.server_address[1]}{path}"
+
+    endpoint = Member("db", "db-endpoint", "region", 1, "azchaos-t-db", "db", 5432)
+    try:
+        assert endpoint_facts(View(), endpoint) == {"endpoint db": "to db-b-1",  # type: ignore[arg-type]
+                                                    "marked-down db": "db-a-1"}
+        csv_rows = csv_rows.replace("db-b-1,UP", "db-b-1,DOWN")
+        assert endpoint_facts(View(), endpoint) == {"endpoint db": "to none",  # type: ignore[arg-type]
+                                                    "marked-down db": "db-a-1, db-b-1"}
+    finally:
+        server.shutdown()

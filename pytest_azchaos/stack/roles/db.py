@@ -8,6 +8,8 @@ leader, so it follows a failover like the RDS endpoint does.
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 from typing import Any
 
@@ -267,8 +269,13 @@ class DbEndpointRole(Role):
         return TCP_OPEN % member.port
 
     def ports(self, stack: StackView, member: Member) -> tuple[int, ...]:
-        """The writer endpoint and the reader endpoint, both published for psql or pgbench."""
-        return (member.port, member.port + READ_ONLY_OFFSET)
+        """The writer endpoint and the reader endpoint, both published for psql or pgbench, and
+        HAProxy's statistics (what the watch reads)."""
+        return (member.port, member.port + READ_ONLY_OFFSET, STATS_PORT)
+
+    def looks(self, stack: StackView, members: list[Member]) -> list[Look]:
+        """Which node the writer endpoint sends to, and which nodes it has marked down."""
+        return [lambda: {k: v for m in members for k, v in endpoint_facts(stack, m).items()}]
 
     def command(self, stack: StackView, member: Member) -> list[str]:
         return ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
@@ -316,6 +323,25 @@ def _standbys(nodes: dict[str, Any], replication: dict[str, Any], leader: str) -
              f"/{replication.get(name, {}).get('sync_state') or n.get('role')}"
              for name, n in nodes.items() if name != leader]
     return ", ".join(found) or "none"
+
+
+STATS_PORT = 8404  # HAProxy's statistics page: /stats;csv
+
+
+def endpoint_facts(stack: StackView, endpoint: Member) -> dict[str, str]:
+    """The endpoint's view, from HAProxy's statistics: ``{"endpoint db": "to db-b-1",
+    "marked-down db": "db-a-1"}`` (``to none`` while no node passes the primary check)."""
+    try:
+        response = requests.get(stack.url(endpoint, STATS_PORT, "/stats;csv"), timeout=1)
+        response.raise_for_status()
+    except (requests.RequestException, StackError):
+        return {}  # the endpoint is down or hangs: nothing seen, nothing to record
+    rows = list(csv.DictReader(io.StringIO(response.text.lstrip("# "))))
+    servers = [r for r in rows if r.get("pxname") == "primary" and r.get("svname") not in ("FRONTEND", "BACKEND")]
+    up = sorted(r["svname"] for r in servers if str(r.get("status", "")).startswith("UP"))
+    down = sorted(r["svname"] for r in servers if str(r.get("status", "")).startswith(("DOWN", "MAINT")))
+    return {f"endpoint {endpoint.service}": f"to {', '.join(up) or 'none'}",
+            f"marked-down {endpoint.service}": ", ".join(down) or "none"}
 
 
 READ_ONLY_OFFSET = 1  # the read-only listener is on the endpoint's port + 1 (5433), like Patroni's template
@@ -370,6 +396,14 @@ listen primary
     # open sessions are cut, so clients reconnect to the new primary.
     default-server inter 500ms fall 2 rise 1 on-marked-down shutdown-sessions
 {servers}
+
+# What the watch reads: which node the writer endpoint sends to, which it has marked down.
+listen stats
+    bind *:8404
+    mode http
+    stats enable
+    stats uri /stats
+    stats refresh 1s
 
 # Reads may go to any running node, the leader or a replica (GET /read-only answers 200
 # on both), like a reader endpoint: they keep working while the primary fails over.

@@ -16,14 +16,14 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .history import Operation
-from .timeline import DB_LEADER, FAILOVER, HEAL, INJECT, NO_SYNC, SYNC, TARGET, Event, Timeline
+from .timeline import DB_LEADER, ENDPOINT, FAILOVER, HEAL, INJECT, NO_SYNC, SYNC, TARGET, Event, Timeline
 
 
 def state_at(events: Sequence[Event], t: float) -> tuple[str, ...]:
     """What was wrong with the region at monotonic time ``t``, as the timeline tells it."""
     active: dict[str, None] = {}
     unhealthy: dict[str, None] = {}
-    db: dict[str, str] = {}
+    db: dict[tuple[str, str], str] = {}  # (kind, DB service) -> the last detail
     for event in events:
         if event.mono > t:
             break
@@ -35,18 +35,16 @@ def state_at(events: Sequence[Event], t: float) -> tuple[str, ...]:
             unhealthy[event.subject] = None
         elif event.kind == TARGET:
             unhealthy.pop(event.subject, None)
-        elif event.kind == DB_LEADER:
-            db[f"leader {event.subject}"] = event.detail
+        elif event.kind in (DB_LEADER, SYNC, ENDPOINT):
+            db[(event.kind, event.subject)] = event.detail
         elif event.kind == FAILOVER:
-            db.pop(f"leader {event.subject}", None)
-        elif event.kind == SYNC:
-            db[f"sync {event.subject}"] = event.detail
+            db.pop((DB_LEADER, event.subject), None)
     state = [f"during {subject}" for subject in active]
     state += [f"while target {alias} was unhealthy" for alias in unhealthy]
-    state += [f"while {service.split(' ', 1)[1]} had no leader" for service, detail in db.items()
-              if service.startswith("leader ") and detail == "no leader"]
-    state += [f"while {service.split(' ', 1)[1]} had {NO_SYNC}" for service, detail in db.items()
-              if service.startswith("sync ") and detail == NO_SYNC]
+    bad = {(DB_LEADER, "no leader"): "had no leader", (SYNC, NO_SYNC): f"had {NO_SYNC}",
+           (ENDPOINT, "to none"): "had no node behind its endpoint"}
+    state += [f"while {service} {bad[(kind, detail)]}" for (kind, service), detail in db.items()
+              if (kind, detail) in bad]
     return tuple(state)
 
 

@@ -19,6 +19,8 @@ FAILOVER = "failover"  # the DB leader changed (the watch)
 DB_LEADER = "db-leader"  # the DB's first leader, or "no leader"
 TARGET = "target"  # an LB target turned healthy or unhealthy
 SYNC = "sync"  # the DB's synchronous standby changed
+ENDPOINT = "endpoint"  # the node the DB endpoint sends writes to changed ("to none": no node)
+MARKED_DOWN = "marked-down"  # the nodes the DB endpoint marked down changed
 # NO_SYNC, the detail of a SYNC event when there is none, is the DB role's fact (stack.model)
 
 

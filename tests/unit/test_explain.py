@@ -68,3 +68,11 @@ def test_state_follows_leader_and_sync_events() -> None:
     assert state_at(events, 1.5) == ("while db had no leader",)
     assert state_at(events, 3.5) == ("while db had no synchronous standby",)
     assert state_at(events, 4.5) == ()
+
+
+def test_state_says_when_the_db_endpoint_had_no_node_behind_it() -> None:
+    events = timeline((1.0, "endpoint", "db", "to db-a-1"), (2.0, "endpoint", "db", "to none"),
+                      (3.0, "endpoint", "db", "to db-b-1")).events
+    assert state_at(events, 1.5) == ()
+    assert state_at(events, 2.5) == ("while db had no node behind its endpoint",)
+    assert state_at(events, 3.5) == ()

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, FaultError, NotSteady
+from ..stack.model import REGIONAL
 from ..timeline import NEMESIS
 from ..units import parse_duration
 from .az import AZ_MODES, AzOutage
@@ -47,7 +48,7 @@ def candidates(stack: Stack) -> list[Fault]:
     found += [InstanceFault(m.alias, action) for m in stack.members(role="app") for action in ("kill", "pause")]
     if stack.has_primaries():
         found.append(InstanceFault(PRIMARY, "kill"))
-    for link in stack.links():
+    for link in (k for k in stack.links() if k.az != REGIONAL):  # client links carry only a test's own calls
         found.append(LinkToxic(link.name, "latency", (("jitter", 50), ("latency", 200))))
         found.append(LinkToxic(link.name, "reset_peer", (("timeout", 0),), toxicity=0.5))
     return found

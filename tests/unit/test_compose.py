@@ -19,7 +19,7 @@ def exported(name: str) -> dict:  # type: ignore[type-arg]
 def test_default_region_as_compose() -> None:
     doc = exported("default")
     services = doc["services"]
-    assert len(services) == 16
+    assert len(services) == 17  # with the regional Toxiproxy of the client links
     assert set(doc["networks"]) == {"region", "a", "b", "c"}
     for service in services.values():
         assert service["ports"] and all(port.startswith("127.0.0.1::") for port in service["ports"])

@@ -54,9 +54,16 @@ def environment_file(name_or_path: str) -> Path:
         return path
     bundled = data_root() / "environments" / f"{name_or_path}.yaml"
     if not bundled.is_file():
-        raise ConfigError(f"no bundled environment {name_or_path!r}: choose one of {bundled_environments()}, "
+        names = bundled_environments()
+        choose = f"choose one of {names}" if names else f"none is installed in {bundled.parent} (reinstall?)"
+        raise ConfigError(f"no bundled environment {name_or_path!r}: {choose}, "
                           "or give the path of an environment file (e.g. ./region.yaml)")
     return bundled
+
+
+def recipes_dir() -> Path:
+    """Return the folder of the bundled image recipes (environments/images/)."""
+    return data_root() / "environments" / "images"
 
 
 def fixture(relative: str) -> Path:

@@ -30,6 +30,7 @@ import docker.errors
 import requests.exceptions
 import yaml
 
+from .. import resources
 from ..errors import ConfigError, ImageBuildError
 from . import aptsources
 from .backend import connect, engine_error
@@ -37,7 +38,8 @@ from .backend import connect, engine_error
 Progress = Callable[[str], None]
 MODES = ("auto", "offline", "official")
 PULL_TIMEOUT_S = 5.0
-_RECIPE_KEYS = {"official", "base", "context", "debootstrap", "go_install", "pip_download", "description"}
+_RECIPE_KEYS = {"official", "base", "context", "debootstrap", "go_install", "pip_download", "pip_python",
+                "description"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class Recipe:
     debootstrap: dict[str, Any] | None
     go_install: tuple[str, ...]
     pip_download: tuple[str, ...] = ()
+    #: the Python of the image ("3.13"), when it is not the host's: the wheels are for that one
+    pip_python: str | None = None
 
     @classmethod
     def load(cls, folder: Path) -> Recipe:
@@ -76,6 +80,7 @@ class Recipe:
             debootstrap=debootstrap,
             go_install=tuple(data.get("go_install") or ()),
             pip_download=tuple(data.get("pip_download") or ()),
+            pip_python=str(data["pip_python"]) if data.get("pip_python") else None,
         )
 
     def files(self) -> Iterator[tuple[str, Path]]:
@@ -111,6 +116,9 @@ class ImageSet:
         if mode not in MODES:
             raise ConfigError(f"image mode {mode!r}: expected one of {', '.join(MODES)}")
         self.recipes_dir = recipes_dir
+        # the environment's own recipes first, then the bundled ones: an environment file of a user's project
+        # (no images/ beside it) still builds the region offline from an installed wheel
+        self.search = tuple(dict.fromkeys(p.resolve() for p in (recipes_dir, resources.recipes_dir())))
         self.mode = mode
         self.client = client or connect()
         self.progress = progress
@@ -120,8 +128,10 @@ class ImageSet:
 
     def recipe(self, name: str) -> Recipe | None:
         """Return the recipe called ``name``, or None if ``name`` is a plain image reference."""
-        folder = self.recipes_dir / name
-        return Recipe.load(folder) if (folder / "recipe.yaml").is_file() else None
+        for root in self.search:
+            if (root / name / "recipe.yaml").is_file():
+                return Recipe.load(root / name)
+        return None
 
     def tag(self, recipe: Recipe) -> str:
         """Return the content-addressed tag of a recipe's offline image."""
@@ -194,10 +204,9 @@ class ImageSet:
         )
 
     def recipe_names(self) -> list[str]:
-        """Return the names of the recipes in the recipes folder."""
-        if not self.recipes_dir.is_dir():
-            return []
-        return sorted(p.name for p in self.recipes_dir.iterdir() if (p / "recipe.yaml").is_file())
+        """Return the names of the recipes: the environment's own and the bundled ones."""
+        roots = [root for root in self.search if root.is_dir()]
+        return sorted({p.name for root in roots for p in root.iterdir() if (p / "recipe.yaml").is_file()})
 
     def _exists(self, ref: str) -> bool:
         try:
@@ -326,8 +335,10 @@ def _pip_download(recipe: Recipe, wheels: Path, progress: Progress) -> None:
     if not recipe.pip_download:
         return
     progress(f"  {recipe.name}: pip download {' '.join(recipe.pip_download)}")
+    python = ["--python-version", recipe.pip_python] if recipe.pip_python else []
     _run_step(recipe.name, "pip download", [sys.executable, "-m", "pip", "download", "--no-deps",
-                                            "--only-binary=:all:", "-d", str(wheels), *recipe.pip_download],
+                                            "--only-binary=:all:", *python, "-d", str(wheels),
+                                            *recipe.pip_download],
               progress)
 
 

@@ -116,9 +116,12 @@ def test_the_installed_plugin_reads_its_data_from_the_install(install: Install) 
     assert engine.returncode == 0 and "Docker engine" in engine.stdout, engine.stderr
 
 
+@pytest.mark.parametrize("env", ["default", "./region.yaml"])
 def test_images_build_finds_every_recipe_from_an_unrelated_directory(
-        install: Install, docker_client: docker.DockerClient) -> None:
-    done = install.run("azchaos", "images", "build", "--env", "default", timeout=3600)
+        install: Install, docker_client: docker.DockerClient, env: str) -> None:
+    """By the bundled name, and from a user's own environment file with no images/ beside it."""
+    shutil.copy(DATA / "environments" / "default.yaml", install.project / "region.yaml")
+    done = install.run("azchaos", "images", "build", "--env", env, timeout=3600)
     assert done.returncode == 0, done.stderr
     built = dict(re.findall(r"^([\w-]+): (\S+)$", done.stdout, flags=re.MULTILINE))
     recipes = {p.name for p in RECIPES.iterdir() if p.is_dir()} - {"debian"}  # debian: the base of the others

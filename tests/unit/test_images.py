@@ -134,3 +134,23 @@ def test_pinned_wheels_are_part_of_the_recipe_and_the_build_context(recipes: Pat
     with tarfile.open(fileobj=_context_tar(web, gobin, wheels)) as tar:
         names = tar.getnames()
     assert "wheels/patroni-3.1.2-py3-none-any.whl" in names and "Dockerfile" in names
+
+
+def test_an_environment_without_recipes_uses_the_bundled_ones(tmp_path: Path) -> None:
+    """A user's environment file (no images/ beside it) builds the region from the installed package's recipes."""
+    bundled = ROOT / "pytest_azchaos" / "data" / "environments" / "images"
+    image_set = images(tmp_path / "images")
+    nginx = image_set.recipe("nginx")
+    assert nginx is not None and nginx.folder == bundled / "nginx"
+    assert image_set.tag(nginx) == tag(bundled, "nginx")
+    assert {"debian", "nginx", "minio"} <= set(image_set.recipe_names())
+    assert image_set.recipe("absent") is None
+
+
+def test_the_environments_own_recipe_wins_over_the_bundled_one(recipes: Path) -> None:
+    (recipes / "nginx").mkdir()
+    (recipes / "nginx" / "recipe.yaml").write_text("base: web\n")
+    (recipes / "nginx" / "Dockerfile").write_text("ARG BASE\nFROM ${BASE}\n")
+    nginx = images(recipes).recipe("nginx")
+    assert nginx is not None and nginx.folder == recipes / "nginx" and nginx.base == "web"
+    assert {"web", "nginx", "toxiproxy"} <= set(images(recipes).recipe_names())

@@ -275,8 +275,10 @@ class CapacityWatch:
     def lowest_after(self, t: float) -> int:
         return min((n for at, n in self.samples if at > t), default=self.capacity)
 
-    def restored_after(self, t: float) -> float:
-        """Seconds from ``t`` to the first sample back at full capacity once capacity was lost."""
+    def restored_after(self, t: float, *, before: float = math.inf) -> float:
+        """Seconds from ``t`` to the first sample back at full capacity once capacity was lost, if
+        that was before ``before`` (e.g. the lost AZ coming back: that restores nothing)."""
         lost = next((at for at, n in self.samples if at > t and n < self.capacity), None)
-        back = next((at for at, n in self.samples if lost is not None and at > lost and n >= self.capacity), None)
+        back = next((at for at, n in self.samples if lost is not None and lost < at < before and n >= self.capacity),
+                    None)
         return math.inf if back is None else back - t

@@ -65,13 +65,21 @@ def configured_sources(apt_dir: Path = APT_DIR) -> list[Source]:
     return sources
 
 
+#: Debian's suites, by codename: a mirror configured for one of them serves the others
+DEBIAN_SUITES = ("bullseye", "bookworm", "trixie", "forky", "sid")
+
+
 def debian_mirror(suite: str, apt_dir: Path = APT_DIR) -> str:
     """Return the Debian archive URI apt uses for ``suite`` (AZCHAOS_DEBIAN_MIRROR overrides)."""
     override = os.environ.get("AZCHAOS_DEBIAN_MIRROR")
     if override:
         return override.rstrip("/")
-    for source in configured_sources(apt_dir):
-        if suite in source.suites and not source.uri.endswith("-security"):
+    archives = [source for source in configured_sources(apt_dir) if not source.uri.endswith("-security")]
+    for source in archives:
+        if suite in source.suites:
+            return source.uri
+    for source in archives:  # a Debian archive serves every suite: trixie from a bookworm host's mirror
+        if any(name.partition("-")[0] in DEBIAN_SUITES for name in source.suites):
             return source.uri
     raise ConfigError(
         f"no Debian mirror for {suite!r} in {apt_dir}/sources.list(.d); "

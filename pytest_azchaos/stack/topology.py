@@ -270,7 +270,7 @@ def _options(name: str, spec: _Node, src: _Source, roles: dict[str, str]) -> dic
 
 def _reference(name: str, spec: _Node, key: str, role: str, src: _Source, roles: dict[str, str]) -> str | None:
     """The service ``key`` names (which must have ``role``); by default the only one of that role."""
-    candidates = [service for service, r in roles.items() if r == role]
+    candidates = [service for service, r in roles.items() if role in (r, *ROLES[r].provides)]
     named = spec.get(key)
     if named is None and len(candidates) == 1:
         return candidates[0]  # the only one: no need to name it

@@ -118,3 +118,11 @@ def test_one_line_options_with_spaces(options: str) -> None:
 def test_deb822_enabled_is_a_boolean(value: str) -> None:
     stanza = f"Types: deb\nEnabled: {value}\nURIs: http://x.example/debian\nSuites: bookworm\n"
     assert aptsources.parse_deb822(stanza) == []
+
+
+def test_another_debian_suite_comes_from_the_configured_debian_mirror(tmp_path: Path) -> None:
+    # a bookworm host builds a trixie base (the LocalStack image) from its own mirror
+    assert aptsources.debian_mirror("trixie", apt_dir(tmp_path, deb822=DEB822)) == "http://mirror.example/debian"
+    (tmp_path / "u").mkdir()
+    with pytest.raises(ConfigError, match="no Debian mirror for 'trixie'"):
+        aptsources.debian_mirror("trixie", apt_dir(tmp_path / "u", "deb http://x.example/ubuntu jammy main\n"))

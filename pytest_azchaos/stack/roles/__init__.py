@@ -10,13 +10,14 @@ from .base import Look, Reconfiguration, Role
 from .db import DbEndpointRole, DbRole
 from .etcd import EtcdRole
 from .lb import LbRole
+from .localstack import LocalStackRole
 from .s3 import S3Role
 from .toxiproxy import RegionalToxiproxyRole, ToxiproxyRole
 
 ROLES: dict[str, Role] = {
     role.name: role
     for role in (EtcdRole(), DbRole(), DbEndpointRole(), S3Role(), ToxiproxyRole(), RegionalToxiproxyRole(), AppRole(),
-                 LbRole())
+                 LbRole(), LocalStackRole())
 }
 #: the roles an environment file may name (the others come along with one of them)
 DECLARED = tuple(name for name in ROLES if not any(name in r.companions for r in ROLES.values()))

@@ -54,6 +54,8 @@ class Role:
     most_services: int | None = None
     #: roles of the regional members each service of this role brings along (the DB's endpoint)
     companions: tuple[str, ...] = ()
+    #: the roles this one stands in for where a service is referenced (LocalStack for ``s3``)
+    provides: tuple[str, ...] = ()
     #: some of its members lead (:meth:`primaries`): the fault target ``db-primary`` fits
     has_primaries = False
     #: the names of the endpoints :meth:`endpoints` returns

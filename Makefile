@@ -1,5 +1,5 @@
 # The two commands of README.md. Both set up everything they need first.
-.PHONY: demo test setup lint
+.PHONY: demo test setup lint examples
 
 PYTEST := .venv/bin/pytest
 
@@ -10,6 +10,11 @@ demo: setup
 ## test: lint, type-check and run the project's own tests (unit, plugin, integration)
 test: setup lint
 	$(PYTEST) tests -p no:cacheprovider -v -rfE --durations=10
+
+## examples: every seed scenario of examples/scenarios on the default region (9 on its auto scaling region)
+examples: setup
+	$(PYTEST) examples/scenarios -p no:cacheprovider -v -m 'not autoscaling' --azchaos-env=default --azchaos-report=azchaos-report/scenarios
+	$(PYTEST) examples/scenarios -p no:cacheprovider -v -m autoscaling --azchaos-env=examples/scenarios/autoscaling.yaml --azchaos-report=azchaos-report/autoscaling
 
 setup:
 	@./scripts/setup.sh

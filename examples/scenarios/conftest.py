@@ -39,6 +39,17 @@ def pytest_azchaos_add_fault_types(registry: Any) -> None:
 
 
 @pytest.fixture
+def primary_az(azchaos: Experiment) -> str:
+    """The AZ of the DB primary now (an earlier test may have moved it from its first AZ)."""
+    return leader_az(azchaos.stack)
+
+
+def leader_az(stack: Stack) -> str:
+    leader = stack.status()["roles"]["db"]["leader"]
+    return next(m.az for m in stack.members(role="db") if m.alias == leader)
+
+
+@pytest.fixture
 def old_primary_probe(azchaos: Experiment) -> Callable[[str], OldPrimaryProbe]:
     """Return ``probe(az)``: a client in ``az`` that writes to the DB primary of that AZ (``with`` it)."""
     return lambda az: OldPrimaryProbe(azchaos.stack, azchaos.history, az)

@@ -1,7 +1,7 @@
 """Scenario 1: the AZ that holds the database primary loses power, under mixed load.
 
-Rehearses an AWS AZ outage with RDS Multi-AZ behind an ALB: every container of AZ a (the DB
-primary, an app replica, an etcd member, a MinIO node) dies at once. What it measures:
+Rehearses an AWS AZ outage with RDS Multi-AZ behind an ALB: every container of the primary's AZ
+(a on a fresh region: the DB primary, an app replica, an etcd member, a MinIO node) dies at once. What it measures:
 
 - no read fails: the load balancer stops sending requests to AZ a's app replica and retries
   reads on another AZ, S3 routes around AZ a's MinIO node, and item reads fall back to the
@@ -28,9 +28,9 @@ from pytest_azchaos.workloads import example_app
     lost_writes=0,
     p99="15s",
 )
-def test_primary_az_loses_power_under_load(azchaos):
+def test_primary_az_loses_power_under_load(azchaos, primary_az):
     with azchaos.traffic(rate_per_s=50, workload=example_app()):  # item and object reads and writes
         azchaos.wait("3s")  # a baseline before the fault
-        with azchaos.outage("a", mode="power"):  # the DB primary, an app replica, an etcd member, a MinIO node
+        with azchaos.outage(primary_az, mode="power"):  # the DB primary, an app replica, an etcd member, a MinIO node
             azchaos.wait("30s")  # Patroni promotes the standby once the leader key expires (ttl 20 s)
         azchaos.wait("3s")

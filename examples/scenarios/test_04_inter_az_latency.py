@@ -3,10 +3,10 @@
 Rehearses a degraded inter-AZ network, the slow path that is not an outage: the load balancer
 still reaches AZ c's app replica, and that replica still reaches the DB and S3, but every chunk
 of data on those links is 100-300 ms late. Nothing fails and no health check notices; what
-suffers is latency. What it measures, per percentile, for 20 s under mixed load:
+suffers is latency. What it measures, per percentile, for 20 s under item reads and writes:
 
 - ``p50`` stays low, because two AZs of three are fast; ``p90`` and ``p99`` carry the slow AZ
-  (a request through it pays the latency on the LB link and on each DB or S3 round trip);
+  (a request through it pays the latency on the LB link and on each DB round trip);
 - what synchronous replication costs writes: ``p50[write]`` and ``p99[write]`` against the
   same figures of reads (a write commits only once the standby in AZ b has flushed it).
 
@@ -41,7 +41,9 @@ def test_latency_into_one_az_stays_within_budget_per_percentile(azchaos, figures
     toxics = [LinkToxic(link, "latency", LATENCY, 1.0, "downstream") for link in links]
     # 7 operations per cycle, not 9: with a multiple of 3 each kind would always meet the same
     # replica of the LB's round robin over three AZs, and writes might never cross the slow AZ.
-    workload = example_app(reads=4, writes=2, object_puts=1, object_gets=0, object_size=16 * 1024)
+    # Items only: an upload through the slow AZ pays the latency on S3's 100-continue as well, and
+    # on a busy host some then hit the LB's 5 s timeout (docs/scenarios.md).
+    workload = example_app(reads=4, writes=3, object_puts=0, object_gets=0)
     with azchaos.traffic(rate_per_s=30, workload=workload):
         azchaos.wait("3s")
         with azchaos.combined(*toxics):

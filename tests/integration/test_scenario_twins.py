@@ -17,7 +17,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "examples" / "scenarios"
-IMAGES = f"images: {ROOT / 'environments' / 'images'}\n"
 
 pytestmark = [pytest.mark.usefixtures("leaves_nothing_behind"), pytest.mark.slow]
 
@@ -50,8 +49,8 @@ def environment(pytester: pytest.Pytester, name: str, source: Path, *replacement
     for old, new in replacements:
         assert text.count(old) == 1, f"{old!r} not found once in {source}"
         text = text.replace(old, new)
-    text = re.sub(r"(?m)^images: .*\n", "", text)
-    pytester.path.joinpath(f"{name}.yaml").write_text(IMAGES + text)
+    text = re.sub(r"(?m)^images: .*\n", "", text)  # a relative recipe folder would not be found from here
+    pytester.path.joinpath(f"{name}.yaml").write_text(text)  # no images/ beside it: the bundled recipes
     return f"--azchaos-env={name}.yaml"
 
 
@@ -77,7 +76,7 @@ def test_default_region_scenarios_pass_and_twins_without_protection_fail(pyteste
         test_twin_s4=scenario("test_04_inter_az_latency.py", ('SLOW_AZS = ("c",)', 'SLOW_AZS = ("a", "b", "c")')),
         test_twin_s8=scenario("test_08_read_after_write.py", ('READ_FROM = "writer"', 'READ_FROM = "reader"')),
     )
-    result = run(pytester, "-k", "not twin_s8 or writer", f"--azchaos-env={ROOT / 'environments' / 'default.yaml'}")
+    result = run(pytester, "-k", "not twin_s8 or writer", "--azchaos-env=default")
     result.assert_outcomes(passed=3, failed=2)
     broke(result, "test_latency_into_one_az_stays_within_budget_per_percentile", "p50")
     broke(result, "test_reads_right_after_writes_are_never_stale_on_the_writer", "stale_reads")

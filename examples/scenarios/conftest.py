@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -194,6 +194,32 @@ def _value(conn: object, key: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+T = TypeVar("T", bound="Every")
+
+
+class Every:
+    """Call ``tick()`` twice a second in a background thread while in a ``with`` block."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
+
+    def __enter__(self: T) -> T:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self.tick()
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+
 # --- fencing: a client on the cut-off side ---------------------------------------------------------
 
 WRITE_OLD_PRIMARY = """
@@ -207,7 +233,7 @@ with psycopg.connect(dsn, connect_timeout=2, autocommit=True) as conn:
 DEMOTED, NO_ANSWER = 3, 124
 
 
-class OldPrimaryProbe:
+class OldPrimaryProbe(Every):
     """Write to the DB primary of ``az`` directly, from the app container of that AZ, twice a
     second: a client on the same side of a partition as the old primary. Every write is recorded
     (kind ``write_old_primary``), so lost_writes reads the acknowledged ones back; ``acknowledged
@@ -219,23 +245,12 @@ class OldPrimaryProbe:
         self.client = stack.container_of(next(m for m in stack.members(role="app") if m.az == az).alias)
         self.dsn = (f"host={self.primary.alias} port={self.primary.port} dbname=postgres user=postgres "
                     f"password={stack.secret('db_password')}")
-        self.tag, self.demoted_at = uuid.uuid4().hex[:8], math.inf
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="old-primary-probe", daemon=True)
+        self.tag, self.demoted_at, self.sent = uuid.uuid4().hex[:8], math.inf, 0
+        super().__init__()
 
-    def __enter__(self) -> OldPrimaryProbe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        n = 0
-        while not self._stop.wait(0.5):
-            n += 1
-            self.write(f"{self.tag}-old-{n}")
+    def tick(self) -> None:
+        self.sent += 1
+        self.write(f"{self.tag}-old-{self.sent}")
 
     def write(self, key: str) -> None:
         value, start = f"value-{key}", time.monotonic()
@@ -257,7 +272,7 @@ class OldPrimaryProbe:
 # --- capacity ------------------------------------------------------------------------------------
 
 
-class CapacityWatch:
+class CapacityWatch(Every):
     """Count the app replicas that are running and healthy, twice a second; ``restored_after(t)``
     is when the count was back to what it was at the start, after time ``t`` (inf: never)."""
 
@@ -265,23 +280,13 @@ class CapacityWatch:
         self.stack = stack
         self.samples: list[tuple[float, int]] = []
         self.capacity = self.healthy()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="capacity-watch", daemon=True)
+        super().__init__()
 
     def healthy(self) -> int:
         return sum(self.stack.is_running(m) and self.stack.is_healthy(m) for m in self.stack.members(role="app"))
 
-    def __enter__(self) -> CapacityWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            self.samples.append((time.monotonic(), self.healthy()))
+    def tick(self) -> None:
+        self.samples.append((time.monotonic(), self.healthy()))
 
     def lowest_after(self, t: float) -> int:
         return min((n for at, n in self.samples if at > t), default=self.capacity)

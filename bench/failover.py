@@ -15,6 +15,7 @@ import statistics
 from pathlib import Path
 
 from pytest_azchaos import Experiment, Stack, load
+from pytest_azchaos.readback import read_back
 from pytest_azchaos.workloads import example_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ def leader_az(stack: Stack) -> str:
 
 
 def one_run(stack: Stack) -> tuple[float, float, float]:
-    experiment = Experiment(stack)
+    experiment = Experiment(stack, read_back=read_back)
     az = leader_az(stack)
     with experiment.traffic(rate_per_s=20, workload=example_app(reads=1, writes=3, object_puts=0, object_gets=0)):
         experiment.wait("2s")

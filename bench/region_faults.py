@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_azchaos import Experiment, Stack, load
+from pytest_azchaos.readback import read_back
 from pytest_azchaos.traffic import FAILED, OK, Operation
 from pytest_azchaos.workloads import example_app
 
@@ -47,7 +48,7 @@ def p99(values: list[float]) -> float:
 
 
 def freeze(stack: Stack, az: str) -> dict[str, float]:
-    experiment = Experiment(stack)
+    experiment = Experiment(stack, read_back=read_back)
     with experiment.traffic(rate_per_s=30, workload=example_app()):
         experiment.wait("3s")
         fault = experiment.outage(az, mode="freeze")
@@ -69,7 +70,7 @@ def freeze(stack: Stack, az: str) -> dict[str, float]:
 
 
 def partition(stack: Stack, az: str) -> dict[str, float]:
-    experiment = Experiment(stack)
+    experiment = Experiment(stack, read_back=read_back)
     with experiment.traffic(rate_per_s=20, workload=example_app(reads=1, writes=3, object_puts=0, object_gets=0)):
         experiment.wait("2s")
         fault = experiment.outage(az, mode="network")
@@ -87,7 +88,7 @@ def partition(stack: Stack, az: str) -> dict[str, float]:
 
 
 def heal(stack: Stack, az: str) -> dict[str, float]:
-    experiment = Experiment(stack)
+    experiment = Experiment(stack, read_back=read_back)
     fault = experiment.outage(az, mode="power")
     experiment.wait("10s")
     t0 = time.monotonic()
@@ -107,7 +108,7 @@ def upload(stack: Stack, az: str) -> dict[str, float]:
                           aws_secret_access_key=s3["secret_key"], region_name="us-east-1")
     body = os.urandom(60 * 1024 * 1024)
     config = TransferConfig(multipart_threshold=10 * 1024 * 1024, multipart_chunksize=10 * 1024 * 1024)
-    experiment = Experiment(stack)
+    experiment = Experiment(stack, read_back=read_back)
     with experiment.outage(az, mode="freeze"):
         t0 = time.monotonic()
         import io

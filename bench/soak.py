@@ -26,6 +26,7 @@ import docker
 
 from pytest_azchaos import Stack, load
 from pytest_azchaos.experiment import Experiment
+from pytest_azchaos.readback import read_back
 from pytest_azchaos.timeline import Event
 from pytest_azchaos.traffic import OK, Operation
 from pytest_azchaos.workloads import example_app
@@ -95,7 +96,7 @@ def print_memory(start: Usage, end: Usage) -> None:
 
 
 def soak(stack: Stack, args: argparse.Namespace, client: docker.DockerClient) -> None:
-    experiment = Experiment(stack)
+    experiment = Experiment(stack, read_back=read_back)
     try:
         with experiment.traffic(rate_per_s=args.rate, workload=example_app(), timeout_s=10):
             time.sleep(args.warmup)

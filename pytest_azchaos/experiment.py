@@ -13,7 +13,6 @@ from .faults.registry import FaultRegistry, default_registry
 from .faults.restore import ensure_healthy
 from .faults.schedule import RandomNemesis, candidates, parse_limits, plan
 from .history import WRITE, History
-from .readback import read_back as read_back_stores
 from .stack import Stack
 from .timeline import Event, Timeline
 from .traffic import DEFAULT_WORKLOAD, Traffic, Workload
@@ -28,6 +27,10 @@ ReadBack = Callable[[Stack, list[str]], "Readback | None"]
 class Experiment:
     """One chaos experiment on a running stack.
 
+    ``read_back`` reads acknowledged writes back for ``lost_writes`` (the plugin passes the
+    ``pytest_azchaos_read_back`` hook; outside pytest, pass e.g. ``pytest_azchaos.readback.read_back``
+    for the example app's stores). Without one, ``lost_writes`` says nothing was proven.
+
     Example::
 
         def test_survives_az_loss(azchaos):
@@ -39,7 +42,7 @@ class Experiment:
     """
 
     def __init__(self, stack: Stack, *, observer: FaultObserver | None = None,
-                 read_back: ReadBack | None = read_back_stores, watch: bool = True,
+                 read_back: ReadBack | None = None, watch: bool = True,
                  registry: FaultRegistry | None = None, steady: bool = True) -> None:
         self.stack = stack
         self.timeline = Timeline()

@@ -58,5 +58,6 @@ def test_arguments_after_a_double_dash_go_to_pytest_as_they_are(tmp_path: Path) 
         return repeat.Run(number, 0, 1.0, {"slos": []})
 
     repeat.one_run = one_run
-    assert repeat.main(["examples/scenarios", "-n", "1", "--out", str(tmp_path), "--", "-k", "frozen or partition"]) == 0
+    argv = ["examples/scenarios", "-n", "1", "--out", str(tmp_path), "--", "-k", "frozen or partition"]
+    assert repeat.main(argv) == 0
     assert seen == [["-k", "frozen or partition"]]

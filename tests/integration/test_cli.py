@@ -81,7 +81,7 @@ def test_missing_image_names_the_file_and_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"azchaos: error: {env}:6: image 'no-such-image:1' is neither present locally nor pullable")
-    assert "use a recipe: debian, etcd, example-app" in last
+    assert "use a recipe: debian, debian-trixie, etcd, example-app" in last
 
 
 @pytest.mark.usefixtures("leaves_nothing_behind")

@@ -31,6 +31,7 @@ from .faults.registry import default_registry
 from .faults.state import FaultState
 from .gameday_scenario import Scenario, Step, check_against
 from .history import OK, UNKNOWN, History, Operation
+from .readback import read_back
 from .timeline import SYNC, Event, Timeline
 from .traffic import DEFAULT_WORKLOAD, Traffic, Workload
 from .watch import HealthWatch
@@ -128,7 +129,8 @@ class GameDay:
         check_against(scenario, stack)
         self.scenario = scenario
         self.stack = stack
-        self.experiment = Experiment(stack, observer=self._observe, watch=False, steady=True)
+        self.experiment = Experiment(stack, observer=self._observe, watch=False, steady=True,
+                                     read_back=read_back)  # lost_writes: the example app's stores
         self.history = self.experiment.history = LiveHistory()
         self.watch = HealthWatch(stack, self.experiment.timeline)
         self.registry = default_registry()

@@ -91,7 +91,9 @@ class _Session:
             self.call(f"{domain}.enable")
         self.call("Page.navigate", url=url)
         self.wait_event("Page.loadEventFired")
-        value = self.call("Runtime.evaluate", expression=probe, returnByValue=True)["result"].get("value")
+        # awaitPromise: a probe may be an async function that waits for a page to render, and acts on it.
+        value = self.call("Runtime.evaluate", expression=probe, returnByValue=True,
+                          awaitPromise=True)["result"].get("value")
         height = int(self.call("Page.getLayoutMetrics")["cssContentSize"]["height"])
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=max(height, 600), deviceScaleFactor=1,
                   mobile=False)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from headless_chromium import open_page
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLURE = ROOT / ".tools" / "allure" / "node_modules" / ".bin" / "allure"
@@ -98,10 +99,31 @@ def test_allure_3_renders_a_test_page_with_the_fault_steps_and_the_chart(allure_
         dom = browse(page, "--dump-dom")
         ARTIFACT.parent.mkdir(parents=True, exist_ok=True)
         browse(page, f"--screenshot={ARTIFACT}")
+        opened = open_page(page, probe=OPEN_THE_CHART, timeout_s=120).value
+    # What a person sees on clicking the chart attachment: the picture, drawn (a width once decoded).
+    assert isinstance(opened, list) and any(width > 100 for width in opened), opened
     for shown in ("test_survives_losing_az_a", "inject outage(a, power)", "heal outage(a, power)",
                   "steady-state check before outage(a, power)", "azchaos timeline chart"):
         assert shown in dom, f"{shown!r} is not on the test page {page}"
     assert ARTIFACT.stat().st_size > 10_000
+
+
+# Wait for the test page to render the attachment "azchaos timeline chart", click it, and return
+# the decoded widths of the images that appear (Allure 3 shows an SVG attachment as an <img>).
+OPEN_THE_CHART = r"""(async () => {
+  const sleep = ms => new Promise(done => setTimeout(done, ms));
+  const entry = () => [...document.querySelectorAll("*")].find(
+      e => e.children.length === 0 && /azchaos timeline chart/.test(e.textContent));
+  for (let i = 0; i < 150 && !entry(); i++) await sleep(200);
+  if (!entry()) return "no attachment called azchaos timeline chart";
+  entry().click();
+  for (let i = 0; i < 100; i++) {
+    await sleep(200);
+    const widths = [...document.querySelectorAll("img")].map(img => img.naturalWidth).filter(w => w > 0);
+    if (widths.length) return widths;
+  }
+  return "no picture after opening the chart";
+})()"""
 
 
 def result_id(report: Path, result: dict[str, object]) -> str:

@@ -56,6 +56,12 @@ def test_a_healed_partition_causes_no_second_outage(azchaos, figures, old_primar
     new_az = next((m.az for m in azchaos.stack.members(role="db") if m.alias == new_leader), None)
     assert new_az not in (None, primary_az), (
         f"expected a new leader on the majority side, not in AZ {primary_az}: {failover.detail}")
-    figures("fenced_before_failover", failover.mono - probe.demoted_at, 0, "the old primary refused writes at "
-            f"{probe.demoted_at - cut:+.1f} s, the new one took over at {failover.mono - cut:+.1f} s",
+    # Fenced: the old primary acknowledged nothing once the new one led. Measured from its last
+    # acknowledged write (or the cut), not from its first refusal: a commit that waits on the lost sync
+    # standby only ends (refused) when its 4 s client timeout or the demotion ends it, which can be
+    # after the watch saw the new leader, and says nothing about safety.
+    last_ack = max((op.end for op in acked), default=cut)
+    refused = f"first refused a write at {probe.demoted_at - cut:+.1f} s, " if probe.demoted_at < float("inf") else ""
+    figures("fenced_before_failover", failover.mono - last_ack, 0, f"the old primary {refused}acknowledged its last "
+            f"write at {last_ack - cut:+.1f} s, the new one took over at {failover.mono - cut:+.1f} s",
             at_least=True, unit="s")

@@ -7,7 +7,8 @@ Each scenario runs N times on one stack and prints figures; it asserts nothing.
 - ``partition``: the DB primary's AZ is cut off for 25 s (a failover happens) and healed under
   writes. Prints the write outages after the heal: any write that failed more than 2 s after the
   heal is a second outage.
-- ``heal``: an AZ loses power for 10 s; prints heal -> region ready (the stack's own readiness).
+- ``heal``: an AZ loses power for 10 s; prints heal -> ready (the healed members' readiness) and
+  heal -> steady (the steady state every fault waits for: every MinIO node sees every drive, ...).
 - ``upload``: a 60 MB object goes up through the S3 endpoint (boto3, 10 MB parts) while an AZ is
   frozen; prints the time it took and whether the checksum matches.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from pytest_azchaos import Experiment, Stack, load
 from pytest_azchaos.readback import read_back
+from pytest_azchaos.steady import wait_steady
 from pytest_azchaos.traffic import FAILED, OK, Operation
 from pytest_azchaos.workloads import example_app
 
@@ -92,11 +94,13 @@ def heal(stack: Stack, az: str) -> dict[str, float]:
     fault = experiment.outage(az, mode="power")
     experiment.wait("10s")
     t0 = time.monotonic()
-    fault.heal()  # heals, then waits until the region is ready again
-    took = time.monotonic() - t0
+    fault.heal()  # heals, then waits until the healed members are ready again
+    ready = time.monotonic() - t0
+    wait_steady(stack, timeout_s=120)  # every node's view whole again: what the next fault waits for
+    steady = time.monotonic() - t0
     experiment.finish()
-    print(f"  power {az}: heal -> ready {took:.1f} s")
-    return {"heal_s": took}
+    print(f"  power {az}: heal -> ready {ready:.1f} s, -> steady {steady:.1f} s")
+    return {"heal_ready_s": ready, "heal_steady_s": steady}
 
 
 def upload(stack: Stack, az: str) -> dict[str, float]:

@@ -109,3 +109,23 @@ def test_bound_comes_from_the_call_then_the_environment(region: dict[str, Any]) 
     assert steady.timeout_s(stack, None) == 15
     object.__setattr__(stack.topology, "steady", {"check": False})
     assert steady.timeout_s(stack, None) is None
+
+
+def test_drives_are_the_fewest_any_node_sees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node that came back sees all six drives at once; a peer that has not reconnected to it yet
+    still counts its two offline, and a request sent to that peer is served without them."""
+    from pytest_azchaos.stack.roles import s3
+
+    views = {"s3-a-1": 6, "s3-b-1": 6, "s3-c-1": 4}
+
+    def admin_info(stack: Stack, member: Any) -> dict[str, Any]:
+        drives = [{"state": "ok"}] * views[member.alias] + [{"state": "offline"}] * (6 - views[member.alias])
+        return {"servers": [{"drives": drives}]}
+
+    monkeypatch.setattr(s3, "admin_info", admin_info)
+    stack = Stack(load(ROOT / "environments" / "default.yaml"), run_id="t", backend=FakeBackend())  # type: ignore[arg-type]
+    members = stack.members(role="s3")
+    assert ROLES["s3"].drives(stack, members) == (4, 6)
+    assert ROLES["s3"].not_steady(stack, members) == ["s3: 4/6 drives online"]
+    views["s3-c-1"] = 6
+    assert ROLES["s3"].not_steady(stack, members) == []

@@ -59,6 +59,11 @@ class S3Role(Role):
             # write that has shards on its drives for the default drive timeout of 30 s. Give up on
             # a drive after 3 s: the write completes on the others, like S3 riding through a gray AZ.
             "MINIO_DRIVE_MAX_TIMEOUT": "3s",
+            # A node that comes back (a healed power outage) may get a new address. MinIO caches
+            # names for 30 s in a container (10 min elsewhere) and keeps dialling the old address
+            # until then: its peers counted the node's drives offline for 15-20 s after every heal.
+            # Re-resolve every second instead; EC2 keeps an instance's address, and so would S3.
+            "MINIO_DNS_CACHE_TTL": "1s",
         }
 
     def sysctls(self, stack: StackView, member: Member) -> dict[str, str]:
@@ -86,20 +91,25 @@ class S3Role(Role):
         return [] if ensure_bucket(stack, members[0]) else ["s3: bucket not created yet"]
 
     def drives(self, stack: StackView, members: list[Member]) -> tuple[int, int]:
-        """Return (online, total) drives, from MinIO's admin API (what `mc admin info` shows).
+        """Return (online, total) drives: the fewest that any running node of ``members`` sees online,
+        from MinIO's admin API (what `mc admin info` shows).
 
-        Its Prometheus metrics would need no signature, but they are cached for
-        several seconds and lag the drives' real state.
+        Each node has its own view: a node that came back sees every drive at once, while its peers
+        count its drives offline until they have reconnected to it (and a request sent to a peer is
+        served without them). The region is whole only when every node sees every drive. Its
+        Prometheus metrics would need no signature, but they are cached for several seconds and lag
+        the drives' real state.
         """
         total = int(quorum(stack.topology.service(members[0].service))["drives"]) if members else 0
+        views = []
         for member in members:
             if not stack.is_running(member):
                 continue
             info = admin_info(stack, member)
             if info is not None:
                 states = [d.get("state") for srv in info.get("servers", []) for d in srv.get("drives", [])]
-                return sum(state == "ok" for state in states), total
-        return 0, total
+                views.append(sum(state == "ok" for state in states))
+        return min(views, default=0), total
 
     def looks(self, stack: StackView, members: list[Member]) -> list[Look]:
         """MinIO's drives going offline or back online."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -38,8 +39,8 @@ from .backend import connect, engine_error
 Progress = Callable[[str], None]
 MODES = ("auto", "offline", "official")
 PULL_TIMEOUT_S = 5.0
-_RECIPE_KEYS = {"official", "base", "context", "debootstrap", "go_install", "pip_download", "pip_python",
-                "description"}
+_RECIPE_KEYS = {"official", "base", "context", "debootstrap", "go_install", "go_patches", "pip_download",
+                "pip_python", "description"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Recipe:
     debootstrap: dict[str, Any] | None
     go_install: tuple[str, ...]
     pip_download: tuple[str, ...] = ()
+    #: patch files of the recipe folder, applied (``git apply``) to each go_install module's source
+    go_patches: tuple[str, ...] = ()
     #: the Python of the image ("3.13"), when it is not the host's: the wheels are for that one
     pip_python: str | None = None
 
@@ -79,6 +82,7 @@ class Recipe:
             context=(folder / context).resolve() if context else None,
             debootstrap=debootstrap,
             go_install=tuple(data.get("go_install") or ()),
+            go_patches=_patches(folder, data.get("go_patches") or ()),
             pip_download=tuple(data.get("pip_download") or ()),
             pip_python=str(data["pip_python"]) if data.get("pip_python") else None,
         )
@@ -317,6 +321,16 @@ def _build_debootstrap(recipe: Recipe, tag: str, client: docker.DockerClient, pr
             raise ImageBuildError(recipe.name, "docker import", str(exc)) from None
 
 
+def _patches(folder: Path, names: Any) -> tuple[str, ...]:
+    """The recipe's ``go_patches``: files of its folder, checked when the recipe is read."""
+    if isinstance(names, str) or not all(isinstance(name, str) for name in names):
+        raise ConfigError(f"{folder / 'recipe.yaml'}: go_patches must be a list of patch files in {folder}")
+    missing = [name for name in names if not (folder / name).is_file()]
+    if missing:
+        raise ConfigError(f"{folder / 'recipe.yaml'}: go_patches names files that are not in {folder}: {missing}")
+    return tuple(names)
+
+
 def _go_install(recipe: Recipe, bindir: Path, progress: Progress) -> None:
     if not recipe.go_install:
         return
@@ -325,8 +339,42 @@ def _go_install(recipe: Recipe, bindir: Path, progress: Progress) -> None:
         raise ImageBuildError(recipe.name, "go install", "Go is not installed (https://go.dev/dl/)")
     env = dict(os.environ, GOBIN=str(bindir), CGO_ENABLED="0")
     for module in recipe.go_install:
+        if recipe.go_patches:
+            _go_build_patched(recipe, module, go, bindir, env, progress)
+            continue
         progress(f"  {recipe.name}: go install {module} (compiling from source)")
         _run_step(recipe.name, f"go install {module}", [go, "install", module], progress, env=env)
+
+
+def _go_build_patched(recipe: Recipe, module: str, go: str, bindir: Path, env: dict[str, str],
+                      progress: Progress) -> None:
+    """What ``go install module@version`` does, with the recipe's patches applied to the source:
+    download the module (the Go module proxy), copy it out of the read-only module cache, patch
+    it, and build its main package into ``bindir`` under the module's last path element."""
+    path = module.split("@", 1)[0]
+    progress(f"  {recipe.name}: go mod download {module}")
+    try:
+        out = subprocess.run([go, "mod", "download", "-json", module], capture_output=True, text=True, env=env,
+                             check=False)
+        source = Path(json.loads(out.stdout)["Dir"]) if out.returncode == 0 else None
+    except (OSError, ValueError, KeyError):
+        source = None
+    if source is None:
+        raise ImageBuildError(recipe.name, f"go mod download {module}", (out.stdout + out.stderr).strip()[-2000:])
+    with tempfile.TemporaryDirectory(prefix="azchaos-gosrc-") as tmp:
+        work = Path(tmp) / "src"
+        shutil.copytree(source, work)
+        for folder, _dirs, files in os.walk(work):  # the module cache is read-only
+            for name in [*files, ""]:
+                os.chmod(Path(folder) / name, 0o755 if not name else 0o644)
+        for patch in recipe.go_patches:
+            progress(f"  {recipe.name}: applying {patch}")
+            _run_step(recipe.name, f"git apply {patch}", ["git", "apply", "-p1", str(recipe.folder / patch)],
+                      progress, cwd=work)
+        progress(f"  {recipe.name}: go build {path} (compiling from patched source)")
+        binary = bindir / path.rsplit("/", 1)[-1]
+        _run_step(recipe.name, f"go build {path}", [go, "build", "-trimpath", "-o", str(binary), "."], progress,
+                  cwd=work, env=dict(env, GOFLAGS="-mod=mod"))
 
 
 def _pip_download(recipe: Recipe, wheels: Path, progress: Progress) -> None:

@@ -154,3 +154,24 @@ def test_the_environments_own_recipe_wins_over_the_bundled_one(recipes: Path) ->
     nginx = images(recipes).recipe("nginx")
     assert nginx is not None and nginx.folder == recipes / "nginx" and nginx.base == "web"
     assert {"web", "nginx", "toxiproxy"} <= set(images(recipes).recipe_names())
+
+
+def test_go_patches_are_files_of_the_recipe(recipes: Path) -> None:
+    (recipes / "web" / "fix.patch").write_text("--- a/x\n+++ b/x\n")
+    (recipes / "web" / "recipe.yaml").write_text(
+        "base: debian\ngo_install: [example.com/x@v1]\ngo_patches: [fix.patch]\n")
+    web = images(recipes).recipe("web")
+    assert web is not None and web.go_patches == ("fix.patch",)
+    first = images(recipes).tag(web)
+    (recipes / "web" / "fix.patch").write_text("--- a/x\n+++ b/x\n@@\n")
+    assert images(recipes).tag(web) != first  # the patch is part of what the tag names
+
+
+@pytest.mark.parametrize("patches, message", [
+    ("[missing.patch]", r"go_patches names files that are not in .*web: \['missing.patch'\]"),
+    ("fix.patch", "go_patches must be a list of patch files"),
+])
+def test_bad_go_patches(recipes: Path, patches: str, message: str) -> None:
+    (recipes / "web" / "recipe.yaml").write_text(f"base: debian\ngo_patches: {patches}\n")
+    with pytest.raises(ConfigError, match=message):
+        images(recipes).recipe("web")

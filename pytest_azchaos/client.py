@@ -22,6 +22,7 @@ import json
 import re
 import socket
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -29,6 +30,7 @@ CONNECT_TIMEOUT_S = 1.0
 DETAIL_CHARS = 160
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 MAX_LINE = 65536
+UPSTREAM_HEADER = b"x-azchaos-upstream"  # lower case, as the headers are kept
 SEND_APART = 65536  # bodies larger than this are not copied behind the head
 _UNSAFE_IN_PATH = re.compile(r"[^\x21-\x7e]")
 
@@ -63,6 +65,7 @@ class Answer:
     status: int
     content_type: str
     body: bytes
+    upstream: str = ""  # the LB's X-Azchaos-Upstream: every target it tried, "10.0.0.5:80, 10.0.0.6:80"
 
     def json(self) -> object:
         """Return the body as JSON, or None when it is not JSON."""
@@ -178,6 +181,18 @@ class Client:
         self._sock, self._rfile = sock, sock.makefile("rb")
 
 
+def tried(upstream: str, names: Mapping[str, str]) -> str | None:
+    """Return the targets an LB tried, by ``names`` (address -> alias): "app-a-1 > app-b-1".
+
+    ``upstream`` is nginx's $upstream_addr, "10.0.0.5:80, 10.0.0.6:80" (" : " between internal
+    redirects); an address ``names`` lacks stays as it is. None when the LB tried none.
+    """
+    if not upstream:
+        return None
+    addresses = upstream.replace(" : ", ", ").split(", ")
+    return " > ".join(names.get(address, address) for address in addresses if address and address != "-") or None
+
+
 def read_answer(rfile: BinaryIO, method: str) -> tuple[Answer, bool]:
     """Read one HTTP/1.1 answer from ``rfile``: return it and whether the connection stays open."""
     while True:
@@ -192,7 +207,8 @@ def read_answer(rfile: BinaryIO, method: str) -> tuple[Answer, bool]:
         body = _read_exactly(rfile, _number(headers[b"content-length"], 10))
     else:
         body, keep_alive = rfile.read(), False  # the body ends where the connection does
-    return Answer(status, headers.get(b"content-type", b"").decode("latin-1"), body), keep_alive
+    return Answer(status, headers.get(b"content-type", b"").decode("latin-1"), body,
+                  headers.get(UPSTREAM_HEADER, b"").decode("latin-1")), keep_alive
 
 
 def _read_head(rfile: BinaryIO) -> tuple[int, dict[bytes, bytes], bool]:

@@ -50,17 +50,19 @@ def state_at(events: Sequence[Event], t: float) -> tuple[str, ...]:
 
 def causes(ops: Sequence[Operation], timeline: Timeline, *, at: str = "scheduled", most: int = 3,
            what: str | None = None) -> str:
-    """Group ``ops`` by what they got (status or error) and the region's state at their time ``at``
-    ("scheduled" or "end"): "100x read HTTP 502 during outage(a, power), while target app-a-1 was
-    unhealthy (+6.0 s to +10.2 s)"; the commonest ``most`` groups. Empty when it would only repeat
-    the message: one group, during the faults alone."""
+    """Group ``ops`` by what they got (status or error), the LB targets they went to and the
+    region's state at their time ``at`` ("scheduled" or "end"): "100x read HTTP 502 from app-a-1
+    during outage(a, power), while target app-a-1 was unhealthy (+6.0 s to +10.2 s)"; the
+    commonest ``most`` groups. Empty when it would only repeat the message: one group, during the
+    faults alone, from no named target."""
     events = timeline.events
     groups: dict[tuple[str, str, tuple[str, ...]], list[Operation]] = {}
     for op in ops:
         got = what or (f"HTTP {op.status}" if op.status else (op.error or op.outcome))
+        got += f" from {op.upstream}" if op.upstream else ""
         groups.setdefault((op.kind, got, state_at(events, getattr(op, at))), []).append(op)
     ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
-    if len(ranked) == 1 and all(s.startswith("during ") for s in ranked[0][0][2]):
+    if len(ranked) == 1 and all(s.startswith("during ") for s in ranked[0][0][2]) and " from " not in ranked[0][0][1]:
         return ""  # one kind of failure during the fault(s): the message's window already says it
     parts = []
     for (kind, got, state), found in ranked[:most]:

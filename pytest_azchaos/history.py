@@ -31,6 +31,7 @@ class Operation:
     action: str = OTHER  # read | write | other
     value: str | None = None  # SHA-256 of the value written (acknowledged) or read (None: absent)
     detail: str | None = None  # failures: what the server said (the start of its answer)
+    upstream: str | None = None  # through the LB: the replicas it tried, "app-a-1 > app-b-1"
 
     @property
     def latency(self) -> float:

@@ -25,10 +25,10 @@ import itertools
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .client import Client, NotSent, ProtocolError, digest
+from .client import Client, NotSent, ProtocolError, digest, tried
 from .errors import ConfigError
 from .history import FAILED, NO_KEY_YET, OK, OTHER, READ, UNKNOWN, WRITE, History, Operation
 from .units import parse_duration
@@ -134,7 +134,8 @@ class Traffic:
     kinds (weights are kept exactly, evenly interleaved); ``ramp_from_per_s`` and
     ``ramp`` ramp the rate up linearly; ``timeout_s`` bounds each request;
     ``max_in_flight`` bounds the operations under way at once (threads are added only
-    while the server stalls, see :mod:`pytest_azchaos.workers`).
+    while the server stalls, see :mod:`pytest_azchaos.workers`); ``upstreams`` names the
+    LB's target addresses ("10.0.0.5:80" -> "app-a-1") in each operation's ``upstream``.
     """
 
     def __init__(
@@ -148,6 +149,7 @@ class Traffic:
         history: History | None = None,
         ramp_from_per_s: float | None = None,
         ramp: float | str = 0,
+        upstreams: Mapping[str, str] | None = None,
     ) -> None:
         if not _is_loopback(base_url):
             raise ConfigError(f"traffic goes only to 127.0.0.1 (loopback), not to {base_url!r}")
@@ -169,6 +171,7 @@ class Traffic:
         self._lock = threading.Lock()
         self._scheduler: threading.Thread | None = None
         self._latest: dict[str, str] = {}  # write kind -> latest acknowledged key
+        self.upstreams = dict(upstreams or {})  # the LB's target addresses -> member aliases
 
     def start(self) -> Traffic:
         """Start sending in the background (again is a no-op: ``with experiment.traffic()`` starts it once)."""
@@ -254,7 +257,7 @@ class Traffic:
             None if outcome == OK else f"HTTP {answer.status}",
             request.key if _acknowledged(answer.status) or request.action == READ else None, request.action,
             value if outcome == OK else None,
-            None if outcome == OK else answer.detail(),
+            None if outcome == OK else answer.detail(), tried(answer.upstream, self.upstreams),
         ))
 
     def _call(self, call: Call, n: int, scheduled: float) -> None:

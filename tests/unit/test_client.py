@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_azchaos.client import Client, NotSent, ProtocolError, RemoteDisconnected
+from pytest_azchaos.client import Client, NotSent, ProtocolError, RemoteDisconnected, tried
 
 
 @pytest.fixture
@@ -93,3 +93,16 @@ def test_no_connection_is_not_sent() -> None:
     with Client(f"http://127.0.0.1:{port}", timeout_s=1) as client, pytest.raises(NotSent) as caught:
         client.send("GET", "/")
     assert caught.value.error == "ConnectionRefusedError"
+
+
+def test_the_lbs_upstream_header_is_kept_and_named(canned: tuple[str, list[bytes], list[bytes]]) -> None:
+    url, answers, _ = canned
+    answers += [b"HTTP/1.1 502 Bad Gateway\r\nX-Azchaos-Upstream: 10.0.0.5:80, 10.0.0.6:80\r\n"
+                b"Content-Length: 0\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"]
+    with Client(url, timeout_s=2) as client:
+        bad, good = client.send("GET", "/a"), client.send("GET", "/b")
+    assert bad.upstream == "10.0.0.5:80, 10.0.0.6:80" and good.upstream == ""
+    names = {"10.0.0.5:80": "app-a-1", "10.0.0.6:80": "app-b-1"}
+    assert tried(bad.upstream, names) == "app-a-1 > app-b-1"
+    assert tried("10.0.0.5:80 : 10.0.0.9:80", names) == "app-a-1 > 10.0.0.9:80"  # unknown stays an address
+    assert tried("", names) is None and tried("-", names) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pytest_azchaos.checks import failed_requests, latency, lost_writes
 from pytest_azchaos.client import digest
 from pytest_azchaos.explain import state_at
@@ -76,3 +78,22 @@ def test_state_says_when_the_db_endpoint_had_no_node_behind_it() -> None:
     assert state_at(events, 1.5) == ()
     assert state_at(events, 2.5) == ("while db had no node behind its endpoint",)
     assert state_at(events, 3.5) == ()
+
+
+def test_failed_requests_name_the_upstream_the_lb_tried() -> None:
+    events = timeline((10.0, "inject", "outage(a, power)", ""), (14.5, "heal", "outage(a, power)", ""))
+    bad = [replace(op(t, FAILED, status=502), upstream="app-a-1") for t in (11.0, 12.0)]
+    bad += [replace(op(13.0, FAILED, status=504), upstream="app-b-1 > app-c-1")]
+    bad += [Operation("read", 13.5, 13.5, 13.6, FAILED, error="ConnectionRefusedError", action=READ)]
+    result = failed_requests(History(bad), events)
+    assert result.message.endswith(
+        "by cause: 2x read HTTP 502 from app-a-1 during outage(a, power) (+1.0 s to +2.0 s after inject "
+        "outage(a, power)); 1x read HTTP 504 from app-b-1 > app-c-1 during outage(a, power) (+3.0 s to +3.0 s "
+        "after inject outage(a, power)); 1x read ConnectionRefusedError during outage(a, power) (+3.5 s to +3.5 s "
+        "after inject outage(a, power))")
+
+
+def test_one_group_from_one_upstream_still_names_it() -> None:
+    events = timeline((10.0, "inject", "outage(a, power)", ""))
+    bad = [replace(op(t, FAILED, status=502), upstream="app-a-1") for t in (11.0, 12.0)]
+    assert "2x read HTTP 502 from app-a-1 during outage(a, power)" in failed_requests(History(bad), events).message

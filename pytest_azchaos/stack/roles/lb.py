@@ -159,6 +159,7 @@ S3_SERVER = """
                 return 418;
             }}
             proxy_pass http://s3;
+            add_header X-Azchaos-Upstream $upstream_addr always;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;
@@ -171,6 +172,7 @@ S3_SERVER = """
 
         location @upload {{
             proxy_pass http://s3;
+            add_header X-Azchaos-Upstream $upstream_addr always;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host $http_host;

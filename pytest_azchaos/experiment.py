@@ -119,7 +119,8 @@ class Experiment:
         ``workload`` is a weighted mix of kinds, e.g. ``pytest_azchaos.workloads.example_app()``.
         """
         traffic = Traffic(self.stack.lb_url, rate_per_s=rate_per_s, workload=workload, history=self.history,
-                          ramp_from_per_s=ramp_from_per_s, ramp=ramp, timeout_s=timeout_s)
+                          ramp_from_per_s=ramp_from_per_s, ramp=ramp, timeout_s=timeout_s,
+                          upstreams=self.stack.upstreams())
         self._traffic.append(traffic)
         return traffic.start()
 

@@ -135,6 +135,25 @@ class Stack:
         """Whether some member can lead (a primary can be targeted), asked without the engine."""
         return any(ROLES[m.role].has_primaries for m in self.members_all)
 
+    def upstreams(self) -> dict[str, str]:
+        """The load balancers' targets by the address they answer in X-Azchaos-Upstream: "10.0.0.5:80" ->
+        "app-a-1". Names are resolved inside each LB, as it resolved them (at its last reload)."""
+        found: dict[str, str] = {}
+        for role, group in self._by_role().items():
+            names = ROLES[role].upstreams(self, group)
+            found.update(names)
+            if names and self.is_running(group[0]):
+                ips = self._resolve(group[0], sorted({address.rpartition(":")[0] for address in names}))
+                found.update({f"{ips[host]}:{port}": alias for address, alias in names.items()
+                              for host, _, port in [address.rpartition(":")] if host in ips})
+        return found
+
+    def _resolve(self, member: Member, hosts: list[str]) -> dict[str, str]:
+        """Return the address each of ``hosts`` has inside ``member``'s container (those that resolve)."""
+        code, output = self.backend.exec(member.container, ["getent", "hosts", *hosts])
+        return {name: fields[0] for fields in (line.split() for line in output.splitlines())
+                if code in (0, 2) for name in fields[1:]}
+
     def looks(self) -> list[Look]:
         """The watch's looks at every role (pytest_azchaos.watch)."""
         return [look for role, group in self._by_role().items() for look in ROLES[role].looks(self, group)]

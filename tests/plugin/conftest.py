@@ -2,7 +2,7 @@
 
 It answers 200 while at least one app replica is "running", 503 once every one
 was killed, and (when the environment disables retries) 503 as soon as any
-replica is down. Real-stack tests of the same behaviour are in tests/integration.
+replica is down, naming the first one down in X-Azchaos-Upstream as nginx would. Real-stack tests of the same behaviour are in tests/integration.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class FakeStack(Stack):
                 retry = stack.topology.service("lb").options["retry"]
                 broken = len(down) == len(apps) or (down and not retry)
                 self.send_response(503 if broken else 200)
+                if down:  # as nginx does: the (fake) address of the target it tried
+                    self.send_header("X-Azchaos-Upstream", f"10.0.0.{apps.index(down[0]) + 1}:80")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -93,6 +95,9 @@ class FakeStack(Stack):
 
     def primaries(self):
         return []
+
+    def upstreams(self):
+        return {f"10.0.0.{n}:80": m.alias for n, m in enumerate(self.members(role="app"), start=1)}
 
 
 @pytest.hookimpl

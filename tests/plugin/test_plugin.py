@@ -269,3 +269,21 @@ def test_the_watch_records_what_it_sees_on_the_timeline(fake: pytest.Pytester) -
         """
     )
     run(fake).assert_outcomes(passed=1)
+
+
+def test_a_broken_slo_names_the_replica_the_lb_sent_failures_to(fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.slo(failed_requests=0)
+        def test_lose_all(azchaos):
+            with azchaos.traffic(rate_per_s=100):
+                with azchaos.outage("a"), azchaos.outage("b", steady=False):
+                    azchaos.wait("300ms")
+        """
+    )
+    result = run(fake)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*SLO broken:*", "*failed_requests = *by cause: *x read HTTP 503 from app-a-1 "
+                                 "during outage(a, power)*"])

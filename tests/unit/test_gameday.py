@@ -45,6 +45,9 @@ class FakeBackend:
     def state(self, name: str) -> str:
         return "exited" if name in self.down else "running"
 
+    def exec(self, name: str, command: list[str]) -> tuple[int, str]:
+        return 1, ""  # nothing resolves here: the LB's targets stay addresses
+
     def __getattr__(self, name: str) -> Any:  # the rest (files, networks...) has nothing to do here
         return lambda *args, **kwargs: None
 

@@ -127,6 +127,10 @@ class Role:
         """The members that lead now (the target ``db-primary``)."""
         return []
 
+    def upstreams(self, stack: StackView, members: list[Member]) -> dict[str, str]:
+        """The targets ``members`` (load balancers) send to: "host:port" as they name it -> member alias."""
+        return {}
+
     def looks(self, stack: StackView, members: list[Member]) -> list[Look]:
         """The watch's looks at ``members``: each returns facts; a changed fact is an event."""
         return []

@@ -61,6 +61,14 @@ class LbRole(Role):
                            "bucket": stack.topology.service(spec.options["s3"]).options["bucket"]}
         return found
 
+    def upstreams(self, stack: StackView, members: list[Member]) -> dict[str, str]:
+        """What each server line stands for: a link's proxy address or the target's own -> its alias."""
+        if not members:
+            return {}
+        spec = stack.topology.service(members[0].service)
+        services = [spec.options["targets"]] + ([spec.options["s3"]] if spec.options.get("s3") else [])
+        return {address: m.alias for service in services for m, address in _targets(stack, str(service))}
+
     def probe(self, stack: StackView, member: Member) -> str:
         return TCP_OPEN % member.port
 
@@ -93,12 +101,11 @@ def _upstream(stack: StackView, service: str, running: set[str] | None, *, max_c
     down is left out, and the stack registers it again after it is healed.
     """
     lines, addresses = [], []
-    for member in stack.members(service=service):
+    for member, address in _targets(stack, service):
         link = next((k for k in stack.links() if k.name == f"{member.az}/lb->{member.alias}"), None)
         via = [member.container] + ([m.container for m in stack.members() if link and m.alias == link.proxy])
         if running is not None and not set(via) <= running:
             continue
-        address = link.address if link else f"{member.alias}:{member.port}"
         limit = f" max_conns={max_conns}" if max_conns else ""
         lines.append(f"        server {address} max_fails=1 fail_timeout=5s{limit};")
         addresses.append(address)
@@ -110,6 +117,15 @@ def _upstream(stack: StackView, service: str, running: set[str] | None, *, max_c
     lines += [f"        server {address} backup max_fails=0;" for address in addresses]
     # nginx needs one server: a closed port, so requests fail fast with 502.
     return "\n".join(lines) or "        server 127.0.0.1:9 max_fails=0;"
+
+
+def _targets(stack: StackView, service: str) -> list[tuple[Member, str]]:
+    """The members of ``service`` and the address the LB reaches each at: through its link, if any."""
+    found = []
+    for member in stack.members(service=service):
+        link = next((k for k in stack.links() if k.name == f"{member.az}/lb->{member.alias}"), None)
+        found.append((member, link.address if link else f"{member.alias}:{member.port}"))
+    return found
 
 
 def render(stack: StackView, lb: ServiceSpec, *, running: set[str] | None = None) -> str:

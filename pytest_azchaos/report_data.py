@@ -101,12 +101,17 @@ def timings(history: History, timeline: Timeline, t0: float) -> dict[str, float 
 
 
 def commonest_errors(ops: Sequence[Operation], *, top: int = TOP_ERRORS) -> list[dict[str, Any]]:
-    """The ``top`` commonest errors of each operation kind, commonest first."""
+    """The ``top`` commonest errors of each operation kind, commonest first; with the LB's targets
+    they went to, where it named them ("upstreams": {"app-a-1": 80, "app-b-1 > app-c-1": 12})."""
     by_kind: dict[str, Counter[str]] = {}
+    upstreams: dict[tuple[str, str], Counter[str]] = {}
     for op in ops:
         if op.outcome != OK:
             by_kind.setdefault(op.kind, Counter())[error_text(op)] += 1
+            if op.upstream:
+                upstreams.setdefault((op.kind, error_text(op)), Counter())[op.upstream] += 1
     return [{"kind": kind, "error": error, "count": count}
+            | ({"upstreams": dict(upstreams[(kind, error)].most_common())} if (kind, error) in upstreams else {})
             for kind, counter in by_kind.items() for error, count in counter.most_common(top)]
 
 

@@ -66,7 +66,9 @@ _CHART = {
 
 _ERROR = {
     "type": "object", "required": ["kind", "error", "count"],
-    "properties": {"kind": _TEXT, "error": _TEXT, "count": {"type": "integer", "minimum": 1}},
+    "properties": {"kind": _TEXT, "error": _TEXT, "count": {"type": "integer", "minimum": 1},
+                   # optional: the LB's targets these went to, "app-a-1" or "app-b-1 > app-c-1" -> count
+                   "upstreams": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}}},
 }
 
 VERDICTS = ("passed", "slo_broken", "not_steady", "failed")

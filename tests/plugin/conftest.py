@@ -2,7 +2,8 @@
 
 It answers 200 while at least one app replica is "running", 503 once every one
 was killed, and (when the environment disables retries) 503 as soon as any
-replica is down, naming the first one down in X-Azchaos-Upstream as nginx would. Real-stack tests of the same behaviour are in tests/integration.
+replica is down, naming the first one down in X-Azchaos-Upstream as nginx would.
+Real-stack tests of the same behaviour are in tests/integration.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -199,3 +200,15 @@ def test_environment_facts_say_what_could_not_be_seen_instead_of_failing_the_run
 def test_junit_values_are_rounded_for_people_reading_ci() -> None:
     props = dict(junit_properties([SLOResult("write_downtime", 19.799999999999272, 120, True, "ok", "s")]))
     assert props["azchaos.slo.write_downtime.value"] == "19.8"
+
+
+def test_the_commonest_errors_say_which_lb_targets_they_went_to() -> None:
+    ops = [replace(op(t, FAILED, status=502, error="HTTP 502"), upstream="app-a-1") for t in (1.0, 2.0)]
+    ops += [replace(op(3.0, FAILED, status=502, error="HTTP 502"), upstream="app-b-1 > app-c-1"),
+            op(4.0, FAILED, error="ReadTimeout", status=None)]
+    assert report_data.commonest_errors(ops) == [
+        {"kind": "read", "error": "HTTP 502", "count": 3, "upstreams": {"app-a-1": 2, "app-b-1 > app-c-1": 1}},
+        {"kind": "read", "error": "ReadTimeout", "count": 1}]
+    data = report_data.report([entry()], events=[])
+    data["tests"][0]["errors"] = report_data.commonest_errors(ops)
+    assert report_schema.validate(json.loads(json.dumps(data))) == data

@@ -124,3 +124,26 @@ def test_a_frozen_az_fails_reads_without_the_lb_retry(pytester: pytest.Pytester)
     result.assert_outcomes(failed=1)
     result.stdout.re_match_lines(
         [r".*late_failed_reads = [1-9]\d* > 0: reads failed after the ejection window \(3 s\).*"])
+
+
+KILLED_REPLICA = '''
+import pytest
+
+
+@pytest.mark.slo(failed_requests=0)
+def test_one_killed_replica_fails_requests(azchaos):
+    with azchaos.traffic(rate_per_s=30):
+        azchaos.wait("1s")
+        with azchaos.instance("app-a-1", "kill"):
+            azchaos.wait("3s")
+'''
+
+
+def test_failed_requests_name_the_replica_the_lb_sent_them_to(pytester: pytest.Pytester) -> None:
+    """Issue 11: without the LB's retry, the requests sent to a killed replica fail, and the broken
+    SLO says which upstream they went to (from nginx's X-Azchaos-Upstream, named by the stack)."""
+    pytester.makepyfile(test_killed=KILLED_REPLICA)
+    result = run(pytester, variant(pytester, "noretry", ("retry: true", "retry: false")))
+    print(result.stdout.str()[-3000:])
+    result.assert_outcomes(failed=1)
+    result.stdout.re_match_lines([r".*failed_requests = \d+ > 0 .*by cause: \d+x \w+ HTTP 50\d from app-a-1 .*"])

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import docker
 import pytest
 
+from pytest_azchaos import Stack, load
 from pytest_azchaos.backend import LABEL_RUN
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -42,3 +46,11 @@ def leaves_nothing_behind(docker_client: docker.DockerClient) -> Iterator[None]:
     yield
     left = azchaos_objects(docker_client) - before
     assert not left, f"left behind: {sorted(left)}"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """The default region, shared by the tests of one module (a module may define its own)."""
+    running = Stack(load(ROOT / "environments" / "default.yaml"), progress=lambda m: print(f"azchaos: {m}")).up()
+    yield running
+    running.down()

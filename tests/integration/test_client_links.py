@@ -5,7 +5,6 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,18 +14,9 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
-from pytest_azchaos import Experiment, Stack, load
-
-ROOT = Path(__file__).resolve().parents[2]
+from pytest_azchaos import Experiment, Stack
 
 pytestmark = pytest.mark.usefixtures("leaves_nothing_behind")
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    running = Stack(load(ROOT / "environments" / "default.yaml"), progress=lambda m: print(f"azchaos: {m}")).up()
-    yield running
-    running.down()
 
 
 @pytest.fixture

@@ -11,17 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from pytest_azchaos import AzOutage, ConfigError, Experiment, InstanceFault, LinkToxic, Stack, load
+from pytest_azchaos import AzOutage, ConfigError, Experiment, InstanceFault, LinkToxic, Stack
 from pytest_azchaos.faults.schedule import plan
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    running = Stack(load(ROOT / "environments" / "default.yaml"), progress=lambda m: print(f"azchaos: {m}")).up()
-    yield running
-    running.down()
 
 
 @pytest.fixture

@@ -13,21 +13,13 @@ import re
 from pathlib import Path
 
 import pytest
+from test_scenario_twins import scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "examples" / "scenarios"
 SCENARIO_6 = "test_06_s3_multipart_broken_pipe.py"
 
 pytestmark = [pytest.mark.usefixtures("leaves_nothing_behind"), pytest.mark.slow]
-
-
-def scenario(name: str, *replacements: tuple[str, str]) -> str:
-    """The text of a scenario module, with ``replacements`` (each must be found exactly once)."""
-    text = (SCENARIOS / name).read_text()
-    for old, new in replacements:
-        assert text.count(old) == 1, f"{old!r} not found once in {name}"
-        text = text.replace(old, new)
-    return text
 
 
 def run(pytester: pytest.Pytester, environment: str) -> pytest.RunResult:

@@ -336,7 +336,10 @@ class Stack:
 
     def is_healthy(self, member: Member) -> bool:
         """Return True if ``member``'s role reports it ready (through 127.0.0.1 ports)."""
-        return self.is_running(member) and not ROLES[member.role].not_ready(self, [member])
+        try:
+            return self.is_running(member) and not ROLES[member.role].not_ready(self, [member])
+        except StackError:  # it stopped between the two questions (a fault landing): its port is gone
+            return False
 
     def wait_ready(self, members: Sequence[Member], *, deadline: float) -> None:
         """Poll until every role of ``members`` is ready; raise StackError naming what is not."""

@@ -129,3 +129,22 @@ def test_drives_are_the_fewest_any_node_sees(monkeypatch: pytest.MonkeyPatch) ->
     assert ROLES["s3"].not_steady(stack, members) == ["s3: 4/6 drives online"]
     views["s3-c-1"] = 6
     assert ROLES["s3"].not_steady(stack, members) == []
+
+
+class DyingBackend(FakeBackend):
+    """app-c-1 is still "running" when asked, but its port is gone: a kill landing mid-check."""
+
+    def published_port(self, name: str, port: int) -> int:
+        if name.endswith("app-c-1"):
+            from pytest_azchaos.errors import StackError
+            raise StackError(f"container {name}: port {port} is not published on 127.0.0.1")
+        return 1
+
+
+def test_a_member_dying_while_checked_is_unhealthy_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_role, "http_ok", lambda url, timeout_s=1: True)
+    monkeypatch.setattr("pytest_azchaos.stack.roles.base.http_ok", lambda url, timeout_s=1: True)
+    stack = Stack(load(ROOT / "environments" / "default.yaml"), run_id="t", backend=DyingBackend())  # type: ignore[arg-type]
+    app_c = next(m for m in stack.members_all if m.alias == "app-c-1")
+    assert stack.is_healthy(app_c) is False
+    assert "target app-c-1 unhealthy" in ROLES["app"].not_steady(stack, stack.members(role="app"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from ...errors import StackError
 from ..model import Member, StackView
 from .base import Look, Role, health_path, http_ok
 from .db import READ_ONLY_OFFSET
@@ -63,7 +64,10 @@ class AppRole(Role):
 
 def _health(stack: StackView, members: list[Member]) -> dict[Member, str]:
     def one(m: Member) -> str:
-        ok = stack.is_running(m) and http_ok(stack.url(m, m.port, health_path(stack, m)), timeout_s=1)
+        try:
+            ok = stack.is_running(m) and http_ok(stack.url(m, m.port, health_path(stack, m)), timeout_s=1)
+        except StackError:  # it stopped between the two questions: its port is no longer published
+            ok = False
         return "healthy" if ok else "unhealthy"
 
     with ThreadPoolExecutor(max_workers=8, thread_name_prefix="azchaos-health") as pool:

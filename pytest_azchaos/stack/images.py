@@ -356,8 +356,11 @@ def _go_build_patched(recipe: Recipe, module: str, go: str, bindir: Path, env: d
     try:
         out = subprocess.run([go, "mod", "download", "-json", module], capture_output=True, text=True, env=env,
                              check=False)
+    except OSError as exc:
+        raise ImageBuildError(recipe.name, f"go mod download {module}", str(exc)) from None
+    try:
         source = Path(json.loads(out.stdout)["Dir"]) if out.returncode == 0 else None
-    except (OSError, ValueError, KeyError):
+    except (ValueError, KeyError):
         source = None
     if source is None:
         raise ImageBuildError(recipe.name, f"go mod download {module}", (out.stdout + out.stderr).strip()[-2000:])
@@ -365,8 +368,9 @@ def _go_build_patched(recipe: Recipe, module: str, go: str, bindir: Path, env: d
         work = Path(tmp) / "src"
         shutil.copytree(source, work)
         for folder, _dirs, files in os.walk(work):  # the module cache is read-only
-            for name in [*files, ""]:
-                os.chmod(Path(folder) / name, 0o755 if not name else 0o644)
+            os.chmod(folder, 0o700)
+            for name in files:
+                os.chmod(Path(folder) / name, 0o600)
         for patch in recipe.go_patches:
             progress(f"  {recipe.name}: applying {patch}")
             _run_step(recipe.name, f"git apply {patch}", ["git", "apply", "-p1", str(recipe.folder / patch)],

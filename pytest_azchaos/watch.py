@@ -13,14 +13,22 @@ Events recorded (kind, subject, detail):
   to, and ``marked-down``, ``db``, "db-a-1": the nodes it has marked down (from its statistics);
 - ``sync``, ``db``, "sync standby db-b-1" / "no synchronous standby": a synchronous DB has or
   loses a standby that Patroni recorded as synchronous and that streams (recorded at the start
-  too: writes acknowledged without one can be lost with the primary).
+  too: writes acknowledged without one can be lost with the primary);
+- ``lb``, ``app-a-1``, "marked failed: timed out (reading response header), 3 failures": what
+  the load balancer itself saw and decided (nginx's passive checks, from its error log), at
+  most one event per target and second; ``lb``, ``app``, "no live upstreams, 9 requests":
+  nginx had no target left for those requests.
 
 Each kind of fact is polled in its own thread every 0.25 s, and a change is stamped with
-the time its look began: it happened at most one interval (plus one look) before.
+the time its look began: it happened at most one interval (plus one look) before. A look may
+stamp a fact itself, ``"<detail> @<monotonic time>"`` (the LB's view, from its log's lines):
+such a fact is an event each time it is seen, and a subject that is an LB target's address
+(``10.0.3.4:8080``) is named by its member (``Stack.upstreams``).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -45,6 +53,8 @@ class HealthWatch:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._targets: dict[str, str] = {}  # LB target address -> member alias (Stack.upstreams)
+        self._targets_read = -float("inf")  # when they were last read (monotonic)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="azchaos-watch")
 
     def start(self) -> HealthWatch:
@@ -73,9 +83,15 @@ class HealthWatch:
             self.update(_quietly(look), at=seen_at)
 
     def update(self, facts: dict[str, str], *, at: float | None = None) -> None:
-        """Record an event for each fact that changed since the last look."""
+        """Record an event for each fact that changed since the last look, and each stamped fact."""
+        stamped = {name: found for name, value in facts.items() if (found := _stamped(value))}
+        for name, (detail, when) in stamped.items():
+            kind, subject = name.split(" ", 1)
+            self.timeline.record(kind, self._member(subject), detail, at=when)
         with self._lock:
             for name, value in facts.items():
+                if name in stamped:
+                    continue
                 old = self.facts.get(name)
                 if old is None or _essence(old) == _essence(value):
                     continue
@@ -84,7 +100,7 @@ class HealthWatch:
                     self._leader_changed(subject, value, at)
                 else:
                     self.timeline.record(kind, subject, value, at=at)
-            self.facts.update(facts)
+            self.facts.update({name: value for name, value in facts.items() if name not in stamped})
 
     def _leader_changed(self, service: str, leader: str, at: float | None) -> None:
         if leader == "none":
@@ -97,6 +113,14 @@ class HealthWatch:
         else:
             self.timeline.record(DB_LEADER, service, f"leader {leader}", at=at)
 
+    def _member(self, subject: str) -> str:
+        """The member an LB target's address stands for (``subject`` itself if none)."""
+        if ":" in subject and subject not in self._targets and time.monotonic() - self._targets_read > TARGETS_EVERY_S:
+            # Read when an address is new: a target started again after a heal has a new one.
+            self._targets_read = time.monotonic()
+            self._targets.update(_quietly(self.stack.upstreams))
+        return self._targets.get(subject, subject)
+
     def snapshot(self) -> dict[str, str]:
         """Look at the stack once: each app target's health, each DB service's leader, MinIO's drives."""
         facts: dict[str, str] = {}
@@ -106,6 +130,16 @@ class HealthWatch:
 
     def _looks(self) -> list[Callable[[], dict[str, str]]]:
         return self.stack.looks()  # each role's looks at its members (pytest_azchaos.stack.roles)
+
+
+TARGETS_EVERY_S = 1.0  # read the LB targets' addresses at most this often
+_STAMP = re.compile(r"^(?P<detail>.*) @(?P<at>\d+\.\d+)$")
+
+
+def _stamped(value: str) -> tuple[str, float] | None:
+    """A fact a look stamped itself, "detail @123.456" (monotonic), as (detail, time)."""
+    found = _STAMP.match(value)
+    return (found["detail"], float(found["at"])) if found else None
 
 
 def _essence(value: str) -> str:

@@ -21,6 +21,7 @@ TARGET = "target"  # an LB target turned healthy or unhealthy
 SYNC = "sync"  # the DB's synchronous standby changed
 ENDPOINT = "endpoint"  # the node the DB endpoint sends writes to changed ("to none": no node)
 MARKED_DOWN = "marked-down"  # the nodes the DB endpoint marked down changed
+LB = "lb"  # what the LB itself saw of a target (its error log): "marked failed: timed out (...), 3 failures"
 # NO_SYNC, the detail of a SYNC event when there is none, is the DB role's fact (stack.model)
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import calendar
 import collections
 import math
+import re
+import time
+from dataclasses import dataclass, field
 from typing import Any
+
+import requests
 
 from ... import resources
 from ..model import Member, ServiceSpec, StackView
-from .base import TCP_OPEN, Reconfiguration, Role, http_ok
+from .base import TCP_OPEN, Look, Reconfiguration, Role, http_ok
 
 CONFIG = "/etc/nginx/nginx.conf"
 
@@ -27,7 +33,8 @@ class LbRole(Role):
 
     def ports(self, stack: StackView, member: Member) -> tuple[int, ...]:
         spec = stack.topology.service(member.service)
-        return (member.port, int(spec.options["s3_port"])) if spec.options.get("s3") else (member.port,)
+        s3 = (int(spec.options["s3_port"]),) if spec.options.get("s3") else ()
+        return (member.port, *s3, VIEW_PORT)
 
     def files(self, stack: StackView, member: Member) -> dict[str, str]:
         return {CONFIG: render(stack, stack.topology.service(member.service))}
@@ -68,6 +75,10 @@ class LbRole(Role):
         spec = stack.topology.service(members[0].service)
         services = [spec.options["targets"]] + ([spec.options["s3"]] if spec.options.get("s3") else [])
         return {address: m.alias for service in services for m, address in _targets(stack, str(service))}
+
+    def looks(self, stack: StackView, members: list[Member]) -> list[Look]:
+        """What nginx itself decided about its targets, read from its error log (:class:`ErrorLogLook`)."""
+        return [ErrorLogLook(stack, m) for m in members]
 
     def probe(self, stack: StackView, member: Member) -> str:
         return TCP_OPEN % member.port
@@ -144,8 +155,9 @@ def render(stack: StackView, lb: ServiceSpec, *, running: set[str] | None = None
         # Not http_503: an app answers 503 when *its* dependency fails (the DB failing over);
         # counting that against the target would eject every replica at once, as no ALB does.
         "next_upstream": "error timeout http_502 http_504" if lb.options["retry"] else "off",
-        "s3_server": S3_SERVER.format(port=lb.options["s3_port"], servers=_upstream(stack, s3, running))
-        if s3 else "",
+        # The slot after the app's server, inside http {}: the S3 endpoint, then the LB's own view.
+        "s3_server": (S3_SERVER.format(port=lb.options["s3_port"], servers=_upstream(stack, s3, running))
+                      if s3 else "") + VIEW_SERVER.format(port=VIEW_PORT, log=ERROR_LOG),
     }
     for key, value in values.items():
         template = template.replace("{{" + key + "}}", value)
@@ -205,3 +217,174 @@ S3_SERVER = """
         }}
     }}
 """
+
+
+# -- The LB's own view of its targets -----------------------------------------------------------
+
+#: the port of the LB's own view (its error log) for the watch, published on 127.0.0.1 only
+VIEW_PORT = 9113
+ERROR_LOG = "/var/log/nginx/azchaos-error.log"
+READ_AT_MOST = 1 << 20  # bytes of the log per look: a backlog is read over a few looks
+
+VIEW_SERVER = """
+    # The LB's own view of its targets (roles/lb.py, ErrorLogLook). Open-source nginx has no API
+    # for what its passive checks decided, so failed attempts, targets marked failed and "no live
+    # upstreams" are read from its error log, served here to the watch (new bytes only, by range).
+    # At warn: "upstream server temporarily disabled" is a warning. At http level the main
+    # error_log is no longer inherited, so stderr (docker logs) is named again.
+    error_log stderr warn;
+    error_log {log} warn;
+
+    server {{
+        listen {port};
+        access_log off;
+        location = /error.log {{
+            alias {log};
+            default_type text/plain;
+        }}
+    }}
+"""
+
+MARKED = "marked failed"  # nginx's "upstream server temporarily disabled": skipped for fail_timeout
+NO_LIVE = "no live upstreams"  # every target marked failed or full: the request got 502 at once
+
+# A line about a target, e.g. (nginx 1.22):
+# 2025/01/31 10:00:03 [error] 29#29: *815 upstream timed out (110: Connection timed out) while reading
+# response header from upstream, client: 172.18.0.1, server: , request: "GET /items/1 HTTP/1.1",
+# upstream: "http://172.18.0.7:18080/items/1", host: "127.0.0.1:32768"
+_LINE = re.compile(r'^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[\w+\] \d+#\d+: (?:\*\d+ )?(?P<what>.+?)'
+                   r'(?: while (?P<doing>[^,]+))?, client: .*?, upstream: "\w+://(?P<peer>[^/"]+)')
+# What a target did wrong; other lines with an upstream (a response buffered to a file) are no failure.
+_FAILURES = ("timed out", "failed (", "prematurely closed", "upstream sent")
+
+
+@dataclass(frozen=True)
+class UpstreamLine:
+    """One line of nginx's error log about a target: what nginx saw or decided, and when."""
+
+    wall: float  # the line's time (whole seconds, time.time() scale)
+    peer: str  # the target as nginx names it, "172.18.0.7:18080"; the upstream ("app") for NO_LIVE
+    what: str  # MARKED, NO_LIVE, or a failure: "timed out (reading response header)"
+
+
+def parse_line(line: str) -> UpstreamLine | None:
+    """Read one line of nginx's error log; None unless it is about a target."""
+    found = _LINE.match(line.strip())
+    if not found:
+        return None
+    what = found["what"]
+    if what.startswith("upstream server temporarily disabled"):
+        what = MARKED
+    elif what.startswith(NO_LIVE):
+        what = NO_LIVE
+    elif any(word in what for word in _FAILURES):
+        what = _failure(what, found["doing"] or "")
+    else:
+        return None
+    # nginx writes local time, and the image has no time zone (UTC); the look clamps it anyway.
+    wall = calendar.timegm(time.strptime(found["time"], "%Y/%m/%d %H:%M:%S"))
+    return UpstreamLine(float(wall), found["peer"], what)
+
+
+def _failure(what: str, doing: str) -> str:
+    """ "timed out (reading response header)", "connection refused (connecting)"."""
+    errno = re.search(r"\(\d+: ([^)]+)\)", what)
+    reason = "timed out" if "timed out" in what else errno[1].lower() if errno else what.removeprefix("upstream ")
+    doing = doing.removesuffix(" from upstream").removesuffix(" to upstream")
+    return f"{reason} ({doing})" if doing else reason
+
+
+@dataclass
+class Tally:
+    """What nginx logged about one target within about a second, from its first line at ``at``."""
+
+    at: float  # monotonic
+    failures: collections.Counter[str] = field(default_factory=collections.Counter)
+    marked: int = 0
+    refused: int = 0  # requests answered at once for want of a live target
+
+    def add(self, what: str) -> None:
+        if what == MARKED:
+            self.marked += 1
+        elif what == NO_LIVE:
+            self.refused += 1
+        else:
+            self.failures[what] += 1
+
+    def detail(self) -> str:
+        """ "marked failed: timed out (reading response header), 3 failures"; "no live upstreams, 9 requests"."""
+        if self.refused:
+            return f"{NO_LIVE}, {_count(self.refused, 'request')}"
+        reason = f": {self.failures.most_common(1)[0][0]}" if self.failures else ""
+        failed = sum(self.failures.values()) or self.marked
+        return f"{MARKED if self.marked else 'failed'}{reason}, {_count(failed, 'failure')}"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+class ErrorLogLook:
+    """The watch's look at what nginx decided about its targets: the new lines of its error log.
+
+    Each call reads what nginx wrote since the last one and returns, per target, at most one
+    event a second (``every_s``) summing its lines: ``{"lb 172.18.0.7:18080": "marked failed:
+    timed out (reading response header), 3 failures @1234.567"}``. The subject is nginx's
+    address (the watch names the member); ``@`` is the event's own monotonic time: its first
+    line's second, but not before the previous look (which did not see it) nor after this one.
+    The first call only finds where the log ends: what came before the watch is not news.
+    """
+
+    def __init__(self, stack: StackView, member: Member, *, every_s: float = 1.0) -> None:
+        self.stack = stack
+        self.member = member
+        self.every_s = every_s
+        self._offset: int | None = None  # bytes of the log read so far
+        self._last = time.monotonic()  # when the last look that read the log began
+        self._tallies: dict[str, list[Tally]] = {}
+
+    def __call__(self) -> dict[str, str]:
+        now = time.monotonic()
+        self.add(self._new_lines(), since=self._last, now=now)
+        self._last = now
+        return self.due(now)
+
+    def add(self, lines: list[str], *, since: float, now: float) -> None:
+        """Count ``lines``, read by a look at ``now`` that the look at ``since`` had not seen."""
+        to_mono = time.monotonic() - time.time()
+        for line in lines:
+            found = parse_line(line)
+            if found is None:
+                continue
+            at = min(max(found.wall + to_mono, since), now)
+            tallies = self._tallies.setdefault(found.peer, [])
+            if not tallies or at >= tallies[-1].at + self.every_s:
+                tallies.append(Tally(at))
+            tallies[-1].add(found.what)
+
+    def due(self, now: float) -> dict[str, str]:
+        """The oldest tally of each target that is ``every_s`` old (or has a younger one), as a fact."""
+        facts = {}
+        for peer, tallies in self._tallies.items():
+            if tallies and (len(tallies) > 1 or now - tallies[0].at >= self.every_s):
+                tally = tallies.pop(0)
+                facts[f"lb {peer}"] = f"{tally.detail()} @{tally.at:.6f}"
+        return facts
+
+    def _new_lines(self) -> list[str]:
+        url = self.stack.url(self.member, VIEW_PORT, "/error.log")
+        if self._offset is None:
+            head = requests.head(url, timeout=1)
+            head.raise_for_status()
+            self._offset = int(head.headers.get("Content-Length", 0))
+            return []
+        last = self._offset + READ_AT_MOST - 1
+        response = requests.get(url, headers={"Range": f"bytes={self._offset}-{last}"}, timeout=1)
+        if response.status_code == 416:  # nothing new (or a new LB's log, shorter than what was read)
+            self._offset = min(self._offset, int(response.headers.get("Content-Range", "/0").rpartition("/")[2]))
+            return []
+        response.raise_for_status()
+        data = response.content if response.status_code == 206 else response.content[self._offset:]
+        whole = data[: data.rfind(b"\n") + 1]  # a line still being written is read by the next look
+        self._offset += len(whole)
+        return whole.decode(errors="replace").splitlines()

@@ -3,7 +3,9 @@
 Jepsen says what the nemesis did when a checker fails; this says what the region
 looked like when each bad operation happened: which faults were active, which app
 targets the watch saw unhealthy, whether the DB had a leader and a synchronous
-standby, which DB node the endpoint sent to. Checks append these explanations to
+standby, which DB node the endpoint sent to, and what the load balancer itself
+logged about the replica a failed request went to while it ran ("LB marked app-a-1
+failed: timed out (reading response header)"). Checks append these explanations to
 their messages, e.g.::
 
     6 writes acknowledged while the DB had no synchronous standby (-4.1 s to +0.0 s
@@ -16,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .history import Operation
-from .timeline import DB_LEADER, ENDPOINT, FAILOVER, HEAL, INJECT, NO_SYNC, SYNC, TARGET, Event, Timeline
+from .timeline import DB_LEADER, ENDPOINT, FAILOVER, HEAL, INJECT, LB, NO_SYNC, SYNC, TARGET, Event, Timeline
 
 
 def state_at(events: Sequence[Event], t: float) -> tuple[str, ...]:
@@ -48,19 +50,46 @@ def state_at(events: Sequence[Event], t: float) -> tuple[str, ...]:
     return tuple(state)
 
 
+# An LB event sums the target's log lines of about a second from its time (the lb role's ErrorLogLook).
+LB_EVENT_S = 1.0
+
+
+def lb_saw(op: Operation, lb_events: Sequence[Event]) -> tuple[str, ...]:
+    """What the LB logged about the targets ``op`` went to while it ran, from ``LB`` events:
+    ("LB marked app-a-1 failed: timed out (reading response header)",)."""
+    tried = (op.upstream or "").split(" > ")
+    seen: dict[str, str] = {}
+    for event in lb_events:
+        if event.subject in tried and op.scheduled - LB_EVENT_S <= event.mono <= op.end:
+            seen.setdefault(event.subject, _lb_phrase(event))
+    return tuple(seen.values())
+
+
+def _lb_phrase(event: Event) -> str:
+    """ "marked failed: timed out (...), 3 failures" -> "LB marked app-a-1 failed: timed out (...)"."""
+    what, _, reason = event.detail.rpartition(", ")[0].partition(": ")
+    if what.startswith("no live upstreams"):
+        return f"LB had no live upstreams ({event.subject})"
+    verb = f"marked {event.subject} failed" if what == "marked failed" else f"saw {event.subject} fail"
+    return f"LB {verb}" + (f": {reason}" if reason else "")
+
+
 def causes(ops: Sequence[Operation], timeline: Timeline, *, at: str = "scheduled", most: int = 3,
            what: str | None = None) -> str:
     """Group ``ops`` by what they got (status or error), the LB targets they went to and the
-    region's state at their time ``at`` ("scheduled" or "end"): "100x read HTTP 502 from app-a-1
-    during outage(a, power), while target app-a-1 was unhealthy (+6.0 s to +10.2 s)"; the
-    commonest ``most`` groups. Empty when it would only repeat the message: one group, during the
-    faults alone, from no named target."""
+    region's state at their time ``at`` ("scheduled" or "end") and what the LB logged about their
+    targets while they ran: "100x read HTTP 504 from app-a-1 during outage(a, freeze), LB marked
+    app-a-1 failed: timed out (reading response header) (+6.0 s to +10.2 s)"; the commonest
+    ``most`` groups. Empty when it would only repeat the message: one group, during the faults
+    alone, from no named target."""
     events = timeline.events
+    lb_events = [e for e in events if e.kind == LB]
     groups: dict[tuple[str, str, tuple[str, ...]], list[Operation]] = {}
     for op in ops:
         got = what or (f"HTTP {op.status}" if op.status else (op.error or op.outcome))
         got += f" from {op.upstream}" if op.upstream else ""
-        groups.setdefault((op.kind, got, state_at(events, getattr(op, at))), []).append(op)
+        state = state_at(events, getattr(op, at)) + lb_saw(op, lb_events)
+        groups.setdefault((op.kind, got, state), []).append(op)
     ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
     if len(ranked) == 1 and all(s.startswith("during ") for s in ranked[0][0][2]) and " from " not in ranked[0][0][1]:
         return ""  # one kind of failure during the fault(s): the message's window already says it

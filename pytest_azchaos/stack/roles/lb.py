@@ -155,9 +155,9 @@ def render(stack: StackView, lb: ServiceSpec, *, running: set[str] | None = None
         # Not http_503: an app answers 503 when *its* dependency fails (the DB failing over);
         # counting that against the target would eject every replica at once, as no ALB does.
         "next_upstream": "error timeout http_502 http_504" if lb.options["retry"] else "off",
-        # The slot after the app's server, inside http {}: the S3 endpoint, then the LB's own view.
-        "s3_server": (S3_SERVER.format(port=lb.options["s3_port"], servers=_upstream(stack, s3, running))
-                      if s3 else "") + VIEW_SERVER.format(port=VIEW_PORT, log=ERROR_LOG),
+        "s3_server": S3_SERVER.format(port=lb.options["s3_port"], servers=_upstream(stack, s3, running))
+        if s3 else "",
+        "view_server": VIEW_SERVER.format(port=VIEW_PORT, log=ERROR_LOG),
     }
     for key, value in values.items():
         template = template.replace("{{" + key + "}}", value)

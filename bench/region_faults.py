@@ -9,6 +9,10 @@ Each scenario runs N times on one stack and prints figures; it asserts nothing.
   heal is a second outage.
 - ``heal``: an AZ loses power for 10 s; prints heal -> ready (the healed members' readiness) and
   heal -> steady (the steady state every fault waits for: every MinIO node sees every drive, ...).
+- ``fence``: the DB primary's AZ is cut off while a client on each side commits a row every
+  0.1 s on its own node (``synchronous_commit = local``: only being a writable primary counts).
+  Prints when the old primary last took a write and the new one first did, after the cut; a
+  margin below 0 is a split brain (two writable primaries at once).
 - ``upload``: a 60 MB object goes up through the S3 endpoint (boto3, 10 MB parts) while an AZ is
   frozen; prints the time it took and whether the checksum matches.
 
@@ -89,6 +93,57 @@ def partition(stack: Stack, az: str) -> dict[str, float]:
     return {"second_outage_writes": len(late)}
 
 
+def local_write(stack: Stack, container: str, side: str) -> float | None:
+    """Commit one row on the node in ``container`` itself; the node's clock at the insert, None if refused."""
+    sql = (f"SET synchronous_commit = local; SET statement_timeout = '1s'; "
+           f"INSERT INTO fencing (side) VALUES ('{side}') RETURNING extract(epoch FROM clock_timestamp())")
+    code, out = stack.backend.exec(container, ["psql", "-X", "-q", "-t", "-A", "-U", "postgres", "-h",
+                                               "/run/postgresql", "-v", "ON_ERROR_STOP=1", "-c", sql])
+    return float(out.split()[-1]) if code == 0 else None
+
+
+def fence(stack: Stack, az: str) -> dict[str, float]:
+    import threading
+
+    leader = stack.status()["roles"]["db"]["leader"]
+    old = next(m for m in stack.members(role="db") if m.alias == leader)
+    new = next(m for m in stack.members(role="db") if m.alias != leader)
+    stack.backend.exec(old.container, ["psql", "-X", "-q", "-U", "postgres", "-h", "/run/postgresql", "-c",
+                                       "CREATE TABLE IF NOT EXISTS fencing (side text, at timestamptz)"])
+    accepted: dict[str, list[float]] = {"old": [], "new": []}
+    stop = threading.Event()
+
+    def keep_writing(container: str, side: str) -> None:
+        while not stop.is_set():
+            at = local_write(stack, container, side)
+            if at is not None:
+                accepted[side].append(at)
+            time.sleep(0.1)
+
+    experiment = Experiment(stack, read_back=read_back)
+    writers = [threading.Thread(target=keep_writing, args=(m.container, side), daemon=True)
+               for m, side in ((old, "old"), (new, "new"))]
+    fault = experiment.outage(old.az, mode="network")
+    cut = time.time()  # the cut is in place once outage() returns
+    for writer in writers:
+        writer.start()
+    deadline = time.monotonic() + 60
+    while len(accepted["new"]) < 3 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    stop.set()
+    for writer in writers:
+        writer.join()
+    fault.heal()
+    experiment.finish()
+    last_old, first_new = max(accepted["old"], default=cut), min(accepted["new"], default=float("inf"))
+    margin = first_new - last_old
+    print(f"  fence {old.alias} (AZ {old.az}): old last write {last_old - cut:+.1f} s, new {new.alias} first "
+          f"{first_new - cut:+.1f} s, margin {margin:+.1f} s{'  SPLIT BRAIN' if margin <= 0 else ''}; "
+          f"load {os.getloadavg()[0]:.1f}")
+    return {"old_last_s": last_old - cut, "new_first_s": first_new - cut, "margin_s": margin,
+            "split": float(margin <= 0)}
+
+
 def heal(stack: Stack, az: str) -> dict[str, float]:
     experiment = Experiment(stack, read_back=read_back)
     fault = experiment.outage(az, mode="power")
@@ -126,7 +181,7 @@ def upload(stack: Stack, az: str) -> dict[str, float]:
 
 
 SCENARIOS: dict[str, Callable[[Stack, str], dict[str, float]]] = {
-    "freeze": freeze, "partition": partition, "heal": heal, "upload": upload}
+    "freeze": freeze, "partition": partition, "heal": heal, "upload": upload, "fence": fence}
 
 
 def main() -> None:
@@ -140,7 +195,8 @@ def main() -> None:
     figures: dict[str, list[float]] = {}
     try:
         for run in range(1, args.runs + 1):
-            for az in args.az or ([leader_az(stack)] if args.scenario == "partition" else stack.topology.azs):
+            primary_only = args.scenario in ("partition", "fence")
+            for az in args.az or ([leader_az(stack)] if primary_only else stack.topology.azs):
                 print(f"run {run}, AZ {az}: load average {os.getloadavg()[0]:.1f}", flush=True)
                 for name, value in SCENARIOS[args.scenario](stack, az).items():
                     figures.setdefault(name, []).append(value)

@@ -106,12 +106,14 @@ PARTITION = (ROOT / "examples" / "scenarios" / "test_03_partition.py").read_text
 
 
 def test_gray_failure_examples_pass_on_the_default_region(pytester: pytest.Pytester) -> None:
-    """Issue 10's examples: a frozen AZ is routed around, a healed partition is no second outage."""
+    """Issue 10's examples: a frozen AZ is routed around and takes an S3 upload, a healed partition is
+    no second outage."""
     pytester.makepyfile(test_frozen=FROZEN, test_partition=PARTITION)
     result = run(pytester, f"--azchaos-env={DEFAULT}")
     print(result.stdout.str()[-3000:])
-    result.assert_outcomes(passed=2)
-    result.stdout.re_match_lines([r".*test_a_healed_partition_causes_no_second_outage\s+lost_writes\s+0\s+0\s+PASS"],
+    result.assert_outcomes(passed=3)
+    result.stdout.re_match_lines([r".*test_an_upload_completes_while_an_az_is_frozen\s+upload_while_frozen\s+.*PASS",
+                                  r".*test_a_healed_partition_causes_no_second_outage\s+lost_writes\s+0\s+0\s+PASS"],
                                  consecutive=False)
 
 
@@ -119,7 +121,7 @@ def test_a_frozen_az_fails_reads_without_the_lb_retry(pytester: pytest.Pytester)
     """The frozen-AZ example's negative twin: without the LB's retry on another target, the requests
     that meet the frozen replica (each time nginx tries it again) fail, also after the ejection window."""
     pytester.makepyfile(test_frozen=FROZEN)
-    result = run(pytester, variant(pytester, "noretry", ("retry: true", "retry: false")))
+    result = run(pytester, variant(pytester, "noretry", ("retry: true", "retry: false")), "-k", "routed_around")
     print(result.stdout.str()[-3000:])
     result.assert_outcomes(failed=1)
     result.stdout.re_match_lines(

@@ -59,6 +59,10 @@ class S3Role(Role):
             # write that has shards on its drives for the default drive timeout of 30 s. Give up on
             # a drive after 3 s: the write completes on the others, like S3 riding through a gray AZ.
             "MINIO_DRIVE_MAX_TIMEOUT": "3s",
+            # MinIO sets its sockets' receive buffer itself (4 MiB), over the small buffers below: a
+            # frozen node swallowed a whole 10 MiB part sent to it by the S3 endpoint, which then
+            # waited 15 s for an answer instead of failing the send after 5 s.
+            "MINIO_RECV_BUF_SIZE": str(256 * 1024),
             # A node that comes back (a healed power outage) may get a new address. MinIO caches
             # names for 30 s in a container (10 min elsewhere) and keeps dialling the old address
             # until then: its peers counted the node's drives offline for 15-20 s after every heal.

@@ -108,7 +108,8 @@ def local_write(stack: Stack, container: str, side: str) -> float | None:
            f"INSERT INTO fencing (side) VALUES ('{side}') RETURNING extract(epoch FROM clock_timestamp())")
     code, out = stack.backend.exec(container, ["psql", "-X", "-q", "-t", "-A", "-U", "postgres", "-h",
                                                "/run/postgresql", "-v", "ON_ERROR_STOP=1", "-c", sql])
-    return float(out.split()[-1]) if code == 0 else None
+    words = out.split()  # psql exited 0 with nothing printed once, mid-failover
+    return float(words[-1]) if code == 0 and words else None
 
 
 def test_a_partitioned_primary_is_fenced_before_the_other_side_promotes(stack: Stack, azchaos: Experiment) -> None:

@@ -8,7 +8,7 @@ between +2.1 s and +11.8 s after inject outage(a, power)``.
 | --- | --- | --- |
 | ``failed_requests`` | operations that failed or have an unknown outcome (a dict limits per kind) | value <= limit |
 | ``failed_ratio`` | the same, as a fraction of all operations | value <= limit |
-| ``p50`` ``p90`` ``p99`` ``p999`` ``max_latency`` | latency from the scheduled time, exact | value <= limit |
+| ``p50`` ``p90`` ``p99`` ``p999`` ``max_latency`` | exact latency from scheduled time, per kind too | value <= limit |
 | ``availability`` | fraction of operations that succeeded | value >= limit |
 | ``write_downtime`` | longest time in which every write failed | value <= limit |
 | ``failover_time`` | fault -> first write acknowledged after the DB leader changed | value <= limit |
@@ -122,9 +122,12 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def latency(history: History, timeline: Timeline, limit: float, *, q: float, name: str) -> SLOResult:
-    """The ``q``-th percentile of latency (scheduled time to end, over successful and failed operations)."""
-    ops = [op for op in history.operations if op.outcome != UNKNOWN]
+def latency(history: History, timeline: Timeline, limit: float, *, q: float, name: str,
+            kinds: tuple[str, ...] | None = None) -> SLOResult:
+    """The ``q``-th percentile of latency (scheduled time to end, over successful and failed operations),
+    over every operation or only those of ``kinds`` (then named e.g. ``p99[read]``)."""
+    name = name if kinds is None else f"{name}[{','.join(kinds)}]"
+    ops = [op for op in history.operations if op.outcome != UNKNOWN and (kinds is None or op.kind in kinds)]
     if not ops:
         return _unproven(name, limit, "no answered requests were recorded", unit="s")
     value = percentile([op.latency for op in ops], q)
@@ -409,12 +412,14 @@ def distinct_digits(value: float, against: float | None, digits: int, *, most: i
 
 @dataclass(frozen=True)
 class SLODef:
-    """A named SLO: how to parse its limit and which check measures it."""
+    """A named SLO: how to parse its limit, which check measures it, and (``by_kind``) which one
+    measures the operations of one kind, for a dict of limits per kind."""
 
     name: str
     check: Callable[[Evidence, float], SLOResult]
     limit: Callable[[str, Any], float]
     help: str
+    by_kind: Callable[[Evidence, float, str], SLOResult] | None = None
 
 
 def _count(name: str, value: Any) -> float:
@@ -440,12 +445,15 @@ def _ratio(name: str, value: Any) -> float:
 
 def _latency_def(name: str, q: float) -> SLODef:
     return SLODef(name, lambda e, lim: latency(e.history, e.timeline, lim, q=q, name=name), _duration,
-                  f"{'maximum' if q == 100 else f'{q:g}th percentile'} latency, e.g. '500ms'")
+                  f"{'maximum' if q == 100 else f'{q:g}th percentile'} latency, e.g. '500ms'; "
+                  "a dict limits per kind, e.g. {'read': '500ms', 'write': '3s'}",
+                  lambda e, lim, kind: latency(e.history, e.timeline, lim, q=q, name=name, kinds=(kind,)))
 
 
 SLOS: Mapping[str, SLODef] = {d.name: d for d in (
     SLODef("failed_requests", lambda e, lim: failed_requests(e.history, e.timeline, lim), _count,
-           "operations that failed or timed out; a dict limits per kind, e.g. {'read': 0}"),
+           "operations that failed or timed out; a dict limits per kind, e.g. {'read': 0}",
+           lambda e, lim, kind: failed_requests(e.history, e.timeline, lim, kinds=(kind,))),
     SLODef("failed_ratio", lambda e, lim: failed_ratio(e.history, e.timeline, lim), _ratio,
            "fraction of operations that did not succeed, e.g. 0.01"),
     _latency_def("p50", 50), _latency_def("p90", 90), _latency_def("p99", 99), _latency_def("p999", 99.9),
@@ -468,8 +476,9 @@ SLOS: Mapping[str, SLODef] = {d.name: d for d in (
 def parse(slos: Mapping[str, Any]) -> dict[str, Any]:
     """Validate SLO limits (name -> limit) and return them parsed: seconds, fractions, counts.
 
-    ``failed_requests`` also takes a dict of limits per operation kind. A limit of
-    None switches an SLO off. Raise ConfigError naming the SLO and the accepted format.
+    ``failed_requests`` and the latency SLOs also take a dict of limits per operation kind,
+    e.g. ``{"read": "500ms", "write": "3s"}``. A limit of None switches an SLO off. Raise
+    ConfigError naming the SLO and the accepted format.
     """
     parsed: dict[str, Any] = {}
     for name, limit in slos.items():
@@ -478,11 +487,24 @@ def parse(slos: Mapping[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"unknown SLO {name!r}: expected one of {', '.join(SLOS)}")
         if limit is None:
             continue
-        if name == "failed_requests" and isinstance(limit, Mapping):
-            parsed[name] = {str(kind): _count(f"{name}[{kind}]", n) for kind, n in limit.items()}
-        else:
-            parsed[name] = slo.limit(name, limit)
+        parsed[name] = _per_kind(slo, limit) if isinstance(limit, Mapping) else slo.limit(name, limit)
     return parsed
+
+
+def _per_kind(slo: SLODef, limits: Mapping[Any, Any]) -> dict[str, float]:
+    """Parse a dict of limits per operation kind, e.g. ``{"read": "500ms"}``."""
+    per_kind = ", ".join(d.name for d in SLOS.values() if d.by_kind is not None)
+    if slo.by_kind is None:
+        raise ConfigError(f"SLO {slo.name}: expected one limit for every operation, found a dict {dict(limits)!r} "
+                          f"(a dict of limits per kind is for {per_kind})")
+    if not limits:
+        raise ConfigError(f"SLO {slo.name}: expected at least one operation kind and its limit, "
+                          f"e.g. {{'read': ...}}, found an empty dict")
+    for kind in limits:
+        if not isinstance(kind, str) or not kind.strip():
+            raise ConfigError(f"SLO {slo.name}: an operation kind must be a name like 'read' or 'put_object', "
+                              f"found {kind!r}")
+    return {kind: slo.limit(f"{slo.name}[{kind}]", limit) for kind, limit in limits.items()}
 
 
 def evaluate(slos: Mapping[str, Any], history: History, timeline: Timeline, *,
@@ -491,8 +513,9 @@ def evaluate(slos: Mapping[str, Any], history: History, timeline: Timeline, *,
     evidence = Evidence(history, timeline, readback)
     results: list[SLOResult] = []
     for name, limit in parse(slos).items():
-        if isinstance(limit, dict):
-            results += [failed_requests(history, timeline, n, kinds=(kind,)) for kind, n in limit.items()]
+        slo = SLOS[name]
+        if isinstance(limit, dict) and slo.by_kind is not None:
+            results += [slo.by_kind(evidence, n, kind) for kind, n in limit.items()]
         else:
-            results.append(SLOS[name].check(evidence, limit))
+            results.append(slo.check(evidence, limit))
     return results

@@ -111,7 +111,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where to write the HTML/JSON report (default: azchaos-report)")
     group.addoption("--azchaos-slo", dest="azchaos_slo", metavar="NAME=LIMIT", action="append", default=[],
                     help="an SLO for every test with traffic, e.g. failed_requests=0, p99=500ms, "
-                         "failed_requests[read]=0; a test's slo marker overrides it (repeatable)")
+                         "failed_requests[read]=0, p99[write]=3s; a test's slo marker overrides it (repeatable)")
     parser.addini("azchaos_env", "default environment file or bundled name", default="default")
     parser.addini("azchaos_slo", "SLOs for every test with traffic, one NAME=LIMIT per line", type="linelist")
 

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Generator, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +21,7 @@ from .experiment import Experiment
 from .faults import Fault
 from .faults.registry import FaultRegistry, default_registry
 from .report import Reporter
-from .resources import environment_file
+from .resources import bundled_environments, environment_file
 from .stack import Stack, images, reaper
 from .stack.backend import DockerBackend
 from .timeline import Event
@@ -28,11 +30,13 @@ from .topology import load
 _STATE = pytest.StashKey["_SessionState"]()
 
 
-class _SessionState:
-    """The session's stack, started lazily by the first test that asks for it."""
+class _EnvironmentStack:
+    """One environment's stack, started lazily by the first test that asks for it, removed at session end."""
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, env: str, *, reuse: str | None = None) -> None:
         self.config = config
+        self.env = env  # an environment file, or the name of a bundled one
+        self.reuse = reuse  # --azchaos-reuse: attach to this run instead of starting one
         self.stack: Stack | None = None
         self.owned = False  # False when attached with --azchaos-reuse: never stopped by us
         self.error: AzChaosError | None = None
@@ -47,15 +51,17 @@ class _SessionState:
         with capture.global_and_fixture_disabled():
             reporter.write_line(f"azchaos: {message}")
 
+    def get(self) -> Stack:
+        return self.stack or self.start()
+
     def start(self) -> Stack:
-        opt = self.config.getoption
         if self.error is not None:  # the stack failed once: do not retry for every test
             raise self.error
         try:
-            if opt("azchaos_reuse"):
-                self.stack = Stack.attach(opt("azchaos_reuse"), progress=self.progress)
+            if self.reuse:
+                self.stack = Stack.attach(self.reuse, progress=self.progress)
                 return self.stack
-            env_path = str(environment_file(opt("azchaos_env") or self.config.getini("azchaos_env")))
+            env_path = str(environment_file(self.env))
             made: Stack = self.config.hook.pytest_azchaos_make_stack(config=self.config, env_path=env_path)
             self.stack, self.owned = made, True
             if isinstance(made.backend, DockerBackend):  # if this process is killed, the reaper cleans up
@@ -91,6 +97,39 @@ class _SessionState:
             self.reaper = None
 
 
+class _SessionState:
+    """The session's stacks: its environment's (``--azchaos-env``, or the one ``--azchaos-reuse`` attaches
+    to), and one per other environment that tests name with the ``azchaos_env`` marker. Each is started
+    by the first test that needs it, shared by the tests of its environment, and removed at session end."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        opt = config.getoption
+        self.config = config
+        self.session = _EnvironmentStack(config, opt("azchaos_env") or config.getini("azchaos_env"),
+                                         reuse=opt("azchaos_reuse"))
+        self.marked: dict[str, _EnvironmentStack] = {}  # resolved environment file -> its stack
+
+    def stack(self, env_path: str | None = None) -> Stack:
+        """Return the running stack of ``env_path`` (a resolved environment file; None: the session's)."""
+        if env_path is None or env_path == self._session_path():
+            return self.session.get()
+        if env_path not in self.marked:
+            self.marked[env_path] = _EnvironmentStack(self.config, env_path)
+        return self.marked[env_path].get()
+
+    def _session_path(self) -> str | None:
+        try:
+            return str(environment_file(self.session.env).resolve())
+        except ConfigError:  # a bad ini value: the session's stack says so when it starts
+            return None
+
+    def stop(self) -> None:
+        """Remove every stack (the last started first): one that fails to go does not keep the others up."""
+        with ExitStack() as stops:
+            for each in (self.session, *self.marked.values()):
+                stops.callback(each.stop)
+
+
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
@@ -119,6 +158,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "slo(**limits): SLOs checked when the test ends, e.g. slo(failed_requests=0)"
+    )
+    config.addinivalue_line(
+        "markers", "azchaos_env(name_or_file): run the test's azchaos experiment on a stack of that environment "
+                   "(a bundled name, or a file relative to the test's folder), not the session's"
     )
     config.stash[_STATE] = _SessionState(config)
     env = config.getoption("azchaos_env")
@@ -177,7 +220,7 @@ def _stop_on_sigterm() -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_azchaos_make_stack(config: pytest.Config, env_path: str) -> Stack:
     state = config.stash[_STATE]
-    return Stack(load(env_path), images_mode=config.getoption("azchaos_images"), progress=state.progress)
+    return Stack(load(env_path), images_mode=config.getoption("azchaos_images"), progress=state.session.progress)
 
 
 @pytest.hookimpl(trylast=True)
@@ -209,16 +252,54 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def azchaos_stack(request: pytest.FixtureRequest) -> Stack:
     """The session's running stack (started on first use, removed at session end)."""
-    state = request.config.stash[_STATE]
     try:
-        return state.stack or state.start()
+        return request.config.stash[_STATE].stack()
     except AzChaosError as exc:
         pytest.fail(f"azchaos: the stack could not start: {exc}", pytrace=False)
 
 
+def _marked_environment(item: pytest.Item) -> str | None:
+    """Return the environment file a test's ``azchaos_env`` marker names, resolved (None: no marker).
+
+    A relative path is relative to the test's folder; raise ConfigError for anything else than one
+    bundled name or an environment file that loads.
+    """
+    marker = item.get_closest_marker("azchaos_env")
+    if marker is None:
+        return None
+    args = ", ".join([*map(repr, marker.args), *(f"{k}={v!r}" for k, v in marker.kwargs.items())])
+    if len(marker.args) != 1 or marker.kwargs or not isinstance(marker.args[0], (str, os.PathLike)) \
+            or not os.fspath(marker.args[0]).strip():
+        raise ConfigError(f"expected one environment, the name of a bundled one ({', '.join(bundled_environments())})"
+                          f" or an environment file, e.g. azchaos_env('minimal'); found azchaos_env({args})")
+    path = environment_file(os.fspath(marker.args[0]))
+    path = path if path.is_absolute() else Path(item.path).parent / path
+    load(path)  # a missing or bad file is one error now, before any stack starts
+    return str(path.resolve())
+
+
+def _stack_of(request: pytest.FixtureRequest) -> Stack:
+    """The stack a test runs on: its ``azchaos_env`` marker's environment's, else the session's."""
+    try:
+        env_path = _marked_environment(request.node)
+    except ConfigError as exc:
+        problem = f"azchaos_env marker: {exc}"  # failed outside the handler: no "during handling of ..."
+    else:
+        if env_path is None:
+            stack: Stack = request.getfixturevalue("azchaos_stack")
+            return stack
+        try:
+            return request.config.stash[_STATE].stack(env_path)
+        except AzChaosError as exc:
+            problem = f"azchaos: the stack of {env_path} could not start: {exc}"
+    pytest.fail(problem, pytrace=False)
+
+
 @pytest.fixture
-def azchaos(request: pytest.FixtureRequest, azchaos_stack: Stack) -> Iterator[Experiment]:
-    """A chaos experiment on the session's stack: faults, traffic and SLO checks."""
+def azchaos(request: pytest.FixtureRequest) -> Iterator[Experiment]:
+    """A chaos experiment on the session's stack (or, with the ``azchaos_env`` marker, on a stack of that
+    environment): faults, traffic and SLO checks."""
+    azchaos_stack = _stack_of(request)
     hook = request.config.hook
 
     def observe(kind: str, fault: Fault, event: Event) -> None:

@@ -1,0 +1,162 @@
+"""The ``azchaos_env`` marker through the plugin (pytester, on the stand-in stack of conftest.py): a test
+runs on a stack of the environment it names, one stack per environment, started by the first test that
+needs it, shared by the others, and removed at session end with the session's own."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MINIMAL = ROOT / "environments" / "minimal.yaml"
+
+# Each test prints the stack it ran on: its environment and the object's identity.
+SHOW = """
+import pytest
+
+
+def show(azchaos):
+    print(f"\\nRAN {azchaos.stack.topology.name} {id(azchaos.stack)}")
+"""
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", f"--azchaos-env={MINIMAL}", *args)
+
+
+def ran(result: pytest.RunResult) -> list[tuple[str, str]]:
+    """(environment, stack identity) of each test, in the order they ran."""
+    return re.findall(r"^RAN (\S+) (\d+)$", result.stdout.str(), flags=re.MULTILINE)
+
+
+def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.azchaos_env(name_or_file): run the test's azchaos experiment on a "
+                                 "stack of that environment *"])
+
+
+def test_one_stack_per_environment_shared_by_its_tests(fake: pytest.Pytester) -> None:
+    fake.makepyfile(SHOW + """
+def test_session(azchaos):
+    show(azchaos)
+
+
+@pytest.mark.azchaos_env("localstack")
+def test_localstack(azchaos):
+    show(azchaos)
+
+
+@pytest.mark.azchaos_env("default")
+def test_default(azchaos):
+    show(azchaos)
+
+
+@pytest.mark.azchaos_env("localstack")
+def test_localstack_again(azchaos):
+    show(azchaos)
+
+
+@pytest.mark.azchaos_env("minimal")  # the session's environment: the session's stack
+def test_minimal_by_name(azchaos):
+    show(azchaos)
+
+
+def test_session_again(azchaos):
+    show(azchaos)
+""")
+    result = run(fake)
+    result.assert_outcomes(passed=6)
+    envs = ran(result)
+    assert [env for env, _ in envs] == ["minimal", "localstack", "default", "localstack", "minimal", "minimal"]
+    session, localstack, default, localstack_again, minimal_by_name, session_again = (i for _, i in envs)
+    assert len({session, localstack, default}) == 3
+    assert localstack_again == localstack and minimal_by_name == session_again == session
+    out = result.stdout.str()
+    # each started by the first test that needs it, none before, and all removed at the end
+    assert re.findall(r"FAKE STACK UP|RAN \w+", out) == [
+        "FAKE STACK UP", "RAN minimal", "FAKE STACK UP", "RAN localstack", "FAKE STACK UP", "RAN default",
+        "RAN localstack", "RAN minimal", "RAN minimal"]
+    assert out.count("FAKE STACK DOWN") == 3
+
+
+def test_a_file_relative_to_the_test_is_one_environment_with_its_name(fake: pytest.Pytester) -> None:
+    (fake.path / "tests" / "envs").mkdir(parents=True)  # beside the test, not where pytest runs
+    (fake.path / "tests" / "envs" / "region.yaml").write_text(
+        MINIMAL.read_text().replace("name: minimal", "name: region"))
+    (fake.path / "tests" / "test_by_path.py").write_text(SHOW + """
+@pytest.mark.azchaos_env("envs/region.yaml")
+def test_by_path(azchaos):
+    show(azchaos)
+
+
+@pytest.mark.azchaos_env("envs/../envs/region.yaml")
+def test_same_file(azchaos):
+    show(azchaos)
+""")
+    result = run(fake)
+    result.assert_outcomes(passed=2)
+    (env, first), (_, second) = ran(result)
+    assert (env, first) == ("region", second)
+    assert result.stdout.str().count("FAKE STACK UP") == 1
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    ("", "azchaos_env marker: expected one environment, the name of a bundled one (custom-app, default, "
+         "localstack, minimal) or an environment file, e.g. azchaos_env('minimal'); found azchaos_env()"),
+    ("42", "azchaos_env marker: expected one environment, * found azchaos_env(42)"),
+    ("'minimal', 'default'", "azchaos_env marker: expected one environment, * found azchaos_env('minimal', "
+                             "'default')"),
+    ("'nope'", "azchaos_env marker: no bundled environment 'nope': choose one of ['custom-app', 'default', "
+               "'localstack', 'minimal'], or give the path of an environment file (e.g. ./region.yaml)"),
+    ("'missing.yaml'", "azchaos_env marker: */missing.yaml: environment file not found"),
+])
+def test_bad_input_fails_that_test_at_setup(fake: pytest.Pytester, args: str, error: str) -> None:
+    fake.makepyfile(SHOW + f"""
+@pytest.mark.azchaos_env({args})
+def test_bad(azchaos):
+    show(azchaos)
+
+
+def test_good(azchaos):
+    show(azchaos)
+""")
+    result = run(fake)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at setup of test_bad*", error.replace('[', '[[]')])
+    assert "Traceback" not in result.stdout.str() and "During handling" not in result.stdout.str()
+    assert ran(result) == [("minimal", ran(result)[0][1])]  # only the good test ran, on the session's stack
+
+
+def test_an_interrupted_session_removes_every_stack(fake: pytest.Pytester) -> None:
+    fake.makepyfile(SHOW + """
+def test_session(azchaos):
+    show(azchaos)
+
+
+@pytest.mark.azchaos_env("default")
+def test_interrupted(azchaos):
+    show(azchaos)
+    raise KeyboardInterrupt
+""")
+    result = run(fake)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert result.stdout.str().count("FAKE STACK UP") == 2
+    assert result.stdout.str().count("FAKE STACK DOWN") == 2
+
+
+def test_keep_leaves_every_stack(fake: pytest.Pytester) -> None:
+    fake.makepyfile(SHOW + """
+def test_session(azchaos):
+    show(azchaos)
+
+
+@pytest.mark.azchaos_env("default")
+def test_default(azchaos):
+    show(azchaos)
+""")
+    result = run(fake, "--azchaos-keep")
+    result.assert_outcomes(passed=2)
+    assert "FAKE STACK DOWN" not in result.stdout.str()
+    assert result.stdout.str().count("--azchaos-keep: stack fake left running") == 2

@@ -124,7 +124,7 @@ class _SessionState:
             return None
 
     def stop(self) -> None:
-        """Remove every stack (the last started first): one that fails to go does not keep the others up."""
+        """Remove every stack (the session's last): one that fails to go does not keep the others up."""
         with ExitStack() as stops:
             for each in (self.session, *self.marked.values()):
                 stops.callback(each.stop)

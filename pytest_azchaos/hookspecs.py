@@ -21,7 +21,7 @@ def pytest_azchaos_make_stack(config: pytest.Config, env_path: str) -> Stack | N
 
 
 def pytest_azchaos_stack_ready(stack: Stack) -> None:
-    """Called when the session's stack is up and ready."""
+    """Called when a stack is up and ready: the session's, and each one an ``azchaos_env`` marker starts."""
 
 
 def pytest_azchaos_fault_injected(fault: Fault, event: Event) -> None:

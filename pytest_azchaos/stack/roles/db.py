@@ -11,6 +11,7 @@ import base64
 import csv
 import io
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -21,6 +22,10 @@ from .base import HTTP_200, TCP_OPEN, Look, Role, http_json, http_ok
 
 PATRONI_PORT = 8008
 DATA_DIR = "/var/lib/postgresql/data"
+# The node's watchdog, a named pipe read by the image's watchdog.py (its docstring says why).
+WATCHDOG = "/run/postgresql/watchdog"
+WATCHDOG_MARGIN_S = 8  # with the default ttl of 20 s, PostgreSQL dies 12 s after the last renewal
+PATRONI_MIN_TTL_S = 20  # Patroni 4 raises a lower ttl to this
 
 
 def patroni_config(stack: StackView, member: Member) -> dict[str, Any]:
@@ -74,6 +79,15 @@ def patroni_config(stack: StackView, member: Member) -> dict[str, Any]:
             "pg_hba": ["local all all trust", "host replication replicator 0.0.0.0/0 md5",
                        "host all all 0.0.0.0/0 md5"],
         },
+        # Fencing that does not depend on Patroni's loop keeping time: the leader arms the watchdog
+        # for ttl - safety_margin and pings it after each renewal of its key; when the pings stop
+        # (cut off from etcd, or a loop stalled on a starved host) PostgreSQL is killed that much
+        # before the key can expire and the other side promote. The margin also covers a renewal
+        # whose answer came late (the key's time runs from etcd's commit, the ping's from the
+        # answer). A healthy leader renews within loop_wait + retry_timeout, well inside the
+        # watchdog's time. "required": a node whose watchdog cannot be armed does not lead.
+        "watchdog": {"mode": "required", "driver": "testing", "device": WATCHDOG,
+                     "safety_margin": WATCHDOG_MARGIN_S},
         "tags": {"az": member.az},
     }
 
@@ -94,6 +108,19 @@ class DbRole(Role):
 
     def default_azs(self, azs: tuple[str, ...]) -> tuple[str, ...]:
         return azs[:2]  # a primary and its standby, like RDS Multi-AZ
+
+    def check(self, spec: ServiceSpec, services: Sequence[ServiceSpec]) -> str | None:
+        """Patroni's timings must leave the watchdog its margin: a healthy leader renews its key
+        within loop_wait + retry_timeout, and the watchdog kills PostgreSQL WATCHDOG_MARGIN_S
+        before the key (ttl, at least 20 s in Patroni 4) expires; 2 s are left for the loop."""
+        opts = spec.options
+        ttl = max(PATRONI_MIN_TTL_S, int(opts["ttl"]))
+        renewal = max(1, int(opts["loop_wait"])) + int(opts["retry_timeout"])
+        if renewal + 2 > ttl - WATCHDOG_MARGIN_S:
+            return (f"retry_timeout: loop_wait + retry_timeout ({renewal} s) must stay 2 s under "
+                    f"ttl - {WATCHDOG_MARGIN_S} s ({ttl - WATCHDOG_MARGIN_S} s), when the watchdog "
+                    f"stops a leader that has not renewed its key; raise ttl or lower retry_timeout")
+        return None
 
     def start_stage(self, stack: StackView, member: Member) -> int:
         """The first node (AZ a) must win Patroni's bootstrap race to be the primary, as the

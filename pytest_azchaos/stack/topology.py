@@ -232,7 +232,7 @@ def _service(name: str, spec: _Node, azs: tuple[str, ...], src: _Source, roles: 
     if not _IMAGE.match(image):
         raise src.error(spec, "image", f"service {name!r}: image {image!r} is neither a recipe name nor a Docker "
                                        "image reference like 'nginx', 'nginx:1.27' or 'registry:5000/team/app:v2'")
-    return ServiceSpec(
+    service = ServiceSpec(
         name=name,
         role=role.name,
         image=image,
@@ -245,6 +245,11 @@ def _service(name: str, spec: _Node, azs: tuple[str, ...], src: _Source, roles: 
         options=_options(name, spec, src, roles),
         source=f"{src.path}:{spec.key_lines.get('image', spec.line)}",
     )
+    problem = role.check(service, ())
+    if problem:  # "key: message", the key being the option to point at
+        key, _, message = problem.partition(": ")
+        raise src.error(spec, key if key in spec.key_lines else None, f"service {name!r}: {message}")
+    return service
 
 
 def _options(name: str, spec: _Node, src: _Source, roles: dict[str, str]) -> dict[str, Any]:

@@ -40,6 +40,8 @@ BIG = GOOD.replace("[a, b, c]", "[a, b, c, d, e, f]").replace("replicas_per_az: 
     "    image: nginx\n", "    image: nginx\n    targets: app\n").replace(
     "slo:", "  worker:\n    role: app\n    image: example-app\n    replicas_per_az: 16\nslo:")
 
+DB = "  etcd:\n    role: etcd\n    image: etcd\n  db:\n    role: db\n    image: postgres-patroni\n"
+
 # (id, environment file, line of the error, words of the error)
 ENVIRONMENTS = [
     ("replicas 10000", GOOD.replace("replicas_per_az: 2", "replicas_per_az: 10000"), 10,
@@ -59,6 +61,8 @@ ENVIRONMENTS = [
     ("slo bad limit", GOOD.replace("failed_requests: 0", 'p99: "12 parsecs"'), 12,
      "slo: SLO p99: expected a duration like '10s', '500ms' or '2m', found '12 parsecs'"),
     ("slo not a mapping", GOOD.replace("slo:\n  failed_requests: 0\n", "slo: [p99]\n"), 11, "'slo' must be a mapping"),
+    ("db renewal too slow for the watchdog", GOOD.replace("slo:", DB + "    retry_timeout: 11s\nslo:"), 17,
+     "service 'db': loop_wait + retry_timeout (12 s) must stay 2 s under ttl - 8 s (12 s)"),
 ]
 
 
@@ -72,6 +76,12 @@ def test_bad_environment_file_names_file_and_line(tmp_path: Path, text: str, lin
     message = str(caught.value)
     assert message.startswith(f"{path}:{line}:" if line else f"{path}:"), message
     assert words in message
+
+
+def test_db_timings_that_leave_the_watchdog_its_margin_load(tmp_path: Path) -> None:
+    path = tmp_path / "env.yaml"
+    path.write_text(GOOD.replace("slo:", DB + "    ttl: 30s\n    retry_timeout: 11s\nslo:"))
+    assert load(path).service("db").options["retry_timeout"] == 11
 
 
 def test_the_good_environment_of_the_table_loads(tmp_path: Path) -> None:

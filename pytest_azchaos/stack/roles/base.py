@@ -70,7 +70,8 @@ class Role:
         return azs
 
     def check(self, spec: ServiceSpec, services: Sequence[ServiceSpec]) -> str | None:
-        """Return what is wrong with ``spec`` among ``services`` (key: message), or None."""
+        """Return what is wrong with ``spec`` among ``services`` ("option: message"), or None.
+        Called as each service is loaded (``services`` is empty then)."""
         return None
 
     # -- containers ------------------------------------------------------------------------------

@@ -155,6 +155,66 @@ def test_a_partitioned_primary_is_fenced_before_the_other_side_promotes(stack: S
     assert nodes[old.alias]["state"] == "streaming", "the fenced primary must rejoin as a streaming standby"
 
 
+def patroni_daemon(stack: Stack, container: str) -> str:
+    """The pid of Patroni's HA loop in a DB container (PID 1 is Patroni too, acting as init)."""
+    script = ('for d in /proc/[0-9]*; do [ "$(cat $d/comm 2>/dev/null)" = patroni ] && '
+              '[ "${d#/proc/}" != 1 ] && echo "${d#/proc/}"; done; true')
+    code, out = stack.backend.exec(container, ["sh", "-c", script])
+    pids = out.split()
+    assert code == 0 and len(pids) == 1, f"Patroni's daemon in {container}: {out!r}"
+    return pids[0]
+
+
+def test_a_primary_whose_patroni_hangs_is_killed_before_its_key_expires(stack: Stack, azchaos: Experiment) -> None:
+    """Fencing that does not rely on Patroni's loop: with Patroni stopped on the primary (SIGSTOP,
+    as a loop stalled on a starved host), its key is renewed no more and the standby promotes once it
+    expires; the node's watchdog kills PostgreSQL first, so no moment has two writable primaries."""
+    import psycopg
+
+    from pytest_azchaos.faults.restore import ensure_healthy
+
+    with psycopg.connect(stack.db_dsn(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS fencing (side text, at timestamptz DEFAULT clock_timestamp())")
+    leader = stack.status()["roles"]["db"]["leader"]
+    old = next(m for m in stack.members(role="db") if m.alias == leader)
+    new = next(m for m in stack.members(role="db") if m.alias != leader)
+    pid = patroni_daemon(stack, old.container)
+    accepted: dict[str, list[float]] = {"old": [], "new": []}
+    stop = threading.Event()
+
+    def keep_writing(container: str, side: str) -> None:
+        while not stop.is_set():
+            at = local_write(stack, container, side)
+            if at is not None:
+                accepted[side].append(at)
+            time.sleep(0.1)
+
+    writers = [threading.Thread(target=keep_writing, args=(m.container, side), daemon=True)
+               for m, side in ((old, "old"), (new, "new"))]
+    t0 = time.time()
+    stack.backend.exec(old.container, ["sh", "-c", f"kill -STOP {pid}"])
+    try:
+        for writer in writers:
+            writer.start()
+        deadline = time.monotonic() + 60
+        while len(accepted["new"]) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join()
+        stack.backend.exec(old.container, ["sh", "-c", f"kill -CONT {pid}"])
+    assert accepted["new"], f"{new.alias} was not promoted within 60 s of its leader's Patroni hanging"
+    last_old, first_new = max(accepted["old"], default=t0), min(accepted["new"])
+    print(f"{old.alias} last accepted a write {last_old - t0:+.2f} s after its Patroni stopped, "
+          f"{new.alias} first accepted one {first_new - t0:+.2f} s after it")
+    assert last_old < first_new, "split brain: both sides accepted writes at the same time"
+    assert "killed postgres" in stack.backend.logs(old.container, tail=5000), "the watchdog did not act"
+    ensure_healthy(stack)  # the old primary's Patroni starts it again, as a standby
+    nodes = {n["name"]: n for n in stack.status()["roles"]["db"]["nodes"]}
+    assert nodes[old.alias]["state"] == "streaming", "the fenced primary must rejoin as a streaming standby"
+
+
 def test_killing_the_primary_wherever_it_is(stack: Stack, azchaos: Experiment) -> None:
     before = stack.status()["roles"]["db"]["leader"]
     with azchaos.instance("db-primary", "kill"):

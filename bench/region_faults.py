@@ -103,6 +103,10 @@ def local_write(stack: Stack, container: str, side: str) -> float | None:
     return float(words[-1]) if code == 0 and words else None
 
 
+def watchdog_kills(stack: Stack, container: str) -> int:
+    return stack.backend.logs(container, tail=100_000).count("azchaos-watchdog: no keepalive")
+
+
 def fence(stack: Stack, az: str) -> dict[str, float]:
     import threading
 
@@ -121,6 +125,7 @@ def fence(stack: Stack, az: str) -> dict[str, float]:
                 accepted[side].append(at)
             time.sleep(0.1)
 
+    kills_before = watchdog_kills(stack, old.container)
     experiment = Experiment(stack, read_back=read_back)
     writers = [threading.Thread(target=keep_writing, args=(m.container, side), daemon=True)
                for m, side in ((old, "old"), (new, "new"))]
@@ -134,15 +139,17 @@ def fence(stack: Stack, az: str) -> dict[str, float]:
     stop.set()
     for writer in writers:
         writer.join()
+    # Who stopped the old primary: its Patroni demoting it, or the node's watchdog killing it.
+    by_watchdog = watchdog_kills(stack, old.container) > kills_before
     fault.heal()
     experiment.finish()
     last_old, first_new = max(accepted["old"], default=cut), min(accepted["new"], default=float("inf"))
     margin = first_new - last_old
     print(f"  fence {old.alias} (AZ {old.az}): old last write {last_old - cut:+.1f} s, new {new.alias} first "
           f"{first_new - cut:+.1f} s, margin {margin:+.1f} s{'  SPLIT BRAIN' if margin <= 0 else ''}; "
-          f"load {os.getloadavg()[0]:.1f}")
+          f"stopped by {'the watchdog' if by_watchdog else 'Patroni'}; load {os.getloadavg()[0]:.1f}")
     return {"old_last_s": last_old - cut, "new_first_s": first_new - cut, "margin_s": margin,
-            "split": float(margin <= 0)}
+            "split": float(margin <= 0), "by_watchdog": float(by_watchdog)}
 
 
 def heal(stack: Stack, az: str) -> dict[str, float]:

@@ -28,7 +28,7 @@ from typing import Any
 from .errors import ConfigError, SLOViolation
 from .explain import causes, lost_cause
 from .history import OK, READ, UNKNOWN, WRITE, History, Operation
-from .timeline import FAILOVER, HEAL, INJECT, Event, Timeline
+from .timeline import CAPACITY, FAILOVER, HEAL, INJECT, Event, Timeline, parse_capacity
 from .units import parse_duration
 
 #: What was found when acknowledged writes were read back: key -> SHA-256 of the stored value (None: missing).
@@ -335,6 +335,51 @@ def _allowed(writes: list[Operation], read: Operation) -> set[str | None]:
     return allowed | {w.value for w in writes if w.end > read.start and w.start < read.end}
 
 
+def capacity_restored(history: History, timeline: Timeline, limit: float) -> SLOResult:
+    """Fault -> the app's healthy replicas are back to their declared number while the fault still
+    acts (replacements started elsewhere, as Auto Scaling does). Capacity that comes back only with
+    the heal (the lost AZ's own replicas) was never restored. The worst app service counts."""
+    name = "capacity_restored"
+    first = next((e for e in timeline.events if e.kind == INJECT), None)
+    series: dict[str, list[tuple[float, int, int]]] = {}
+    for e in timeline.events:
+        found = parse_capacity(e.detail) if e.kind == CAPACITY else None
+        if found:
+            series.setdefault(e.subject, []).append((e.mono, *found))
+    if first is None:
+        return _unproven(name, limit, "no fault was injected", unit="s")
+    if not series:
+        return _unproven(name, limit, "the app's capacity was not watched (no app service?)", unit="s")
+    results = [_restored(service, points, first, timeline, limit) for service, points in series.items()]
+    return max(results, key=lambda r: r.value)
+
+
+def _restored(service: str, points: list[tuple[float, int, int]], first: Event, timeline: Timeline,
+              limit: float) -> SLOResult:
+    name = "capacity_restored"
+    lost = next(((t, n, m) for t, n, m in points if t >= first.mono and n < m), None)
+    if lost is None:
+        return SLOResult(name, 0.0, limit, True, f"{name} = 0 s: {service} kept all its replicas healthy "
+                         f"through {first.kind} {first.subject}", "s")
+    fault = _fault_before(timeline, lost[0]) or first
+    heal = next((e.mono for e in timeline.events if e.kind == HEAL and e.subject == fault.subject
+                 and e.mono > fault.mono), math.inf)
+    back = next((t for t, n, m in points if lost[0] < t < heal and n >= m), None)
+    lowest = min(n for t, n, _ in points if lost[0] <= t < (heal if back is None else back))
+    value = math.inf if back is None else back - fault.mono
+    passed = value <= limit
+    message = (f"{name} = {_secs(value, limit)} {_rel(passed)} {_secs(limit)}: after {fault.subject}, "
+               f"{lowest} of {lost[2]} {service} replicas healthy from {lost[0] - fault.mono:+.1f} s")
+    if back is not None:
+        message += f", all {lost[2]} again at {back - fault.mono:+.1f} s, before the heal"
+    elif heal < math.inf:
+        message += (f"; no replacement before the heal at {heal - fault.mono:+.1f} s (does the app service "
+                    "set replace_after?)")
+    else:
+        message += "; no replacement came up (does the app service set replace_after?)"
+    return SLOResult(name, value, limit, passed, message, "s")
+
+
 # --- messages ------------------------------------------------------------------------------------
 
 
@@ -470,6 +515,9 @@ SLOS: Mapping[str, SLODef] = {d.name: d for d in (
            "acknowledged writes missing after healing (read back from PostgreSQL and S3)"),
     SLODef("stale_reads", lambda e, lim: stale_reads(e.history, e.timeline, lim), _count,
            "reads that missed a write acknowledged before they started"),
+    SLODef("capacity_restored", lambda e, lim: capacity_restored(e.history, e.timeline, lim), _duration,
+           "fault to the app's healthy replicas back at their declared number, while the fault acts "
+           "(auto scaling's replacements), e.g. '60s'"),
 )}
 
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .stack.model import NO_SYNC as NO_SYNC
+from .stack.model import parse_capacity as parse_capacity
 
 # The kinds of event, in one place: the fault library, the watch, the checks and the reports share them.
 INJECT = "inject"  # a fault took effect
@@ -21,6 +22,7 @@ TARGET = "target"  # an LB target turned healthy or unhealthy
 SYNC = "sync"  # the DB's synchronous standby changed
 ENDPOINT = "endpoint"  # the node the DB endpoint sends writes to changed ("to none": no node)
 MARKED_DOWN = "marked-down"  # the nodes the DB endpoint marked down changed
+CAPACITY = "capacity"  # an app service's healthy replicas of those declared changed: "2/3 healthy"
 LB = "lb"  # what the LB itself saw of a target (its error log): "marked failed: timed out (...), 3 failures"
 # NO_SYNC, the detail of a SYNC event when there is none, is the DB role's fact (stack.model)
 

@@ -14,6 +14,8 @@ Events recorded (kind, subject, detail):
 - ``sync``, ``db``, "sync standby db-b-1" / "no synchronous standby": a synchronous DB has or
   loses a standby that Patroni recorded as synchronous and that streams (recorded at the start
   too: writes acknowledged without one can be lost with the primary);
+- ``capacity``, ``app``, "2/3 healthy": an app service's healthy replicas of those declared
+  (recorded at the start too; a replacement started by auto scaling counts);
 - ``lb``, ``app-a-1``, "marked failed: timed out (reading response header), 3 failures": what
   the load balancer itself saw and decided (nginx's passive checks, from its error log), at
   most one event per target and second; ``lb``, ``app``, "no live upstreams, 9 requests":
@@ -35,7 +37,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from .timeline import DB_LEADER, FAILOVER, SYNC, Timeline
+from .timeline import CAPACITY, DB_LEADER, FAILOVER, SYNC, Timeline
 
 if TYPE_CHECKING:
     from .stack import Stack
@@ -62,8 +64,11 @@ class HealthWatch:
         look, so that a slow one (MinIO's admin API mid-failure) never delays another."""
         self.facts = self.snapshot()
         for name, value in self.facts.items():
-            if name.startswith("sync "):  # the state writes start in: checks need it to explain losses
-                self.timeline.record(SYNC, name[5:], value)
+            kind, _, subject = name.partition(" ")
+            # The state the test starts in: checks need it to explain losses (sync) and to know
+            # what capacity is lost and restored (capacity).
+            if kind in (SYNC, CAPACITY):
+                self.timeline.record(kind, subject, value)
         self._leaders = {name[7:]: v for name, v in self.facts.items() if name.startswith("leader ") and v != "none"}
         for look in self._looks():
             thread = threading.Thread(target=self._run, args=(look,), name="azchaos-watch", daemon=True)

@@ -1,10 +1,11 @@
-"""What the seed scenarios share: the default region, figures in the SLO summary, and three
+"""What the seed scenarios share: the default region, figures in the SLO summary, and the
 measurements the engine does not make yet (see docs/scenarios.md).
 
 - ``figures``: put a measured figure into the SLO summary like an SLO, and fail on a broken one;
 - ``ReplicaLag``: a fault that makes the DB standbys lag (stale reads on the reader endpoint);
-- ``OldPrimaryProbe``: a client inside the cut-off AZ writing to the old primary (fencing);
-- ``CapacityWatch``: when the app's healthy replicas are back to their number (Auto Scaling).
+- ``OldPrimaryProbe``: a client inside the cut-off AZ writing to the old primary (fencing).
+
+Capacity restoration (Auto Scaling) was one of them; it is the ``capacity_restored`` SLO now.
 """
 
 from __future__ import annotations
@@ -59,12 +60,6 @@ def old_primary_probe(azchaos: Experiment) -> Callable[[str], OldPrimaryProbe]:
 def read_after_write(azchaos: Experiment) -> Callable[..., Call]:
     """Return ``kind(reader=...)``: a workload kind that reads each row right after writing it."""
     return lambda *, reader: read_after_write_kind(azchaos.history, azchaos.stack, reader=reader)
-
-
-@pytest.fixture
-def capacity_watch(azchaos: Experiment) -> CapacityWatch:
-    """The app's healthy replicas, counted twice a second while in a ``with`` block."""
-    return CapacityWatch(azchaos.stack)
 
 
 @pytest.fixture
@@ -267,34 +262,3 @@ class OldPrimaryProbe(Every):
     def acknowledged_after(self, t: float) -> list[Operation]:
         return [op for op in self.history.operations
                 if op.kind == "write_old_primary" and op.outcome == OK and op.start > t]
-
-
-# --- capacity ------------------------------------------------------------------------------------
-
-
-class CapacityWatch(Every):
-    """Count the app replicas that are running and healthy, twice a second; ``restored_after(t)``
-    is when the count was back to what it was at the start, after time ``t`` (inf: never)."""
-
-    def __init__(self, stack: Stack) -> None:
-        self.stack = stack
-        self.samples: list[tuple[float, int]] = []
-        self.capacity = self.healthy()
-        super().__init__()
-
-    def healthy(self) -> int:
-        return sum(self.stack.is_running(m) and self.stack.is_healthy(m) for m in self.stack.members(role="app"))
-
-    def tick(self) -> None:
-        self.samples.append((time.monotonic(), self.healthy()))
-
-    def lowest_after(self, t: float) -> int:
-        return min((n for at, n in self.samples if at > t), default=self.capacity)
-
-    def restored_after(self, t: float, *, before: float = math.inf) -> float:
-        """Seconds from ``t`` to the first sample back at full capacity once capacity was lost, if
-        that was before ``before`` (e.g. the lost AZ coming back: that restores nothing)."""
-        lost = next((at for at, n in self.samples if at > t and n < self.capacity), None)
-        back = next((at for at, n in self.samples if lost is not None and lost < at < before and n >= self.capacity),
-                    None)
-        return math.inf if back is None else back - t

@@ -8,6 +8,7 @@ only this) cannot reach the lifecycle, the backend or each other's internals by 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,18 @@ LABEL_KEPT = "azchaos.kept"  # on a volume: the run outlives its owner on purpos
 
 #: a DB's state when no standby that Patroni recorded as synchronous streams (a fact of the watch)
 NO_SYNC = "no synchronous standby"
+
+
+def capacity(healthy: int, declared: int) -> str:
+    """The app's capacity, a fact of the watch: "2/3 healthy" (replicas healthy of those declared;
+    a replacement started by auto scaling counts as one of them)."""
+    return f"{healthy}/{declared} healthy"
+
+
+def parse_capacity(detail: str) -> tuple[int, int] | None:
+    """(healthy, declared) of a :func:`capacity` fact, None for anything else."""
+    found = re.fullmatch(r"(\d+)/(\d+) healthy", detail)
+    return (int(found[1]), int(found[2])) if found else None
 
 SECRET_NAMES = ("db_password", "replication_password", "s3_access_key", "s3_secret_key")
 

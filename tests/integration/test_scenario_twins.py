@@ -109,4 +109,5 @@ def test_capacity_is_not_restored_without_replacement(pytester: pytest.Pytester)
     result = run(pytester, environment(pytester, "no-replacement", source, (replace_after, "")))
     result.assert_outcomes(failed=1)
     broke(result, "test_capacity_is_restored_while_an_az_is_down", "capacity_restored")
-    result.stdout.re_match_lines([r".*capacity_restored = never > 60\.0s: 2 of 3 app replicas healthy.*"])
+    result.stdout.re_match_lines([r".*capacity_restored = never > 60\.0 s: after outage\(a, power\), 2 of 3 app "
+                                  r"replicas healthy from \+\d+\.\d s; no replacement before the heal.*"])

@@ -244,7 +244,7 @@ def test_evaluate_per_kind_and_every_slo_is_registered() -> None:
                                                      ("failed_requests[write]", False)]
     assert set(checks.SLOS) == {"failed_requests", "failed_ratio", "p50", "p90", "p99", "p999", "max_latency",
                                 "availability", "write_downtime", "failover_time", "recovery_time",
-                                "lost_writes", "stale_reads"}
+                                "lost_writes", "stale_reads", "capacity_restored"}
 
 
 # --- edge cases: everything failed, clock exactly at window edges ----------------------------------------

@@ -148,3 +148,26 @@ def test_the_db_endpoint_view_comes_from_haproxys_statistics() -> None:
                                                     "marked-down db": "db-a-1, db-b-1"}
     finally:
         server.shutdown()
+
+
+def test_capacity_counts_healthy_replicas_of_those_declared_and_replacements(monkeypatch: Any) -> None:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from pytest_azchaos.stack import Stack
+    from pytest_azchaos.stack.roles import app
+    from pytest_azchaos.topology import load
+
+    stack = Stack(load(Path(__file__).resolve().parents[2] / "environments" / "default.yaml"), run_id="t",
+                  backend=object())  # type: ignore[arg-type]
+    down = {"app-a-1"}
+    monkeypatch.setattr(app, "_health", lambda s, members: {
+        m: "unhealthy" if m.alias in down else "healthy" for m in members})
+    w = HealthWatch(stack, Timeline())
+    assert w.snapshot()["capacity app"] == "2/3 healthy"
+    lost = next(m for m in stack.members_all if m.alias == "app-a-1")
+    stack.members_all.append(replace(lost, az="b", replica=2, alias="app-b-2"))  # as auto scaling does
+    assert w.snapshot()["capacity app"] == "3/3 healthy"
+    w.start()
+    w.stop()
+    assert ("capacity", "app", "3/3 healthy") in events(w)  # the state the test starts in

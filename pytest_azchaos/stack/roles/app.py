@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ...errors import StackError
-from ..model import Member, StackView
+from ..model import Member, StackView, capacity
 from .base import Look, Role, health_path, http_ok
 from .db import READ_ONLY_OFFSET
 
@@ -50,8 +50,21 @@ class AppRole(Role):
                 "DATABASE_READ_URL": f"postgresql://postgres:{password}@{read_only}/postgres"}
 
     def looks(self, stack: StackView, members: list[Member]) -> list[Look]:
-        """Each replica's health as the load balancer's health checks see it."""
-        return [lambda: {f"target {m.alias}": state for m, state in _health(stack, members).items()}]
+        """Each replica's health as the load balancer's health checks see it, and each service's
+        capacity: its healthy replicas of those declared. Replicas are counted at each look, so a
+        replacement started by auto scaling counts once it is healthy."""
+        services = list(dict.fromkeys(m.service for m in members))
+
+        def look() -> dict[str, str]:
+            health = _health(stack, [m for s in services for m in stack.members(service=s)])
+            facts = {f"target {m.alias}": state for m, state in health.items()}
+            for service in services:
+                spec = stack.topology.service(service)
+                healthy = sum(state == "healthy" for m, state in health.items() if m.service == service)
+                facts[f"capacity {service}"] = capacity(healthy, spec.replicas_per_az * len(spec.azs))
+            return facts
+
+        return [look]
 
     def not_steady(self, stack: StackView, members: list[Member]) -> list[str]:
         return [f"target {m.alias} unhealthy" for m, state in _health(stack, members).items()

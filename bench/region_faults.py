@@ -31,6 +31,7 @@ from pathlib import Path
 
 from pytest_azchaos import Experiment, Stack, load
 from pytest_azchaos.readback import read_back
+from pytest_azchaos.stack.model import Member
 from pytest_azchaos.steady import wait_steady
 from pytest_azchaos.traffic import FAILED, OK, Operation
 from pytest_azchaos.workloads import example_app
@@ -93,12 +94,10 @@ def partition(stack: Stack, az: str) -> dict[str, float]:
     return {"second_outage_writes": len(late)}
 
 
-def local_write(stack: Stack, container: str, side: str) -> float | None:
-    """Commit one row on the node in ``container`` itself; the node's clock at the insert, None if refused."""
-    sql = (f"SET synchronous_commit = local; SET statement_timeout = '1s'; "
-           f"INSERT INTO fencing (side) VALUES ('{side}') RETURNING extract(epoch FROM clock_timestamp())")
-    code, out = stack.backend.exec(container, ["psql", "-X", "-q", "-t", "-A", "-U", "postgres", "-h",
-                                               "/run/postgresql", "-v", "ON_ERROR_STOP=1", "-c", sql])
+def local_write(stack: Stack, member: Member, side: str) -> float | None:
+    """Commit one row on ``member`` itself; the node's clock at the insert, None if refused."""
+    code, out = stack.sql(member, f"SET synchronous_commit = local; SET statement_timeout = '1s'; INSERT INTO "
+                                  f"fencing (side) VALUES ('{side}') RETURNING extract(epoch FROM clock_timestamp())")
     words = out.split()  # psql exited 0 with nothing printed once, mid-failover
     return float(words[-1]) if code == 0 and words else None
 
@@ -113,21 +112,20 @@ def fence(stack: Stack, az: str) -> dict[str, float]:
     leader = stack.status()["roles"]["db"]["leader"]
     old = next(m for m in stack.members(role="db") if m.alias == leader)
     new = next(m for m in stack.members(role="db") if m.alias != leader)
-    stack.backend.exec(old.container, ["psql", "-X", "-q", "-U", "postgres", "-h", "/run/postgresql", "-c",
-                                       "CREATE TABLE IF NOT EXISTS fencing (side text, at timestamptz)"])
+    stack.sql(old, "CREATE TABLE IF NOT EXISTS fencing (side text, at timestamptz)")
     accepted: dict[str, list[float]] = {"old": [], "new": []}
     stop = threading.Event()
 
-    def keep_writing(container: str, side: str) -> None:
+    def keep_writing(member: Member, side: str) -> None:
         while not stop.is_set():
-            at = local_write(stack, container, side)
+            at = local_write(stack, member, side)
             if at is not None:
                 accepted[side].append(at)
             time.sleep(0.1)
 
     kills_before = watchdog_kills(stack, old.container)
     experiment = Experiment(stack, read_back=read_back)
-    writers = [threading.Thread(target=keep_writing, args=(m.container, side), daemon=True)
+    writers = [threading.Thread(target=keep_writing, args=(m, side), daemon=True)
                for m, side in ((old, "old"), (new, "new"))]
     fault = experiment.outage(old.az, mode="network")
     cut = time.time()  # the cut is in place once outage() returns

@@ -96,11 +96,6 @@ def digest(value: str | None) -> str | None:
     return None if value is None else hashlib.sha256(value.encode()).hexdigest()
 
 
-def psql(stack: Stack, member: str, sql: str) -> tuple[int, str]:
-    """Run one statement with psql inside a DB member's container (its own unix socket)."""
-    return stack.backend.exec(stack.container_of(member), ["psql", "-h", "/var/run/postgresql", "-Atc", sql])
-
-
 # --- a lagging replica -------------------------------------------------------------------------------
 
 
@@ -142,14 +137,14 @@ class ReplicaLag:
 def _apply_delay(stack: Stack, value: str | None, *, expect: str, timeout_s: float = 30) -> None:
     """Set recovery_min_apply_delay through Patroni's API, then wait until every standby has it
     (the primary ignores it: it applies no WAL)."""
-    nodes = [m.alias for m in stack.members(role="db") if stack.is_running(m)]
-    code, out = stack.backend.exec(stack.container_of(nodes[0]), ["python3", "-c", PATCH_CONFIG, json.dumps(value)])
+    nodes = [m for m in stack.members(role="db") if stack.is_running(m)]
+    code, out = stack.backend.exec(nodes[0].container, ["python3", "-c", PATCH_CONFIG, json.dumps(value)])
     if code != 0:
-        raise FaultError(f"Patroni refused recovery_min_apply_delay={value} on {nodes[0]}: {out.strip()[-300:]}")
+        raise FaultError(f"Patroni refused recovery_min_apply_delay={value} on {nodes[0].alias}: {out.strip()[-300:]}")
     sql = ("SELECT pg_is_in_recovery()::text || ' ' || setting FROM pg_settings "
            "WHERE name = 'recovery_min_apply_delay'")
     deadline = time.monotonic() + timeout_s
-    while (seen := {node: psql(stack, node, sql)[1].strip() for node in nodes}) and any(
+    while (seen := {node.alias: stack.sql(node, sql)[1].strip() for node in nodes}) and any(
             state.startswith("true") and state != f"true {expect}" for state in seen.values()):
         if time.monotonic() > deadline:
             raise FaultError(f"recovery_min_apply_delay is not {expect} ms on every standby after {timeout_s:g} s: "

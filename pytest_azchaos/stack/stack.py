@@ -39,6 +39,7 @@ from .model import (
 )
 from .plan import image_names, new_run_id, plan
 from .roles import ROLES, Look
+from .roles.db import DbRole
 from .scaling import AutoScaling
 
 __all__ = ["Member", "Progress", "Stack", "new_run_id", "plan"]
@@ -186,6 +187,14 @@ class Stack:
         """Return a PostgreSQL DSN of the DB endpoint on 127.0.0.1: the writer, or with ``reader`` the
         reader endpoint (any running node, possibly stale, like an RDS reader endpoint)."""
         return str(self.endpoint("db_reader" if reader else "db"))
+
+    def sql(self, member: Member, sql: str) -> tuple[int, str]:
+        """Run ``sql`` with psql inside a DB member, on its own socket (not through the endpoint:
+        whether that node itself takes it); return psql's exit status and its unaligned output."""
+        role = ROLES[member.role]
+        if not isinstance(role, DbRole):
+            raise ConfigError(f"{member.alias} is not a DB node (its role is {member.role})")
+        return self.backend.exec(member.container, role.sql_command(sql))
 
     def endpoints(self) -> dict[str, Any]:
         """Return the published endpoints of the running members, for any standard client (curl, psql, aws cli)."""

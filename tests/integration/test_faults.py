@@ -13,6 +13,7 @@ import requests
 
 from pytest_azchaos import AzOutage, ConfigError, Experiment, InstanceFault, LinkToxic, Stack
 from pytest_azchaos.faults.schedule import plan
+from pytest_azchaos.stack.model import Member
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,21 +101,58 @@ def test_network_partition_cuts_the_az_off_but_not_within(stack: Stack, azchaos:
     assert "app-a-1" in served
 
 
-def local_write(stack: Stack, container: str, side: str) -> float | None:
-    """Commit one row on the node in ``container`` itself (its own socket, not through the endpoint),
-    with synchronous_commit=local so that only being a writable primary matters. Return the node's
+def local_write(stack: Stack, member: Member, side: str) -> float | None:
+    """Commit one row on ``member`` itself (its own socket, not through the endpoint), with
+    synchronous_commit=local so that only being a writable primary matters. Return the node's
     clock at the insert (containers share the host's clock, so both sides compare), None if refused."""
-    sql = (f"SET synchronous_commit = local; SET statement_timeout = '1s'; "
-           f"INSERT INTO fencing (side) VALUES ('{side}') RETURNING extract(epoch FROM clock_timestamp())")
-    code, out = stack.backend.exec(container, ["psql", "-X", "-q", "-t", "-A", "-U", "postgres", "-h",
-                                               "/run/postgresql", "-v", "ON_ERROR_STOP=1", "-c", sql])
+    code, out = stack.sql(member, f"SET synchronous_commit = local; SET statement_timeout = '1s'; INSERT INTO "
+                                  f"fencing (side) VALUES ('{side}') RETURNING extract(epoch FROM clock_timestamp())")
     words = out.split()  # psql exited 0 with nothing printed once, mid-failover
     return float(words[-1]) if code == 0 and words else None
 
 
-def test_a_partitioned_primary_is_fenced_before_the_other_side_promotes(stack: Stack, azchaos: Experiment) -> None:
-    """No split brain: the primary cut off from etcd's quorum stops accepting writes (Patroni demotes
-    it) before the standby on the other side is promoted; no moment has two writable primaries."""
+class BothSides:
+    """A client on the old primary and one on the standby, each committing on its own node every
+    0.1 s while in a ``with`` block; ``accepted[side]`` holds the node's clock at each commit."""
+
+    def __init__(self, stack: Stack, old: Member, new: Member) -> None:
+        self.accepted: dict[str, list[float]] = {"old": [], "new": []}
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._write, args=(stack, m, side), daemon=True)
+                         for m, side in ((old, "old"), (new, "new"))]
+
+    def _write(self, stack: Stack, member: Member, side: str) -> None:
+        while not self._stop.is_set():
+            at = local_write(stack, member, side)
+            if at is not None:
+                self.accepted[side].append(at)
+            time.sleep(0.1)
+
+    def __enter__(self) -> BothSides:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def wait_for_the_new_primary(self, within_s: float) -> None:
+        deadline = time.monotonic() + within_s
+        while len(self.accepted["new"]) < 3 and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    def split_brain(self, t0: float, old: Member, new: Member, what: str) -> None:
+        """Assert that the new primary took writes, and only once the old one took none."""
+        assert self.accepted["new"], f"{new.alias} was not promoted after {what}"
+        last_old, first_new = max(self.accepted["old"], default=t0), min(self.accepted["new"])
+        print(f"{old.alias} last accepted a write {last_old - t0:+.2f} s after {what}, "
+              f"{new.alias} first accepted one {first_new - t0:+.2f} s after it")
+        assert last_old < first_new, "split brain: both sides accepted writes at the same time"
+
+
+def primary_and_standby(stack: Stack) -> tuple[Member, Member]:
     import psycopg
 
     with psycopg.connect(stack.db_dsn(), autocommit=True) as conn:
@@ -122,34 +160,19 @@ def test_a_partitioned_primary_is_fenced_before_the_other_side_promotes(stack: S
     leader = stack.status()["roles"]["db"]["leader"]
     old = next(m for m in stack.members(role="db") if m.alias == leader)
     new = next(m for m in stack.members(role="db") if m.alias != leader)
-    assert local_write(stack, old.container, "old") and local_write(stack, new.container, "new") is None
-    accepted: dict[str, list[float]] = {"old": [], "new": []}
+    assert local_write(stack, old, "old") and local_write(stack, new, "new") is None
+    return old, new
 
-    def keep_writing(container: str, side: str, stop: threading.Event) -> None:
-        while not stop.is_set():
-            at = local_write(stack, container, side)
-            if at is not None:
-                accepted[side].append(at)
-            time.sleep(0.1)
 
-    stop = threading.Event()
-    writers = [threading.Thread(target=keep_writing, args=(m.container, side, stop), daemon=True)
-               for m, side in ((old, "old"), (new, "new"))]
+def test_a_partitioned_primary_is_fenced_before_the_other_side_promotes(stack: Stack, azchaos: Experiment) -> None:
+    """No split brain: the primary cut off from etcd's quorum stops accepting writes (Patroni demotes
+    it, or its watchdog kills it) before the standby on the other side is promoted; no moment has
+    two writable primaries."""
+    old, new = primary_and_standby(stack)
     t0 = time.time()
-    with azchaos.outage(old.az, mode="network"):
-        for writer in writers:
-            writer.start()
-        deadline = time.monotonic() + 45
-        while len(accepted["new"]) < 3 and time.monotonic() < deadline:
-            time.sleep(0.5)
-        stop.set()
-        for writer in writers:
-            writer.join()
-    assert accepted["new"], f"{new.alias} was not promoted within 45 s of the partition"
-    last_old, first_new = max(accepted["old"], default=t0), min(accepted["new"])
-    print(f"{old.alias} last accepted a write {last_old - t0:+.2f} s after the partition, "
-          f"{new.alias} first accepted one {first_new - t0:+.2f} s after it")
-    assert last_old < first_new, "split brain: both sides accepted writes at the same time"
+    with azchaos.outage(old.az, mode="network"), BothSides(stack, old, new) as sides:
+        sides.wait_for_the_new_primary(within_s=45)
+    sides.split_brain(t0, old, new, "the partition")
     azchaos.finish()  # heal, and wait until the old primary is a streaming standby again
     nodes = {n["name"]: n for n in stack.status()["roles"]["db"]["nodes"]}
     assert nodes[old.alias]["state"] == "streaming", "the fenced primary must rejoin as a streaming standby"
@@ -169,46 +192,18 @@ def test_a_primary_whose_patroni_hangs_is_killed_before_its_key_expires(stack: S
     """Fencing that does not rely on Patroni's loop: with Patroni stopped on the primary (SIGSTOP,
     as a loop stalled on a starved host), its key is renewed no more and the standby promotes once it
     expires; the node's watchdog kills PostgreSQL first, so no moment has two writable primaries."""
-    import psycopg
-
     from pytest_azchaos.faults.restore import ensure_healthy
 
-    with psycopg.connect(stack.db_dsn(), autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS fencing (side text, at timestamptz DEFAULT clock_timestamp())")
-    leader = stack.status()["roles"]["db"]["leader"]
-    old = next(m for m in stack.members(role="db") if m.alias == leader)
-    new = next(m for m in stack.members(role="db") if m.alias != leader)
+    old, new = primary_and_standby(stack)
     pid = patroni_daemon(stack, old.container)
-    accepted: dict[str, list[float]] = {"old": [], "new": []}
-    stop = threading.Event()
-
-    def keep_writing(container: str, side: str) -> None:
-        while not stop.is_set():
-            at = local_write(stack, container, side)
-            if at is not None:
-                accepted[side].append(at)
-            time.sleep(0.1)
-
-    writers = [threading.Thread(target=keep_writing, args=(m.container, side), daemon=True)
-               for m, side in ((old, "old"), (new, "new"))]
     t0 = time.time()
     stack.backend.exec(old.container, ["sh", "-c", f"kill -STOP {pid}"])
     try:
-        for writer in writers:
-            writer.start()
-        deadline = time.monotonic() + 60
-        while len(accepted["new"]) < 3 and time.monotonic() < deadline:
-            time.sleep(0.5)
+        with BothSides(stack, old, new) as sides:
+            sides.wait_for_the_new_primary(within_s=60)
     finally:
-        stop.set()
-        for writer in writers:
-            writer.join()
         stack.backend.exec(old.container, ["sh", "-c", f"kill -CONT {pid}"])
-    assert accepted["new"], f"{new.alias} was not promoted within 60 s of its leader's Patroni hanging"
-    last_old, first_new = max(accepted["old"], default=t0), min(accepted["new"])
-    print(f"{old.alias} last accepted a write {last_old - t0:+.2f} s after its Patroni stopped, "
-          f"{new.alias} first accepted one {first_new - t0:+.2f} s after it")
-    assert last_old < first_new, "split brain: both sides accepted writes at the same time"
+    sides.split_brain(t0, old, new, "its Patroni stopped")
     assert "killed postgres" in stack.backend.logs(old.container, tail=5000), "the watchdog did not act"
     ensure_healthy(stack)  # the old primary's Patroni starts it again, as a standby
     nodes = {n["name"]: n for n in stack.status()["roles"]["db"]["nodes"]}

@@ -122,6 +122,12 @@ class DbRole(Role):
                     f"stops a leader that has not renewed its key; raise ttl or lower retry_timeout")
         return None
 
+    @staticmethod
+    def sql_command(sql: str) -> list[str]:
+        """psql on the node's own socket as the superuser: unaligned, tuples only, stop at an error."""
+        return ["psql", "-X", "-q", "-t", "-A", "-U", "postgres", "-h", "/run/postgresql",
+                "-v", "ON_ERROR_STOP=1", "-c", sql]
+
     def start_stage(self, stack: StackView, member: Member) -> int:
         """The first node (AZ a) must win Patroni's bootstrap race to be the primary, as the
         environment declares: the others start once it holds the cluster's initialize key in etcd

@@ -210,11 +210,8 @@ def target(args: argparse.Namespace, client: docker.DockerClient) -> Iterator[tu
     elif args.run_id:
         yield Stack.attach(args.run_id, progress=QUIET).lb_url, args.run_id
     else:
-        stack = Stack(load(args.env), progress=QUIET).up()
-        try:
+        with Stack(load(args.env), progress=QUIET).owned() as stack:
             yield stack.lb_url, stack.run_id
-        finally:
-            stack.down()
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:

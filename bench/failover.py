@@ -46,14 +46,11 @@ def main() -> None:
     parser.add_argument("--env", type=Path, default=ROOT / "environments" / "default.yaml")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    stack = Stack(load(args.env), progress=lambda message: None).up()
-    try:
+    with Stack(load(args.env), progress=lambda message: None).owned() as stack:
         figures = []
         for run in range(1, args.runs + 1):
             print(f"run {run}: power off the primary's AZ")
             figures.append(one_run(stack))
-    finally:
-        stack.down()
     failover = [f[0] for f in figures]
     print(f"failover_time   median {statistics.median(failover):5.1f} s  (min {min(failover):.1f}, "
           f"max {max(failover):.1f}; target: median <= 15 s, RDS Multi-AZ 60-120 s)")

@@ -24,6 +24,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from pytest_azchaos import Stack, load
@@ -121,7 +122,8 @@ def main() -> None:
     parser.add_argument("--az", default="c", help="the AZ to lose (a holds the DB primary at start)")
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
-    stack = Stack(load(args.env), progress=lambda message: None).up()
+    owner = ExitStack()  # the stack goes at the end, or with this process if it is killed
+    stack = owner.enter_context(Stack(load(args.env), progress=lambda message: None).owned())
     figures: dict[str, list[tuple[float, float, float, float | None]]] = {}
     try:
         count = len(stack.members(az=args.az))
@@ -135,7 +137,7 @@ def main() -> None:
                       f"healthy {healthy:5.1f} s after heal", flush=True)
                 figures.setdefault(mode, []).append(row)
     finally:
-        stack.down()
+        owner.close()
     print(f"{'mode':8} {'in effect':>10} {'docker CLI':>11} {'ratio':>6} {'processes gone':>15} "
           f"{'healthy after heal':>19}   (medians)")
     for mode, rows in figures.items():

@@ -27,6 +27,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from pytest_azchaos import Experiment, Stack, load
@@ -197,7 +198,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--az", action="append", help="AZs to hit (default: every AZ; partition: the primary's)")
     args = parser.parse_args()
-    stack = Stack(load(args.env), progress=lambda message: None).up()
+    owner = ExitStack()  # the stack goes at the end, or with this process if it is killed
+    stack = owner.enter_context(Stack(load(args.env), progress=lambda message: None).owned())
     figures: dict[str, list[float]] = {}
     try:
         for run in range(1, args.runs + 1):
@@ -207,7 +209,7 @@ def main() -> None:
                 for name, value in SCENARIOS[args.scenario](stack, az).items():
                     figures.setdefault(name, []).append(value)
     finally:
-        stack.down()
+        owner.close()
     for name, values in figures.items():
         print(f"{name:22} median {statistics.median(values):7.2f}  min {min(values):7.2f}  max {max(values):7.2f}"
               f"  (n={len(values)})")

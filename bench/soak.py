@@ -144,11 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.run_id:
         soak(Stack.attach(args.run_id, progress=QUIET), args, client)
     else:
-        stack = Stack(load(args.env), progress=QUIET).up()
-        try:
+        with Stack(load(args.env), progress=QUIET).owned() as stack:
             soak(stack, args, client)
-        finally:
-            stack.down()
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import ConfigError, StackError
-from . import topology
+from . import reaper, topology
 from .backend import Backend, ContainerSpec, DockerBackend
 from .images import ImageSet
 from .model import (
@@ -206,6 +207,25 @@ class Stack:
         return found
 
     # -- lifecycle -----------------------------------------------------------
+
+    @contextmanager
+    def owned(self) -> Iterator[Stack]:
+        """Start this stack and remove it at the end, guarded as the plugin guards its stacks: runs of
+        dead owners are swept first, and a reaper removes this one if the process is killed (SIGTERM
+        skips ``finally``). For scripts that start a stack of their own, like the benchmarks."""
+        guard = None
+        if isinstance(self.backend, DockerBackend):
+            reaper.sweep(self.backend, self.progress)
+            guard = reaper.spawn(self.run_id)
+        try:
+            yield self.up()
+        finally:
+            try:
+                self.down()
+            finally:  # only once the stack is gone: if this process is killed while removing, the reaper finishes
+                if guard is not None:
+                    guard.kill()
+                    guard.wait()
 
     def up(self, *, timeout_s: float = 240) -> Stack:
         """Build missing images, start every member and wait until the stack is ready."""

@@ -125,3 +125,22 @@ def test_a_second_ctrl_c_while_removing_leaves_nothing(
     while _objects_of(docker_client, run_id) and time.monotonic() < deadline:
         time.sleep(1)
     assert _objects_of(docker_client, run_id) == set(), output
+
+
+def test_a_script_killed_with_sigterm_leaves_nothing_behind(docker_client: docker.DockerClient) -> None:
+    """Stack.owned(), as the benchmarks use it: SIGTERM skips their ``finally``, the reaper does not."""
+    script = ("import sys, time\nfrom pytest_azchaos import Stack, load\n"
+              f"with Stack(load({str(ROOT / 'environments' / 'minimal.yaml')!r})).owned() as stack:\n"
+              "    print('UP', stack.run_id, flush=True)\n    time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    run_id = next((line.split()[1] for line in proc.stdout if line.startswith("UP")), None)
+    assert run_id, f"the stack did not come up (exit {proc.wait()})"
+    assert _objects_of(docker_client, run_id), "the run started nothing"
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while (left := _objects_of(docker_client, run_id)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not left, f"{len(left)} object(s) of the killed script are still there after 60 s: {sorted(left)}"

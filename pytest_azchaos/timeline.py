@@ -59,8 +59,10 @@ class Timeline:
 
     @property
     def events(self) -> list[Event]:
+        """Every event in time order (some are recorded after the fact: a heal when it is done,
+        a change the watch saw when its look ended)."""
         with self._lock:
-            return list(self._events)
+            return sorted(self._events, key=lambda e: e.mono)
 
     def first(self, kind: str) -> Event | None:
         """Return the first event of ``kind``, if any."""

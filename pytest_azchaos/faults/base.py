@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -179,12 +180,15 @@ class Nemesis:
                 self.active.remove(active)
         if active._timer is not None and active._timer is not threading.current_thread():
             active._timer.cancel()
+        # Stamped when healing begins, as an injection is: its effect (containers started, links
+        # restored) begins then, while heal() may go on waiting for the healed members to be ready.
+        began = time.monotonic()
         try:
             active.injected.heal(self.stack)
         except Exception as exc:
             raise FaultError(f"healing {active.fault.subject} failed: {exc}") from exc
         finally:
-            event = self.timeline.record(HEAL, active.fault.subject)
+            event = self.timeline.record(HEAL, active.fault.subject, at=began)
             active._done.set()
             if self.observer:
                 self.observer("heal", active.fault, event)

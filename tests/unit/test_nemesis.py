@@ -53,6 +53,27 @@ def test_heal_records_and_twice_is_a_no_op() -> None:
     assert nemesis.active == [] and active.healed
 
 
+def test_a_heal_is_stamped_when_it_begins_and_events_read_in_time_order() -> None:
+    """A heal may wait for the healed members to be ready; its effect began before that, and what
+    the watch saw meanwhile (a replica back) must not read as before the heal."""
+    import time
+
+    class SlowHeal(FakeFault):
+        def heal(self, stack: Any) -> None:
+            time.sleep(0.3)
+            self.timeline.record("target", "app-a-1", "healthy")  # seen while healing
+
+    nemesis = Nemesis(STACK, Timeline())
+    fault = SlowHeal("f1", [])
+    fault.timeline = nemesis.timeline  # type: ignore[attr-defined]
+    active = nemesis.inject(fault)
+    began = time.monotonic()
+    active.heal()
+    heal = nemesis.timeline.first("heal")
+    assert heal is not None and heal.mono - began < 0.2
+    assert [e.kind for e in nemesis.timeline.events] == ["inject", "heal", "target"]
+
+
 def test_leaving_the_with_block_heals() -> None:
     calls: list[str] = []
     nemesis = Nemesis(STACK, Timeline())

@@ -7,8 +7,18 @@ set -euo pipefail
 log() { printf 'azchaos-setup: %s\n' "$*" >&2; }
 
 engine_answers() { docker info >/dev/null 2>&1; }
+# dockerd 20.10 (Debian 12's docker.io) can deadlock in its networking after many containers:
+# `docker info` still answers, while every network call (and so every stack start) hangs.
+network_answers() { timeout "${AZCHAOS_ENGINE_TIMEOUT_S:-30}" docker network ls >/dev/null 2>&1; }
 
 if command -v docker >/dev/null 2>&1 && engine_answers; then
+    if ! network_answers; then
+        log "error: the Docker engine answers, but its network API did not within ${AZCHAOS_ENGINE_TIMEOUT_S:-30} s:"
+        log "dockerd's networking is stuck (a deadlock seen with docker.io 20.10 after many containers)."
+        log "hint: restart dockerd ('systemctl restart docker', or as root 'pkill dockerd' and run this"
+        log "script again), then remove what was left with 'azchaos down --all'."
+        exit 1
+    fi
     log "Docker engine already answers; nothing to do"
     exit 0
 fi

@@ -48,7 +48,9 @@ def candidates(stack: Stack) -> list[Fault]:
     found += [InstanceFault(m.alias, action) for m in stack.members(role="app") for action in ("kill", "pause")]
     if stack.has_primaries():
         found.append(InstanceFault(PRIMARY, "kill"))
-    for link in (k for k in stack.links() if k.az != REGIONAL):  # client links carry only a test's own calls
+    # The paths of the app's requests: not the client links (they carry only a test's own calls),
+    # nor the DB's replication links (a fault on those is a test's choice, as in examples/scenarios).
+    for link in (k for k in stack.links() if k.az != REGIONAL and "/repl->" not in k.name):
         found.append(LinkToxic(link.name, "latency", (("jitter", 50), ("latency", 200))))
         found.append(LinkToxic(link.name, "reset_peer", (("timeout", 0),), toxicity=0.5))
     return found

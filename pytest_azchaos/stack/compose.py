@@ -32,7 +32,7 @@ def export(stack: Stack, refs: dict[tuple[str, str], str]) -> str:
             "hostname": member.alias,
             "labels": {"azchaos.az": member.az, "azchaos.role": member.role, "azchaos.service": member.service},
             "environment": _environment(stack, member),
-            "networks": _networks(member),
+            "networks": _networks(stack, member),
             "ports": [f"127.0.0.1::{port}" for port in role.ports(stack, member)],
             "healthcheck": {"test": ["CMD-SHELL", role.probe(stack, member)], "interval": "1s", "timeout": "2s",
                             "retries": 120},
@@ -65,8 +65,8 @@ def _environment(stack: Stack, member: Member) -> dict[str, str]:
     return env
 
 
-def _networks(member: Member) -> dict[str, Any]:
+def _networks(stack: Stack, member: Member) -> dict[str, Any]:
     networks: dict[str, Any] = {"region": {"aliases": [member.alias]}}
     if member.az != REGIONAL:
-        networks[member.az] = {"aliases": [member.alias]}
+        networks[member.az] = {"aliases": [member.alias, *stack.az_aliases(member)]}
     return networks

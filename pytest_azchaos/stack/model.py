@@ -149,6 +149,9 @@ class Link:
     proxy: str  # alias of the proxy's container
     listen: int
     upstream: str
+    #: a name the proxy also answers to on its AZ's network, so that a peer that names the upstream
+    #: by it (a DB node streaming from the leader) goes through the proxy of its own AZ
+    alias: str = ""
 
     @property
     def proxy_name(self) -> str:
@@ -158,7 +161,7 @@ class Link:
     @property
     def address(self) -> str:
         """Where clients connect to go through the link."""
-        return f"{self.proxy}:{self.listen}"
+        return f"{self.alias or self.proxy}:{self.listen}"
 
 
 class StackView(Protocol):

@@ -129,6 +129,11 @@ class Stack:
         """Every network path a fault can degrade (``a/app->db``...), in a stable order."""
         return [link for role, group in self._by_role().items() for link in ROLES[role].links(self, group)]
 
+    def az_aliases(self, member: Member) -> list[str]:
+        """The names ``member`` answers to on its AZ's network only, besides its own: those of the
+        links it proxies (:attr:`Link.alias`)."""
+        return list(dict.fromkeys(k.alias for k in ROLES[member.role].links(self, [member]) if k.alias))
+
     def primaries(self) -> list[Member]:
         """The members that lead now, e.g. the Patroni leader (the target ``db-primary``)."""
         return [m for role, group in self._by_role().items() for m in ROLES[role].primaries(self, group)]
@@ -297,7 +302,7 @@ class Stack:
         role = ROLES[member.role]
         networks: list[tuple[str, Sequence[str]]] = [(self.network(REGIONAL), [member.alias])]
         if member.az != REGIONAL:
-            networks.insert(0, (self.network(member.az), [member.alias]))
+            networks.insert(0, (self.network(member.az), [member.alias, *self.az_aliases(member)]))
         env = {"AZCHAOS_AZ": member.az, "AZCHAOS_REPLICA": member.alias, "PORT": str(member.port)}
         env.update(role.environment(self, member))
         env.update(dict(spec.environment))

@@ -71,6 +71,28 @@ def test_cut_link_refuses_and_heals(stack: Stack, azchaos: Experiment) -> None:
         time.sleep(0.2)
 
 
+def test_a_standby_streams_through_the_replication_link_of_its_az(stack: Stack, azchaos: Experiment) -> None:
+    """The standby names the leader by the alias of its AZ's replication link (the leader's Patroni
+    connect_address), so a toxic on that link reaches replication: with 400 ms on it, a commit,
+    which waits until the synchronous standby has flushed its WAL, takes at least 400 ms."""
+    import psycopg
+
+    primary, standby = primary_and_standby(stack)
+    link = next(k for k in stack.links() if k.name == f"{standby.az}/repl->{primary.alias}")
+    code, sender = stack.sql(standby, "SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver")
+    assert (code, sender.strip()) == (0, link.address)  # repl-db-a-1:15433, the proxy of its own AZ
+    with psycopg.connect(stack.db_dsn(), autocommit=True) as conn:
+
+        def commit() -> float:
+            started = time.monotonic()
+            conn.execute("INSERT INTO fencing (side) VALUES ('replication link')")
+            return time.monotonic() - started
+
+        with azchaos.toxic(link.name, "latency", latency=400):
+            slowed = [commit() for _ in range(3)]
+    assert min(slowed) >= 0.4, f"commits did not wait for WAL through {link.name}: {slowed}"
+
+
 def test_freeze_hangs_instead_of_refusing(stack: Stack, azchaos: Experiment) -> None:
     url = app_direct(stack, "app-c-1") + "/healthz"
     with azchaos.outage("c", mode="freeze"):

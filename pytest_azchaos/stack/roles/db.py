@@ -66,7 +66,7 @@ def patroni_config(stack: StackView, member: Member) -> dict[str, Any]:
         },
         "postgresql": {
             "listen": f"0.0.0.0:{member.port}",
-            "connect_address": f"{member.alias}:{member.port}",
+            "connect_address": replication_address(stack, member),
             "data_dir": DATA_DIR,
             "bin_dir": "/usr/lib/postgresql/15/bin",
             "authentication": {
@@ -90,6 +90,18 @@ def patroni_config(stack: StackView, member: Member) -> dict[str, Any]:
                      "safety_margin": WATCHDOG_MARGIN_S},
         "tags": {"az": member.az},
     }
+
+
+def replication_address(stack: StackView, member: Member) -> str:
+    """Where the other nodes reach ``member`` to stream WAL from it, copy it or rewind against it
+    (Patroni's ``connect_address``): the alias of the replication links to it (``repl-db-a-1``),
+    which each node resolves to the proxy of its own AZ, so that faults on ``b/repl->db-a-1`` reach
+    the replication stream. Directly when some node's AZ has no such link (a region without
+    Toxiproxy): a node must never name an address it cannot resolve."""
+    links = [k for k in stack.links() if k.alias and k.upstream == f"{member.alias}:{member.port}"]
+    if links and {m.az for m in stack.members(role="db", service=member.service)} <= {k.az for k in links}:
+        return links[0].address  # the same alias and port in every AZ
+    return f"{member.alias}:{member.port}"
 
 
 class DbRole(Role):

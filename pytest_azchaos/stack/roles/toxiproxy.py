@@ -1,8 +1,9 @@
 """Toxiproxy, one per AZ, on the links that faults degrade, and one regional for the test's clients.
 
 Link names are stable: ``a/app->db`` and ``a/app->s3`` (the apps of AZ a to the
-DB and S3 endpoints), and ``a/lb->app-a-1`` (the load balancer to each app
-replica of AZ a). The regional Toxiproxy carries the links of clients on the host,
+DB and S3 endpoints), ``a/lb->app-a-1`` (the load balancer to each app replica of
+AZ a), and ``b/repl->db-a-1`` (the DB node of AZ b streaming WAL from db-a-1, when
+it leads). The regional Toxiproxy carries the links of clients on the host,
 ``region/client->lb``, ``region/client->s3`` and ``region/client->db``: their
 listening ports are published on 127.0.0.1 and offered as the endpoints ``client_lb``,
 ``client_s3`` and ``client_db``, so a boto3, psycopg or HTTP client in a test goes
@@ -19,6 +20,8 @@ from ..model import REGIONAL, Link, Member, StackView
 from .base import HTTP_200, Role, http_json
 
 DB_LISTEN, S3_LISTEN, APP_LISTEN = 15432, 19000, 18080
+#: the replication link to the n-th DB node listens on REPL_LISTEN + n, in every AZ
+REPL_LISTEN = 15433
 #: the listening ports of the client links: client->lb, client->s3, client->db
 CLIENT_LISTEN = {"lb": 28080, "s3": 29000, "db": 25432}
 
@@ -27,7 +30,8 @@ def links(stack: StackView, proxies: list[Member]) -> list[Link]:
     """Return the links of ``proxies``, in a stable order."""
     found: list[Link] = []
     for proxy in proxies:
-        found += client_links(stack, proxy) if proxy.az == REGIONAL else app_links(stack, proxy)
+        found += client_links(stack, proxy) if proxy.az == REGIONAL else app_links(stack, proxy) + repl_links(
+            stack, proxy)
     return found
 
 
@@ -49,6 +53,23 @@ def app_links(stack: StackView, proxy: Member) -> list[Link]:
         found.append(Link(f"{proxy.az}/lb->{member.alias}", proxy.az, proxy.alias, APP_LISTEN + i,
                           f"{member.alias}:{member.port}"))
     return found
+
+
+def repl_links(stack: StackView, proxy: Member) -> list[Link]:
+    """The replication links of ``proxy``'s AZ, where a DB node runs: one to each DB node.
+
+    A standby streams from the leader's Patroni ``connect_address``, which is the alias of the
+    link to the leader (``repl-db-a-1``). Every AZ's proxy answers to that alias on its own AZ's
+    network, so each standby resolves it to the proxy of its own AZ: a toxic on ``b/repl->db-a-1``
+    delays or breaks what AZ b's node receives from db-a-1, as an inter-AZ link would. The aliases
+    live on AZ networks only, so a partition cuts the path where it cuts the direct one: the proxy
+    reaches the leader over the regional network, which the cut-off AZ's members have left.
+    """
+    nodes = stack.members(role="db")
+    if not any(m.az == proxy.az for m in nodes):
+        return []
+    return [Link(f"{proxy.az}/repl->{node.alias}", proxy.az, proxy.alias, REPL_LISTEN + i,
+                 f"{node.alias}:{node.port}", alias=f"repl-{node.alias}") for i, node in enumerate(nodes)]
 
 
 def client_links(stack: StackView, proxy: Member) -> list[Link]:

@@ -2,7 +2,7 @@
 measurements the engine does not make yet (see docs/scenarios.md).
 
 - ``figures``: put a measured figure into the SLO summary like an SLO, and fail on a broken one;
-- ``ReplicaLag``: a fault that makes the DB standbys lag (stale reads on the reader endpoint);
+- ``read_after_write``: a workload kind that reads each row back right after writing it;
 - ``OldPrimaryProbe``: a client inside the cut-off AZ writing to the old primary (fencing).
 
 Capacity restoration (Auto Scaling) was one of them; it is the ``capacity_restored`` SLO now.
@@ -11,18 +11,16 @@ Capacity restoration (Auto Scaling) was one of them; it is the ``capacity_restor
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
-from pytest_azchaos import Call, ConfigError, Experiment, FaultError, SLOResult, Stack
+from pytest_azchaos import Call, Experiment, SLOResult, Stack
 from pytest_azchaos.checks import percentile
 from pytest_azchaos.history import FAILED, OK, READ, UNKNOWN, WRITE, History, Operation
 
@@ -33,10 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("azchaos_env"):
         config.option.azchaos_env = "default"
     config.addinivalue_line("markers", "autoscaling: needs examples/scenarios/autoscaling.yaml (replace_after)")
-
-
-def pytest_azchaos_add_fault_types(registry: Any) -> None:
-    registry.add("replica-lag", ReplicaLag)  # azchaos.fault("replica-lag", delay_ms=500)
+    config.addinivalue_line("markers", "db_cluster: needs examples/scenarios/db-cluster.yaml (three DB nodes)")
 
 
 @pytest.fixture
@@ -94,62 +89,6 @@ def latency(history: History, kind: str, q: float) -> float:
 
 def digest(value: str | None) -> str | None:
     return None if value is None else hashlib.sha256(value.encode()).hexdigest()
-
-
-# --- a lagging replica -------------------------------------------------------------------------------
-
-
-PATCH_CONFIG = """
-import json, sys, urllib.request
-body = json.dumps({"postgresql": {"parameters": {"recovery_min_apply_delay": json.loads(sys.argv[1])}}})
-request = urllib.request.Request("http://127.0.0.1:8008/config", data=body.encode(), method="PATCH",
-                                 headers={"Content-Type": "application/json"})
-urllib.request.urlopen(request, timeout=5).read()
-"""
-
-
-@dataclass(frozen=True)
-class ReplicaLag:
-    """Every DB standby applies the WAL ``delay_ms`` late (PostgreSQL's recovery_min_apply_delay,
-    set through Patroni's dynamic configuration): writes are still acknowledged at once (the
-    standby has flushed them), but reads on a standby miss them for ``delay_ms``, like an RDS
-    read replica with replica lag. Example: ``azchaos.inject(ReplicaLag(500))``."""
-
-    delay_ms: int
-
-    @property
-    def subject(self) -> str:
-        return f"replica-lag({self.delay_ms}ms)"
-
-    def validate(self, stack: Stack) -> None:
-        if not stack.members(role="db"):
-            raise ConfigError(f"{self.subject}: the region has no db service (Patroni) to delay")
-        if self.delay_ms <= 0:
-            raise ConfigError(f"{self.subject}: delay_ms must be > 0, found {self.delay_ms}")
-
-    def inject(self, stack: Stack) -> None:
-        _apply_delay(stack, f"{self.delay_ms}ms", expect=str(self.delay_ms))
-
-    def heal(self, stack: Stack) -> None:
-        _apply_delay(stack, None, expect="0")
-
-
-def _apply_delay(stack: Stack, value: str | None, *, expect: str, timeout_s: float = 30) -> None:
-    """Set recovery_min_apply_delay through Patroni's API, then wait until every standby has it
-    (the primary ignores it: it applies no WAL)."""
-    nodes = [m for m in stack.members(role="db") if stack.is_running(m)]
-    code, out = stack.backend.exec(nodes[0].container, ["python3", "-c", PATCH_CONFIG, json.dumps(value)])
-    if code != 0:
-        raise FaultError(f"Patroni refused recovery_min_apply_delay={value} on {nodes[0].alias}: {out.strip()[-300:]}")
-    sql = ("SELECT pg_is_in_recovery()::text || ' ' || setting FROM pg_settings "
-           "WHERE name = 'recovery_min_apply_delay'")
-    deadline = time.monotonic() + timeout_s
-    while (seen := {node.alias: stack.sql(node, sql)[1].strip() for node in nodes}) and any(
-            state.startswith("true") and state != f"true {expect}" for state in seen.values()):
-        if time.monotonic() > deadline:
-            raise FaultError(f"recovery_min_apply_delay is not {expect} ms on every standby after {timeout_s:g} s: "
-                             f"{seen} (in recovery, delay in ms; Patroni applies its configuration every loop_wait)")
-        time.sleep(0.5)
 
 
 def read_after_write_kind(history: History, stack: Stack, *, reader: bool) -> Call:

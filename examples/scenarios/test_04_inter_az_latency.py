@@ -10,8 +10,10 @@ suffers is latency. What it measures, per percentile, for 20 s under item reads 
 - what synchronous replication costs writes: ``p50[write]`` and ``p99[write]`` against the
   same figures of reads (a write commits only once the standby in AZ b has flushed it).
 
-The replication stream itself crosses no Toxiproxy link in the default region, so this
-latency does not reach the synchronous commit (docs/scenarios.md: the engine change it needs).
+AZ c holds no DB node, so no replication crosses into it. The second test slows the link that
+does: 200 ms on the replication stream into the synchronous standby's AZ (``b/repl->db-a-1``).
+Every commit then waits for it, wherever the write entered (``p50[write]`` at least 200 ms),
+while reads, which the primary answers alone, stay fast (``p50[read]``).
 
 Negative twin (tests/integration/test_scenario_twins.py): with every AZ slow there is no fast
 majority, and ``p50`` breaks.
@@ -52,3 +54,21 @@ def test_latency_into_one_az_stays_within_budget_per_percentile(azchaos, figures
         ops = [op.latency for op in azchaos.history.operations if op.kind == kind and op.outcome == "ok"]
         figures(f"p50[{kind}]", percentile(ops, 50), 1.0, unit="s")
         figures(f"p99[{kind}]", percentile(ops, 99), 3.0, unit="s")
+
+
+SYNC_LAG_MS = 200
+
+
+@pytest.mark.slo(failed_requests=0, p50={"read": "150ms"})
+def test_latency_into_the_synchronous_standbys_az_slows_every_commit(azchaos, figures):
+    db = azchaos.stack.status()["roles"]["db"]
+    standby = next(node for node in db["nodes"] if node["role"] == "sync_standby")
+    link = f"{standby['az']}/repl->{db['leader']}"
+    with azchaos.traffic(rate_per_s=30, workload=example_app(reads=4, writes=3, object_puts=0, object_gets=0)):
+        azchaos.wait("2s")
+        with azchaos.toxic(link, "latency", latency=SYNC_LAG_MS):
+            slowed = len(azchaos.history.operations)
+            azchaos.wait("10s")
+    writes = [op.latency for op in azchaos.history.operations[slowed:] if op.kind == "write" and op.outcome == "ok"]
+    figures("p50[write]", percentile(writes, 50), SYNC_LAG_MS / 1000, f"each commit waits for the WAL through {link}",
+            at_least=True, unit="s")

@@ -11,10 +11,9 @@ demo: setup
 test: setup lint
 	$(PYTEST) tests -p no:cacheprovider -v -rfE --durations=10
 
-## examples: every seed scenario of examples/scenarios on the default region (8 on its DB cluster, 9 on its auto scaling region)
+## examples: every seed scenario of examples/scenarios on the default region (8 on its DB cluster, by its marker; 9 on its auto scaling region)
 examples: setup
-	$(PYTEST) examples/scenarios -p no:cacheprovider -v -m 'not autoscaling and not db_cluster' --azchaos-env=default --azchaos-report=azchaos-report/scenarios
-	$(PYTEST) examples/scenarios -p no:cacheprovider -v -m db_cluster --azchaos-env=examples/scenarios/db-cluster.yaml --azchaos-report=azchaos-report/db-cluster
+	$(PYTEST) examples/scenarios -p no:cacheprovider -v -m 'not autoscaling' --azchaos-env=default --azchaos-report=azchaos-report/scenarios
 	$(PYTEST) examples/scenarios -p no:cacheprovider -v -m autoscaling --azchaos-env=examples/scenarios/autoscaling.yaml --azchaos-report=azchaos-report/autoscaling
 
 setup:

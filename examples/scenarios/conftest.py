@@ -31,7 +31,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.getoption("azchaos_env"):
         config.option.azchaos_env = "default"
     config.addinivalue_line("markers", "autoscaling: needs examples/scenarios/autoscaling.yaml (replace_after)")
-    config.addinivalue_line("markers", "db_cluster: needs examples/scenarios/db-cluster.yaml (three DB nodes)")
 
 
 @pytest.fixture

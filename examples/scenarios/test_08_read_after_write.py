@@ -1,5 +1,5 @@
-"""Scenario 8: read-after-write on the reader endpoint, while a reader's replication lags (run with
-examples/scenarios/db-cluster.yaml).
+"""Scenario 8: read-after-write on the reader endpoint, while a reader's replication lags (on the
+region of examples/scenarios/db-cluster.yaml, which its marker starts).
 
 Rehearses the reader endpoint of an RDS Multi-AZ DB cluster: a writer and two readable standbys in
 other AZs. A commit waits for one standby (Patroni's synchronous standby); the other replicates
@@ -17,7 +17,7 @@ at once on a new connection. What it measures:
 - ``p50[write]``: the lagging reader does not slow commits, which wait only for the synchronous
   standby (were they to wait for it, each would take at least the link's 500 ms).
 
-    .venv/bin/pytest examples/scenarios/test_08_read_after_write.py --azchaos-env=examples/scenarios/db-cluster.yaml
+    .venv/bin/pytest examples/scenarios/test_08_read_after_write.py
 
 Negative twin (tests/integration/test_scenario_twins.py): the writer test reading from the
 reader endpoint instead breaks ``stale_reads``.
@@ -30,7 +30,7 @@ import pytest
 READ_FROM = "writer"  # where the read-your-writes test reads; the reader endpoint can be stale
 LAG_MS = 500
 
-pytestmark = pytest.mark.db_cluster
+pytestmark = pytest.mark.azchaos_env("db-cluster.yaml")  # three DB nodes; relative to this folder
 
 
 def lagging_link(stack):

@@ -87,8 +87,8 @@ def test_read_after_write_on_the_db_cluster(pytester: pytest.Pytester) -> None:
         test_s8=scenario("test_08_read_after_write.py"),
         test_twin_s8=scenario("test_08_read_after_write.py", ('READ_FROM = "writer"', 'READ_FROM = "reader"')),
     )
-    env = environment(pytester, "db-cluster", SCENARIOS / "db-cluster.yaml")
-    result = run(pytester, "-k", "not twin_s8 or writer", env)
+    environment(pytester, "db-cluster", SCENARIOS / "db-cluster.yaml")  # its marker names it beside the tests
+    result = run(pytester, "-k", "not twin_s8 or writer")
     result.assert_outcomes(passed=2, failed=1)
     broke(result, "test_reads_right_after_writes_are_never_stale_on_the_writer", "stale_reads")
     result.stdout.re_match_lines([r".*stale_reads = [1-9]\d* > 0 \(of \d+ reads of acknowledged writes\).*"])

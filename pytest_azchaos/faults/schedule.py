@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, FaultError, NotSteady
-from ..stack.model import REGIONAL
 from ..timeline import NEMESIS
 from ..units import parse_duration
 from .az import AZ_MODES, AzOutage
@@ -48,9 +47,7 @@ def candidates(stack: Stack) -> list[Fault]:
     found += [InstanceFault(m.alias, action) for m in stack.members(role="app") for action in ("kill", "pause")]
     if stack.has_primaries():
         found.append(InstanceFault(PRIMARY, "kill"))
-    # The paths of the app's requests: not the client links (they carry only a test's own calls),
-    # nor the DB's replication links (a fault on those is a test's choice, as in examples/scenarios).
-    for link in (k for k in stack.links() if k.az != REGIONAL and "/repl->" not in k.name):
+    for link in (k for k in stack.links() if k.nemesis):  # the paths of the app's requests
         found.append(LinkToxic(link.name, "latency", (("jitter", 50), ("latency", 200))))
         found.append(LinkToxic(link.name, "reset_peer", (("timeout", 0),), toxicity=0.5))
     return found

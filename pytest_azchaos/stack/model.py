@@ -152,6 +152,9 @@ class Link:
     #: a name the proxy also answers to on its AZ's network, so that a peer that names the upstream
     #: by it (a DB node streaming from the leader) goes through the proxy of its own AZ
     alias: str = ""
+    #: the random nemesis may degrade it: a path of the app's requests (not a test's own client
+    #: link, nor the DB's replication, which a test degrades on purpose)
+    nemesis: bool = True
 
     @property
     def proxy_name(self) -> str:

@@ -69,7 +69,8 @@ def repl_links(stack: StackView, proxy: Member) -> list[Link]:
     if not any(m.az == proxy.az for m in nodes):
         return []
     return [Link(f"{proxy.az}/repl->{node.alias}", proxy.az, proxy.alias, REPL_LISTEN + i,
-                 f"{node.alias}:{node.port}", alias=f"repl-{node.alias}") for i, node in enumerate(nodes)]
+                 f"{node.alias}:{node.port}", alias=f"repl-{node.alias}", nemesis=False)
+            for i, node in enumerate(nodes)]
 
 
 def client_links(stack: StackView, proxy: Member) -> list[Link]:
@@ -81,7 +82,7 @@ def client_links(stack: StackView, proxy: Member) -> list[Link]:
     endpoints = stack.members(role="db-endpoint")
     if endpoints:
         upstreams["db"] = f"{endpoints[0].alias}:{endpoints[0].port}"
-    return [Link(f"{REGIONAL}/client->{to}", REGIONAL, proxy.alias, CLIENT_LISTEN[to], upstream)
+    return [Link(f"{REGIONAL}/client->{to}", REGIONAL, proxy.alias, CLIENT_LISTEN[to], upstream, nemesis=False)
             for to, upstream in upstreams.items() if upstream]
 
 

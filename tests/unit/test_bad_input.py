@@ -41,6 +41,7 @@ BIG = GOOD.replace("[a, b, c]", "[a, b, c, d, e, f]").replace("replicas_per_az: 
     "slo:", "  worker:\n    role: app\n    image: example-app\n    replicas_per_az: 16\nslo:")
 
 DB = "  etcd:\n    role: etcd\n    image: etcd\n  db:\n    role: db\n    image: postgres-patroni\n"
+S3 = "  s3:\n    role: s3\n    image: minio\n    drives_per_node: 1\n"
 
 # (id, environment file, line of the error, words of the error)
 ENVIRONMENTS = [
@@ -63,6 +64,11 @@ ENVIRONMENTS = [
     ("slo not a mapping", GOOD.replace("slo:\n  failed_requests: 0\n", "slo: [p99]\n"), 11, "'slo' must be a mapping"),
     ("db renewal too slow for the watchdog", GOOD.replace("slo:", DB + "    retry_timeout: 11s\nslo:"), 17,
      "service 'db': loop_wait + retry_timeout (12 s) must stay 2 s under ttl - 8 s (12 s)"),
+    # MinIO itself would refuse to start ("parity 2 should be less than or equal to 1"), and the
+    # stack would wait for it until its start timed out.
+    ("s3 parity above half its drives", GOOD.replace("slo:", S3 + "    parity: 2\nslo:"), 15,
+     "service 's3': EC:2 needs at least 4 drives, and this service has 3 (drives_per_node x replicas x AZs); "
+     "MinIO allows parity up to 1 here"),
 ]
 
 
@@ -82,6 +88,18 @@ def test_db_timings_that_leave_the_watchdog_its_margin_load(tmp_path: Path) -> N
     path = tmp_path / "env.yaml"
     path.write_text(GOOD.replace("slo:", DB + "    ttl: 30s\n    retry_timeout: 11s\nslo:"))
     assert load(path).service("db").options["retry_timeout"] == 11
+
+
+def test_an_s3_service_without_parity_gets_minios_default_for_its_drives(tmp_path: Path) -> None:
+    from pytest_azchaos.stack.roles.s3 import quorum
+
+    path = tmp_path / "env.yaml"
+    path.write_text(GOOD.replace("slo:", S3 + "slo:"))  # 3 drives: MinIO's default is EC:1, not EC:2
+    arithmetic = quorum(load(path).service("s3"))
+    assert (arithmetic["parity"], arithmetic["read_quorum"], arithmetic["write_quorum"]) == (1, 2, 2)
+    assert arithmetic["survives_az_loss"] == {"read": True, "write": True}
+    path.write_text(GOOD.replace("slo:", S3.replace("drives_per_node: 1", "drives_per_node: 2") + "slo:"))
+    assert quorum(load(path).service("s3"))["parity"] == 3  # 6 drives, as in the default region
 
 
 def test_the_good_environment_of_the_table_loads(tmp_path: Path) -> None:

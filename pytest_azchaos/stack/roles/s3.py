@@ -6,6 +6,7 @@ With N drives and parity P, MinIO reads with N - P drives and writes with N - P
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -14,11 +15,16 @@ from ..model import Member, ServiceSpec, StackView
 from .base import HTTP_200, Look, Role, http_ok
 
 
+def default_parity(drives: int) -> int:
+    """MinIO's own default parity for an erasure set of ``drives`` (storageclass.DefaultParityBlocks)."""
+    return 0 if drives == 1 else 1 if drives <= 3 else 2 if drives <= 5 else 3 if drives <= 7 else 4
+
+
 def quorum(spec: ServiceSpec) -> dict[str, Any]:
     """Return the erasure-coding arithmetic of an s3 service: drives, parity, quorums, AZ-loss survival."""
     per_node = int(spec.options["drives_per_node"])
     drives = per_node * spec.replicas_per_az * len(spec.azs)
-    parity = int(spec.options["parity"] or (2 if drives <= 5 else 3 if drives <= 7 else 4))
+    parity = int(spec.options["parity"] or default_parity(drives))
     read = drives - parity
     write = read + 1 if parity * 2 == drives else read
     left = drives - per_node * spec.replicas_per_az
@@ -32,6 +38,17 @@ class S3Role(Role):
     order = 2
     options = {"drives_per_node": 2, "parity": None, "bucket": "azchaos"}
     limits = {"drives_per_node": 16, "parity": 16}
+
+    def check(self, spec: ServiceSpec, services: Sequence[ServiceSpec]) -> str | None:
+        """MinIO refuses to start (and the stack would wait for it in vain) with a parity above half
+        its drives: each object needs at least as many data shards as parity shards."""
+        drives = int(quorum(spec)["drives"])
+        parity = spec.options["parity"]
+        if parity and int(parity) > drives // 2:
+            return (f"parity: EC:{parity} needs at least {2 * int(parity)} drives, and this service has "
+                    f"{drives} (drives_per_node x replicas x AZs); MinIO allows parity up to {drives // 2} "
+                    f"here, or leave parity out for MinIO's default (EC:{default_parity(drives)})")
+        return None
 
     def command(self, stack: StackView, member: Member) -> list[str]:
         spec = stack.topology.service(member.service)

@@ -359,6 +359,11 @@ def _restored(service: str, points: list[tuple[float, int, int]], first: Event, 
     name = "capacity_restored"
     lost = next(((t, n, m) for t, n, m in points if t >= first.mono and n < m), None)
     if lost is None:
+        # The watch records changes only: while the fault still acts, "no loss seen" may just mean
+        # "not seen yet" (a loop that asks mid-fault would take it for restored capacity).
+        if not any(e.kind == HEAL and e.subject == first.subject and e.mono > first.mono for e in timeline.events):
+            return _unproven(name, limit, f"{first.subject} still acts and no {service} replica has been "
+                             "seen lost yet", unit="s")
         return SLOResult(name, 0.0, limit, True, f"{name} = 0 s: {service} kept all its replicas healthy "
                          f"through {first.kind} {first.subject}", "s")
     fault = _fault_before(timeline, lost[0]) or first

@@ -59,8 +59,23 @@ def test_too_slow_a_replacement_breaks_it_with_its_time() -> None:
 
 def test_no_capacity_lost_passes_with_0() -> None:
     result = capacity_restored(History(), timeline(
-        (0, "capacity", "app", "3/3 healthy"), (1, "inject", "latency(a/app->db)", ""), (9, "heal", "x", "")), 60)
+        (0, "capacity", "app", "3/3 healthy"), (1, "inject", "latency(a/app->db)", ""),
+        (9, "heal", "latency(a/app->db)", "")), 60)
     assert result.passed and result.value == 0 and "kept all its replicas healthy" in result.message
+
+
+def test_asked_while_the_fault_acts_before_a_loss_was_seen_nothing_is_proven() -> None:
+    """Not a vacuous pass: the watch records changes only, so a loop that asks right after the
+    outage began would otherwise read "kept all its replicas healthy" and heal at once."""
+    result = capacity_restored(History(), timeline(
+        (0, "capacity", "app", "3/3 healthy"), (1, "inject", FAULT, "")), 60)
+    assert not result.passed and math.isnan(result.value)
+    assert result.message == ("capacity_restored: outage(a, power) still acts and no app replica has been seen "
+                              "lost yet, so nothing was proven")
+    lost_and_back = capacity_restored(History(), timeline(
+        (0, "capacity", "app", "3/3 healthy"), (1, "inject", FAULT, ""), (2, "capacity", "app", "2/3 healthy"),
+        (9, "capacity", "app", "3/3 healthy")), 60)
+    assert lost_and_back.passed and lost_and_back.value == pytest.approx(8)
 
 
 def test_the_worst_service_counts() -> None:

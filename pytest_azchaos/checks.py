@@ -351,7 +351,9 @@ def capacity_restored(history: History, timeline: Timeline, limit: float) -> SLO
     if not series:
         return _unproven(name, limit, "the app's capacity was not watched (no app service?)", unit="s")
     results = [_restored(service, points, first, timeline, limit) for service, points in series.items()]
-    return max(results, key=lambda r: r.value)
+    # The worst service: a broken one (a proven value before an unproven NaN, which max() cannot
+    # order), then the slowest.
+    return max(results, key=lambda r: (not r.passed, not math.isnan(r.value), 0 if math.isnan(r.value) else r.value))
 
 
 def _restored(service: str, points: list[tuple[float, int, int]], first: Event, timeline: Timeline,

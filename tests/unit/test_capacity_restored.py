@@ -86,6 +86,13 @@ def test_the_worst_service_counts() -> None:
     assert not result.passed and "worker replicas" in result.message
 
 
+def test_a_service_not_seen_lost_yet_keeps_the_verdict_unproven_while_the_fault_acts() -> None:
+    result = capacity_restored(History(), timeline(
+        (0, "capacity", "app", "3/3 healthy"), (0, "capacity", "worker", "3/3 healthy"), (1, "inject", FAULT, ""),
+        (2, "capacity", "app", "2/3 healthy"), (6, "capacity", "app", "3/3 healthy")), 60)
+    assert not result.passed and "no worker replica has been seen lost yet" in result.message
+
+
 def test_without_a_fault_or_a_watched_app_nothing_is_proven() -> None:
     assert not capacity_restored(History(), timeline((0, "capacity", "app", "3/3 healthy")), 60).passed
     assert "no fault was injected" in capacity_restored(History(), timeline(), 60).message

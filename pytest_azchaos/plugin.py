@@ -82,7 +82,7 @@ class _EnvironmentStack:
             if self.config.getoption("azchaos_keep"):
                 if isinstance(stack.backend, DockerBackend):  # neither the reaper nor a later sweep removes it
                     stack.backend.mark_kept(stack.run_id)
-                self.progress(f"--azchaos-keep: stack {stack.run_id} left running at {stack.lb_url}; "
+                self.progress(f"--azchaos-keep: stack {stack.run_id} left running{stack.at()}; "
                               f"remove it with 'azchaos down --run-id {stack.run_id}'")
                 return
             removed = stack.down()

@@ -189,6 +189,14 @@ class Stack:
         """The load balancer's URL on 127.0.0.1."""
         return str(self.endpoint("lb"))
 
+    def at(self) -> str:
+        """Return " at <the LB's URL>" for messages, or "" for an environment without a load balancer
+        (an S3 or DB region of its own is a valid environment)."""
+        try:
+            return f" at {self.lb_url}"
+        except ConfigError:
+            return ""
+
     def db_dsn(self, *, reader: bool = False) -> str:
         """Return a PostgreSQL DSN of the DB endpoint on 127.0.0.1: the writer, or with ``reader`` the
         reader endpoint (any running node, possibly stale, like an RDS reader endpoint)."""
@@ -247,7 +255,7 @@ class Stack:
             self.progress(f"stack {self.run_id} did not start; removing what was created")
             self.down()
             raise
-        self.progress(f"stack {self.run_id} ready in {time.monotonic() - started:.1f} s at {self.lb_url}")
+        self.progress(f"stack {self.run_id} ready in {time.monotonic() - started:.1f} s{self.at()}")
         self.scaling = AutoScaling.start_for(self, refs)
         return self
 

@@ -69,6 +69,12 @@ ENVIRONMENTS = [
     ("s3 parity above half its drives", GOOD.replace("slo:", S3 + "    parity: 2\nslo:"), 15,
      "service 's3': EC:2 needs at least 4 drives, and this service has 3 (drives_per_node x replicas x AZs); "
      "MinIO allows parity up to 1 here"),
+    # 18 drives are two erasure sets of 9 for MinIO: parity is bounded by the set, not by all drives.
+    ("s3 parity above half its erasure set", GOOD.replace("slo:", S3.replace("drives_per_node: 1", "drives_per_node: 6")
+                                                         + "    parity: 5\nslo:"), 15,
+     "service 's3': EC:5 needs at least 10 drives, and this service has erasure sets of 9 (18 drives: "
+     "MinIO cuts more than 16 into equal sets); MinIO allows parity up to 4 here, or leave parity out "
+     "for MinIO's default (EC:4)"),
 ]
 
 
@@ -100,6 +106,26 @@ def test_an_s3_service_without_parity_gets_minios_default_for_its_drives(tmp_pat
     assert arithmetic["survives_az_loss"] == {"read": True, "write": True}
     path.write_text(GOOD.replace("slo:", S3.replace("drives_per_node: 1", "drives_per_node: 2") + "slo:"))
     assert quorum(load(path).service("s3"))["parity"] == 3  # 6 drives, as in the default region
+
+
+@pytest.mark.parametrize(("per_node", "sets", "size", "parity"), [(6, 2, 9, 4), (7, 3, 7, 3), (8, 2, 12, 4)])
+def test_more_than_16_drives_are_erasure_sets_that_each_survive_an_az_loss(
+        tmp_path: Path, per_node: int, sets: int, size: int, parity: int) -> None:
+    """MinIO cuts more than 16 drives into equal erasure sets of consecutive endpoints; each set must
+    have drives in every AZ, and its parity is MinIO's default for the set (EC:4 for all 21 drives
+    would be refused: "parity 4 should be less than or equal to 3")."""
+    from pytest_azchaos.stack.roles.s3 import drive_order, quorum
+
+    path = tmp_path / "env.yaml"
+    path.write_text(GOOD.replace("slo:", S3.replace("drives_per_node: 1", f"drives_per_node: {per_node}") + "slo:"))
+    spec = load(path).service("s3")
+    arithmetic = quorum(spec)
+    assert (arithmetic["erasure_sets"], arithmetic["set_drives"], arithmetic["parity"]) == (sets, size, parity)
+    assert arithmetic["survives_az_loss"] == {"read": True, "write": True}
+    order = drive_order(spec)
+    for start in range(0, len(order), size):  # every AZ holds a third of each set, give or take one drive
+        per_az = [sum(az == want for az, _, _ in order[start:start + size]) for want in "abc"]
+        assert max(per_az) - min(per_az) <= 1, per_az
 
 
 def test_the_good_environment_of_the_table_loads(tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """S3: MinIO in distributed mode, one node per AZ with several drives each, erasure-coded.
 
-With N drives and parity P, MinIO reads with N - P drives and writes with N - P
-(N - P + 1 when P = N / 2). Losing the AZ with the most drives must leave both.
+MinIO cuts the list of drives it is given into erasure sets of equal size, at most 16 drives
+each, and codes every object within one set. With S drives in a set and parity P, a set reads
+with S - P drives and writes with S - P (S - P + 1 when P = S / 2). Losing any one AZ must leave
+every set both.
 """
 
 from __future__ import annotations
@@ -14,22 +16,48 @@ import requests
 from ..model import Member, ServiceSpec, StackView
 from .base import HTTP_200, Look, Role, http_ok
 
+#: the erasure set sizes MinIO forms (cmd/endpoint-ellipses.go, setSizes)
+SET_SIZES = range(2, 17)
+
 
 def default_parity(drives: int) -> int:
     """MinIO's own default parity for an erasure set of ``drives`` (storageclass.DefaultParityBlocks)."""
     return 0 if drives == 1 else 1 if drives <= 3 else 2 if drives <= 5 else 3 if drives <= 7 else 4
 
 
+def set_size(drives: int) -> int:
+    """Return the drives per erasure set that MinIO makes of a plain list of ``drives`` endpoints: the
+    largest size from 2 to 16 that divides the count (commonSetDriveCount), so 6 drives are one set
+    and 18 are two sets of 9. The count is drives_per_node x replicas x AZs, each at most 16 (the
+    topology's limits), so one of them always divides it when there is more than one drive."""
+    return max((size for size in SET_SIZES if drives % size == 0), default=drives)
+
+
+def drive_order(spec: ServiceSpec) -> list[tuple[str, int, int]]:
+    """Return the drives as (AZ, replica, drive), in the order MinIO is given them: one drive of each
+    AZ in turn. MinIO makes its erasure sets of consecutive drives of that list, so each set gets
+    its drives from every AZ alike; node by node, a set of 7 of 21 drives would lie in one AZ."""
+    return [(az, replica, drive) for drive in range(1, int(spec.options["drives_per_node"]) + 1)
+            for replica in range(1, spec.replicas_per_az + 1) for az in spec.azs]
+
+
 def quorum(spec: ServiceSpec) -> dict[str, Any]:
-    """Return the erasure-coding arithmetic of an s3 service: drives, parity, quorums, AZ-loss survival."""
-    per_node = int(spec.options["drives_per_node"])
-    drives = per_node * spec.replicas_per_az * len(spec.azs)
-    parity = int(spec.options["parity"] or default_parity(drives))
-    read = drives - parity
-    write = read + 1 if parity * 2 == drives else read
-    left = drives - per_node * spec.replicas_per_az
-    return {"drives": drives, "parity": parity, "read_quorum": read, "write_quorum": write,
-            "survives_az_loss": {"read": left >= read, "write": left >= write}}
+    """Return the erasure-coding arithmetic of an s3 service: drives, erasure sets, parity and quorums
+    (per set), and whether every set keeps its read and write quorum when any one AZ is lost."""
+    order = drive_order(spec)
+    size = set_size(len(order))
+    sets = [order[start:start + size] for start in range(0, len(order), size)] if size else []
+    parity = int(spec.options["parity"] or default_parity(size))
+    read = size - parity
+    write = read + 1 if parity * 2 == size else read
+
+    def survives(need: int) -> bool:
+        return bool(sets) and all(sum(az != lost for az, _, _ in drives) >= need
+                                  for lost in spec.azs for drives in sets)
+
+    return {"drives": len(order), "erasure_sets": len(sets), "set_drives": size, "parity": parity,
+            "read_quorum": read, "write_quorum": write,
+            "survives_az_loss": {"read": survives(read), "write": survives(write)}}
 
 
 class S3Role(Role):
@@ -41,20 +69,23 @@ class S3Role(Role):
 
     def check(self, spec: ServiceSpec, services: Sequence[ServiceSpec]) -> str | None:
         """MinIO refuses to start (and the stack would wait for it in vain) with a parity above half
-        its drives: each object needs at least as many data shards as parity shards."""
-        drives = int(quorum(spec)["drives"])
+        the drives of an erasure set: each object needs at least as many data shards as parity shards."""
+        arithmetic = quorum(spec)
+        drives, size = int(arithmetic["drives"]), int(arithmetic["set_drives"])
         parity = spec.options["parity"]
-        if parity and int(parity) > drives // 2:
-            return (f"parity: EC:{parity} needs at least {2 * int(parity)} drives, and this service has "
-                    f"{drives} (drives_per_node x replicas x AZs); MinIO allows parity up to {drives // 2} "
-                    f"here, or leave parity out for MinIO's default (EC:{default_parity(drives)})")
+        if parity and int(parity) > size // 2:
+            has = (f"{drives} (drives_per_node x replicas x AZs)" if int(arithmetic["erasure_sets"]) == 1 else
+                   f"erasure sets of {size} ({drives} drives: MinIO cuts more than 16 into equal sets)")
+            return (f"parity: EC:{parity} needs at least {2 * int(parity)} drives, and this service has {has}; "
+                    f"MinIO allows parity up to {size // 2} here, or leave parity out for MinIO's "
+                    f"default (EC:{default_parity(size)})")
         return None
 
     def command(self, stack: StackView, member: Member) -> list[str]:
         spec = stack.topology.service(member.service)
-        drives = int(spec.options["drives_per_node"])
-        endpoints = [f"http://{m.alias}:{m.port}/data{d}" for m in stack.members(service=member.service)
-                     for d in range(1, drives + 1)]
+        alias = {(m.az, m.replica): m.alias for m in stack.members(service=member.service) if not m.replacement}
+        endpoints = [f"http://{alias[az, replica]}:{member.port}/data{drive}"
+                     for az, replica, drive in drive_order(spec)]
         return ["minio", "server", "--address", f":{member.port}", *endpoints]
 
     def environment(self, stack: StackView, member: Member) -> dict[str, str]:

@@ -66,6 +66,11 @@ def test_losing_an_az_keeps_every_set_readable_and_writable(stack: Stack) -> Non
     keys = [f"before-{n}" for n in range(24)]  # objects hash over both sets
     for key in keys:
         s3.put_object(Bucket=bucket, Key=key, Body=key.encode() * 100)  # type: ignore[attr-defined]
+    # An AZ lost at once after writes is a MinIO defect of its own, not fixed yet (docs/stack.md,
+    # "Not fixed yet: an AZ lost right after writes"): start from objects every drive holds.
+    deadline = time.monotonic() + 30
+    while not _on_every_drive(stack, bucket, keys) and time.monotonic() < deadline:
+        time.sleep(0.5)
     # A clean stop: the peers see the node's drives gone at once. What is tested is the layout of
     # the sets (with AZ a's drives gone, does each set keep its quorums?), not how fast MinIO
     # notices a node that vanished without a word (docs/stack.md, "S3: MinIO, erasure-coded across AZs").
@@ -95,3 +100,15 @@ def _eventually(operation: object, within_s: float = 60) -> bool:
             pass
         time.sleep(0.5)
     return False
+
+
+def _on_every_drive(stack: Stack, bucket: str, keys: list[str]) -> bool:
+    """Whether every drive of every node holds every key (an object is a folder on each drive)."""
+    drives = int(stack.topology.service("s3").options["drives_per_node"])
+    for member in stack.members(service="s3"):
+        _, out = stack.backend.exec(member.container, ["sh", "-c", " ; ".join(
+            f"ls /data{d}/{bucket}" for d in range(1, drives + 1))])
+        names = out.split()
+        if any(names.count(key) != drives for key in keys):
+            return False
+    return True

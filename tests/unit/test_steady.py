@@ -123,12 +123,45 @@ def test_drives_are_the_fewest_any_node_sees(monkeypatch: pytest.MonkeyPatch) ->
         return {"servers": [{"drives": drives}]}
 
     monkeypatch.setattr(s3, "admin_info", admin_info)
+    monkeypatch.setattr(s3, "set_drives_online", lambda stack, member: None)  # the official image
     stack = Stack(load(ROOT / "environments" / "default.yaml"), run_id="t", backend=FakeBackend())  # type: ignore[arg-type]
     members = stack.members(role="s3")
     assert ROLES["s3"].drives(stack, members) == (4, 6)
     assert ROLES["s3"].not_steady(stack, members) == ["s3: 4/6 drives online"]
     views["s3-c-1"] = 6
     assert ROLES["s3"].not_steady(stack, members) == []
+
+
+def test_drives_count_what_each_node_uses_not_only_what_admin_info_reports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Right after a start, every node's admin info says all drives "ok" while node a has not connected
+    node c's drives yet: objects written through node a would get no shard on them. Only the header
+    of our MinIO build shows it, and it counts."""
+    from pytest_azchaos.stack.roles import s3
+
+    in_use: dict[str, int | None] = {"s3-a-1": 4, "s3-b-1": 6, "s3-c-1": 6}
+    monkeypatch.setattr(s3, "admin_info", lambda stack, member: {"servers": [{"drives": [{"state": "ok"}] * 6}]})
+    monkeypatch.setattr(s3, "set_drives_online", lambda stack, member: in_use[member.alias])
+    stack = Stack(load(ROOT / "environments" / "default.yaml"), run_id="t", backend=FakeBackend())  # type: ignore[arg-type]
+    members = stack.members(role="s3")
+    assert ROLES["s3"].drives(stack, members) == (4, 6)
+    assert ROLES["s3"].not_steady(stack, members) == ["s3: 4/6 drives online"]
+    in_use["s3-a-1"] = None  # no header (the official image): admin info alone
+    assert ROLES["s3"].drives(stack, members) == (6, 6)
+
+
+def test_the_set_drives_header_is_read_and_its_absence_is_no_view(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_azchaos.stack.roles import s3
+
+    answers = [{"X-Azchaos-Set-Drives-Online": "5/6"}, {}, {"X-Azchaos-Set-Drives-Online": "junk"}]
+
+    class Answer:
+        def __init__(self, headers: dict[str, str]) -> None:
+            self.headers = headers
+
+    monkeypatch.setattr(s3.requests, "get", lambda url, timeout: Answer(answers.pop(0)))
+    stack = Stack(load(ROOT / "environments" / "default.yaml"), run_id="t", backend=FakeBackend())  # type: ignore[arg-type]
+    member = stack.members(role="s3")[0]
+    assert [s3.set_drives_online(stack, member) for _ in range(3)] == [5, None, None]
 
 
 class DyingBackend(FakeBackend):

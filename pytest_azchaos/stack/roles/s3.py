@@ -148,9 +148,12 @@ class S3Role(Role):
 
         Each node has its own view: a node that came back sees every drive at once, while its peers
         count its drives offline until they have reconnected to it (and a request sent to a peer is
-        served without them). The region is whole only when every node sees every drive. Its
-        Prometheus metrics would need no signature, but they are cached for several seconds and lag
-        the drives' real state.
+        served without them). The region is whole only when every node sees every drive. Admin info
+        reports each node's drives as that node sees them, so a node that has not connected a
+        peer's drives yet shows only in the header our MinIO build adds to its cluster check
+        (``set_drives_online``); the official image has no such header. Its Prometheus metrics
+        would need no signature, but they are cached for several seconds and lag the drives' real
+        state.
         """
         total = int(quorum(stack.topology.service(members[0].service))["drives"]) if members else 0
         views = []
@@ -160,7 +163,9 @@ class S3Role(Role):
             info = admin_info(stack, member)
             if info is not None:
                 states = [d.get("state") for srv in info.get("servers", []) for d in srv.get("drives", [])]
-                views.append(sum(state == "ok" for state in states))
+                reported = sum(state == "ok" for state in states)
+                in_use = set_drives_online(stack, member)
+                views.append(reported if in_use is None else min(reported, in_use))
         return min(views, default=0), total
 
     def looks(self, stack: StackView, members: list[Member]) -> list[Look]:
@@ -211,6 +216,21 @@ def ensure_bucket(stack: StackView, member: Member) -> bool:
         return True
     except (BotoCoreError, ClientError) as exc:
         return "BucketAlreadyOwnedByYou" in str(exc)
+
+
+#: set by environments/images/minio/set-drives-header.patch: "online/total", the node's own view
+SET_DRIVES_HEADER = "X-Azchaos-Set-Drives-Online"
+
+
+def set_drives_online(stack: StackView, member: Member) -> int | None:
+    """How many drives of its erasure sets ``member`` writes to and reads from now, by its own
+    account, or None where that is not known (MinIO without the header, or no answer)."""
+    try:
+        response = requests.get(stack.url(member, member.port, "/minio/health/cluster"), timeout=2)
+    except requests.RequestException:
+        return None
+    online, _, _ = response.headers.get(SET_DRIVES_HEADER, "").partition("/")
+    return int(online) if online.isdigit() else None
 
 
 def admin_info(stack: StackView, member: Member) -> dict[str, Any] | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -54,3 +55,19 @@ def stack() -> Iterator[Stack]:
     running = Stack(load(ROOT / "environments" / "default.yaml"), progress=lambda m: print(f"azchaos: {m}")).up()
     yield running
     running.down()
+
+
+@pytest.fixture
+def s3_client() -> Callable[[Stack, str], Any]:
+    """Make a boto3 client of one S3 node (that of AZ ``az``), as a test that loses another AZ needs:
+    the region's S3 endpoint would route around the loss itself. One attempt per call, short timeouts."""
+    import boto3
+    from botocore.config import Config
+
+    def make(stack: Stack, az: str) -> Any:
+        node = stack.members(service="s3", az=az)[0]
+        return boto3.client("s3", endpoint_url=stack.url(node, node.port), region_name="us-east-1",
+                            aws_access_key_id=stack.secret("s3_access_key"),
+                            aws_secret_access_key=stack.secret("s3_secret_key"),
+                            config=Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 1}))
+    return make

@@ -5,7 +5,8 @@ of 1 KiB to AZ b's node, kills AZ a's node ``--delay`` seconds after the last PU
 acknowledged, and reads every object from AZ b's node for ``--seconds``. Per run it prints the
 reads answered, how many took over 1 s (and until when), how many answered NoSuchKey for an
 object acknowledged before the loss, how many of the objects AZ b's drives held then, and
-whether every object reads back once AZ a is back. Asserts nothing.
+whether every object reads back once AZ a is back. A run with NoSuchKey keeps each node's MinIO
+log in ``--logs`` (bench-out/s3_az_loss), for the why. Asserts nothing.
 
     .venv/bin/python bench/s3_az_loss.py [--runs 5] [--objects 24] [--delay 0] [--seconds 20] [--drives 2]
 """
@@ -53,7 +54,7 @@ class Run:
     back_after_heal: bool | None = None  # None: not checked (nothing was missing)
 
 
-def one_run(env: Path, args: argparse.Namespace) -> Run:
+def one_run(env: Path, args: argparse.Namespace, number: int) -> Run:
     run = Run()
     with Stack(load(env), progress=QUIET).owned() as stack:
         node = stack.members(az="b")[0]
@@ -87,6 +88,7 @@ def one_run(env: Path, args: argparse.Namespace) -> Run:
                     run.slow_until_s = time.monotonic() - killed
         run.held_by_b = _held(stack, bucket, keys)
         if run.missing:
+            _keep_logs(stack, Path(args.logs) / f"run-{number}")
             stack.backend.start([m.container for m in lost])
             stack.forget_ports(lost)
             stack.wait_ready(lost, deadline=time.monotonic() + 120)
@@ -104,6 +106,13 @@ def _held(stack: Stack, bucket: str, keys: list[str]) -> int:
     return sum(names.count(key) == drives for key in keys)
 
 
+def _keep_logs(stack: Stack, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for member in stack.members(service="s3"):
+        (folder / f"{member.alias}.log").write_text(stack.backend.logs(member.container, tail=100_000))
+    print(f"  MinIO's logs of this run: {folder}", flush=True)
+
+
 def _reads(s3: object, bucket: str, key: str) -> bool:
     try:
         return bool(s3.get_object(Bucket=bucket, Key=key)["Body"].read())  # type: ignore[attr-defined]
@@ -118,13 +127,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0, help="seconds from the last PUT to the loss")
     parser.add_argument("--seconds", type=float, default=20, help="of reads after the loss")
     parser.add_argument("--drives", type=int, default=2, help="per node")
+    parser.add_argument("--logs", default="bench-out/s3_az_loss",
+                        help="folder for the MinIO logs of runs with NoSuchKey")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         env = Path(folder) / "s3-az-loss.yaml"
         env.write_text(ENVIRONMENT.format(drives=args.drives))
         runs = []
         for number in range(1, args.runs + 1):
-            run = one_run(env, args)
+            run = one_run(env, args, number)
             runs.append(run)
             healed = "" if run.back_after_heal is None else f", all read back once AZ a was back: {run.back_after_heal}"
             print(f"run {number}: {run.reads} reads, {run.slow} over {SLOW_S:g} s "

@@ -1,7 +1,8 @@
 """S3 right after an AZ loses power, for real: objects written the moment the region is ready, and an
 AZ lost at once after them, are all read back, and reads stop waiting for the lost node within
-seconds. Both failed with MinIO as upstream builds it (environments/images/minio: local-drive-id.patch,
-unreachable-peer.patch; docs/stack.md, "An AZ lost right after writes")."""
+seconds. Both failed with MinIO as upstream builds it (environments/images/minio:
+set-drives-header.patch and the readiness that reads it, unreachable-peer.patch; docs/stack.md,
+"An AZ lost right after writes")."""
 
 from __future__ import annotations
 

@@ -7,9 +7,14 @@ failed (a broken SLO, or "stack not steady" with its reason), and for each SLO
 its value's min / median / max over the runs (failover time, p99, failed and
 lost counts...). ``--host-load CORES`` keeps that many cores busy with a
 background load for the whole benchmark (a busy CI runner), and stops it at the
-end, or after ``--max-load-s``, whichever comes first.
+end, or after ``--max-load-s``, whichever comes first. ``--beside CMD`` runs a shell
+command again and again beside the runs, for as long (a package install, a build:
+the IO and CPU bursts of a real shared machine, which a spinning core does not
+give); how many times each finished is printed at the end.
 
     .venv/bin/python bench/repeat.py examples/scenarios -n 5 [--host-load 2] [--out bench-out] [-- -k power]
+    .venv/bin/python bench/repeat.py examples/scenarios/test_01_az_power_loss.py -n 20 \
+        --beside 'dpkg -i /tmp/debs/*.deb'
 
 Exit status 0 if every run passed, 1 otherwise.
 """
@@ -21,13 +26,14 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +100,38 @@ def host_load(cores: int, *, max_s: float) -> Iterator[None]:
             worker.join(timeout=5)
 
 
+@contextmanager
+def beside(commands: Sequence[str], out: Path, *, max_s: float) -> Iterator[list[Path]]:
+    """Run each shell command in a loop while the block runs, at most ``max_s``; yields their logs.
+
+    Each loop is a shell in its own process group, so that stopping it stops what the command
+    started too (dpkg, pip and their children). A loop appends "done <exit status>" to its log after
+    each round, which is how the summary counts the rounds.
+    """
+    loops: list[subprocess.Popen[bytes]] = []
+    logs = [out / f"beside-{number}.log" for number in range(1, len(commands) + 1)]
+    try:
+        for command, log in zip(commands, logs, strict=True):
+            script = f'end=$(( $(date +%s) + {int(max_s)} )); while [ "$(date +%s)" -lt "$end" ]; ' \
+                     f'do ( {command} ); echo "done $?"; done'
+            with log.open("w") as sink:
+                loops.append(subprocess.Popen(["sh", "-c", script], stdout=sink, stderr=subprocess.STDOUT,
+                                              start_new_session=True))
+        yield logs
+    finally:
+        for loop in loops:
+            with suppress(ProcessLookupError):  # the loop ended by itself (max_s)
+                os.killpg(loop.pid, signal.SIGKILL)
+            loop.wait()
+
+
+def rounds(log: Path) -> tuple[int, int]:
+    """(rounds finished, rounds that failed) of one ``--beside`` loop, from its log."""
+    statuses = [line.split()[1] for line in log.read_text(errors="replace").splitlines()
+                if line.startswith("done ") and len(line.split()) == 2]
+    return len(statuses), sum(status != "0" for status in statuses)
+
+
 def one_run(number: int, scenario: str, out: Path, pytest_args: Sequence[str]) -> Run:
     folder = out / f"run-{number}"
     command = [sys.executable, "-m", "pytest", scenario, f"--azchaos-report={folder}", "-p", "no:cacheprovider",
@@ -143,7 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-n", "--runs", type=int, default=5, help="how many runs (default 5)")
     parser.add_argument("--host-load", type=int, default=0, metavar="CORES",
                         help="keep this many cores busy with a background load during the runs")
-    parser.add_argument("--max-load-s", type=float, default=3600, help="stop the host load after this long")
+    parser.add_argument("--beside", action="append", default=[], metavar="CMD",
+                        help="a shell command to run again and again beside the runs (repeatable)")
+    parser.add_argument("--max-load-s", type=float, default=3600,
+                        help="stop the host load and the --beside commands after this long")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "repeat",
                         help="folder for each run's log and azchaos report")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -155,13 +196,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("-n must be >= 1 and --host-load >= 0")
     args.out.mkdir(parents=True, exist_ok=True)
     runs = []
-    with host_load(args.host_load, max_s=args.max_load_s):
+    with host_load(args.host_load, max_s=args.max_load_s), \
+            beside(args.beside, args.out, max_s=args.max_load_s) as logs:
         for number in range(1, args.runs + 1):
             run = one_run(number, args.scenario, args.out, args.pytest_args)
             print(f"run {number}: {'PASS' if run.passed else 'FAIL'} in {run.seconds:.0f} s"
                   + "".join(f"\n  {_first_line(reason)}" for reason in run.reasons()), flush=True)
             runs.append(run)
     print(f"\n{args.scenario}: {args.runs} runs, host load {args.host_load} core(s); logs in {args.out}")
+    for command, log in zip(args.beside, logs, strict=True):
+        finished, failed = rounds(log)
+        print(f"beside: {command!r} finished {finished} time(s), {failed} with an error (log {log})")
     print("\n".join(summary(runs)))
     return 0 if all(run.passed for run in runs) else 1
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -61,3 +63,37 @@ def test_arguments_after_a_double_dash_go_to_pytest_as_they_are(tmp_path: Path) 
     argv = ["examples/scenarios", "-n", "1", "--out", str(tmp_path), "--", "-k", "frozen or partition"]
     assert repeat.main(argv) == 0
     assert seen == [["-k", "frozen or partition"]]
+
+
+def test_a_beside_command_runs_in_a_loop_and_is_stopped_with_what_it_started(tmp_path: Path) -> None:
+    repeat = load_repeat()
+    marker = tmp_path / "child.pid"
+    # Each round starts a sleeping child: stopping the loop must stop that child too.
+    command = f"sleep 30 & echo $! > {marker}; wait"
+    with repeat.beside(["true", command], tmp_path, max_s=60) as logs:
+        deadline = time.monotonic() + 10
+        while (repeat.rounds(logs[0])[0] < 3 or not marker.exists()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finished, failed = repeat.rounds(logs[0])
+    assert finished >= 3 and failed == 0
+    child = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the loop's child outlived the benchmark"
+
+
+def test_rounds_counts_the_failed_ones(tmp_path: Path) -> None:
+    repeat = load_repeat()
+    log = tmp_path / "beside-1.log"
+    log.write_text("unpacking...\ndone 0\nE: dpkg was interrupted\ndone 100\ndone 0\n")
+    assert repeat.rounds(log) == (3, 1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().split()[2] if Path(f"/proc/{pid}/stat").exists() else "X"
+    return state not in ("Z", "X")

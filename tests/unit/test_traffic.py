@@ -106,15 +106,18 @@ def test_server_errors_are_failed(server: str) -> None:
 def test_latency_is_measured_from_the_scheduled_time(server: str) -> None:
     ops = run(server, 0.3, rate_per_s=50, workload=[Request("read", "GET", "/slow/{n}")])
     assert ops[0].latency >= 0.3
-    assert ops[0].start - ops[0].scheduled < 0.05
-    assert ops[1].latency < 0.3
+    # Open loop: the next operation did not wait for the slow one. Said as an order of events, not
+    # as a time limit, so that it holds on a loaded host too (a limit of 50 ms failed at load 9.5).
+    assert ops[1].start < ops[0].end and ops[1].end < ops[0].end
 
 
 def test_a_stalled_server_does_not_hold_back_the_next_operations(server: str) -> None:
     """Open loop: while every answer takes 0.2 s, operations still start on schedule (new threads)."""
     ops = run(server, 0.3, rate_per_s=100, workload=[Request("read", "GET", "/stall")])
     assert len(ops) >= 25 and {op.outcome for op in ops} == {OK}
-    assert max(op.lag for op in ops) < 0.1, "no operation waited for an earlier one to finish"
+    # Many were in flight at once: none waited for an earlier one to finish. Counted from the
+    # operations' own start and end, not from a limit on their lag, which a loaded host can break.
+    assert _most_in_flight(ops) >= 10, "operations waited for earlier ones to finish"
     assert min(op.latency for op in ops) >= 0.2
 
 
@@ -280,3 +283,9 @@ def test_an_idempotent_request_is_resent_once_after_a_silent_close(method: str, 
         httpd.shutdown()
         httpd.server_close()
     assert ops[0].outcome == outcome  # a POST may have been processed: it is never resent
+
+
+def _most_in_flight(ops: list[Operation]) -> int:
+    """The most operations that were under way at the same moment."""
+    edges = sorted([(op.start, 1) for op in ops] + [(op.end, -1) for op in ops], key=lambda e: (e[0], e[1]))
+    return max(itertools.accumulate(step for _, step in edges))

@@ -20,6 +20,10 @@ from pytest_azchaos.stack import Stack
 from pytest_azchaos.topology import load
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # a burst of new connections on a loaded host: see tests/local_server.py
+
+
 class FakeBackend:
     def __init__(self):
         self.down = set()
@@ -58,7 +62,7 @@ class FakeStack(Stack):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = Server(("127.0.0.1", 0), Handler)
 
     def up(self, **kw):
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

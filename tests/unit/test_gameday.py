@@ -9,7 +9,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from pytest_azchaos.history import FAILED, OK, Operation
 from pytest_azchaos.resources import environment_file
 from pytest_azchaos.stack import Stack
 from pytest_azchaos.timeline import INJECT, SYNC, Timeline
+from tests.local_server import LocalServer
 
 
 class FakeBackend:
@@ -70,7 +71,7 @@ class FakeStack(Stack):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = LocalServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
@@ -187,23 +188,31 @@ def test_ctrl_c_in_the_middle_heals_everything_and_keeps_the_partial_result(tmp_
 
 
 def test_the_live_view_shows_every_fact(tmp_path: Path, stack: FakeStack) -> None:
-    day = GameDay(scenario(tmp_path, "- traffic: {rate: 100/s, for: 2s}\n- outage: {az: b, mode: freeze, "
-                                     "steady: false, for: 1s}\n"), stack)
+    day = GameDay(scenario(tmp_path, "- traffic: {rate: 100/s, for: 3s}\n- outage: {az: b, mode: freeze, "
+                                     "steady: false, for: 2s}\n"), stack)
     looks: list[str] = []
 
     def look() -> None:
-        time.sleep(1.0)
+        # Look once the outage is on and a second has passed, however late the day started: a fixed
+        # sleep of 1 s saw "0:00" on a loaded host (the day began after the sleep did).
+        deadline = time.monotonic() + 30
+        status = day.status()
+        while not (status.faults and status.elapsed_s >= 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+            status = day.status()
         console = Console(width=120, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
-        console.print(render(day.status(), title="t"))
+        console.print(render(status, title="t"))
         looks.append(console.export_text())
-        looks.append(plain(day.status()))
+        looks.append(plain(status))
+        looks.append(clock(status.elapsed_s))
 
     watcher = threading.Thread(target=look)
     watcher.start()
     result = day.run()
     watcher.join()
-    text, line = looks
-    for fact in ("elapsed", "0:01", "step", "2/2 outage(b, freeze) for 1 s", "faults", "rate", "target 100/s",
+    text, line, elapsed = looks
+    assert elapsed.startswith("0:0") and elapsed != "0:00", "looked a second in, while the outage was on"
+    for fact in ("elapsed", elapsed, "step", "2/2 outage(b, freeze) for 2 s", "faults", "rate", "target 100/s",
                  "errors", "p99", "DB leader", "sync standby"):
         assert fact in text, (fact, text)
     assert "faults: outage(b, freeze)" in line and "step 2/2" in line

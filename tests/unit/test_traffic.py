@@ -5,7 +5,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -24,6 +24,7 @@ from pytest_azchaos.traffic import (
     schedule,
     weighted_turns,
 )
+from tests.local_server import LocalServer
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -68,8 +69,7 @@ class Handler(BaseHTTPRequestHandler):
 def server() -> Iterator[str]:
     Handler.seen = []
     Handler.store = {}
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
+    httpd = LocalServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
@@ -274,7 +274,7 @@ class Hangup(BaseHTTPRequestHandler):
 @pytest.mark.parametrize(("method", "outcome"), [("GET", OK), ("POST", UNKNOWN)])
 def test_an_idempotent_request_is_resent_once_after_a_silent_close(method: str, outcome: str) -> None:
     Hangup.hung_up = False
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Hangup)
+    httpd = LocalServer(("127.0.0.1", 0), Hangup)
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         ops = run(f"http://127.0.0.1:{httpd.server_address[1]}", 0.05, rate_per_s=20,

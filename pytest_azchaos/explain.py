@@ -50,6 +50,14 @@ def state_at(events: Sequence[Event], t: float) -> tuple[str, ...]:
     return tuple(state)
 
 
+def began_while(op: Operation, injects: Sequence[Event]) -> tuple[str, ...]:
+    """The faults injected while ``op`` was under way: ("under way when outage(a, power) began",).
+
+    A request sent just before a fault and answered after it failed because of it; by its
+    scheduled time alone the timeline shows nothing wrong (a loaded host widens that moment)."""
+    return tuple(f"under way when {e.subject} began" for e in injects if op.scheduled < e.mono <= op.end)
+
+
 # An LB event sums the target's log lines of about a second from its time (the lb role's ErrorLogLook).
 LB_EVENT_S = 1.0
 
@@ -84,11 +92,13 @@ def causes(ops: Sequence[Operation], timeline: Timeline, *, at: str = "scheduled
     alone, from no named target."""
     events = timeline.events
     lb_events = [e for e in events if e.kind == LB]
+    injects = [e for e in events if e.kind == INJECT]
     groups: dict[tuple[str, str, tuple[str, ...]], list[Operation]] = {}
     for op in ops:
         got = what or (f"HTTP {op.status}" if op.status else (op.error or op.outcome))
         got += f" from {op.upstream}" if op.upstream else ""
-        state = state_at(events, getattr(op, at)) + lb_saw(op, lb_events)
+        state = state_at(events, getattr(op, at)) + (began_while(op, injects) if at == "scheduled" else ())
+        state += lb_saw(op, lb_events)
         groups.setdefault((op.kind, got, state), []).append(op)
     ranked = sorted(groups.items(), key=lambda item: -len(item[1]))
     if len(ranked) == 1 and all(s.startswith("during ") for s in ranked[0][0][2]) and " from " not in ranked[0][0][1]:

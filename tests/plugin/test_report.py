@@ -79,7 +79,10 @@ def test_report_json_validates_and_holds_each_chaos_test(ran: tuple[pytest.Pytes
     assert [f["subject"] for f in lost["faults"]] == ["outage(a, power)", "outage(b, power)"]
     assert all(f["end"] is not None for f in lost["faults"])  # healed at the end of the test
     assert lost["chart"]["origin"] == "first fault" and lost["chart"]["windows"][0]["t"] < 0
-    assert lost["errors"][0]["error"] == "HTTP 503" and lost["timings"]["first_error"] >= 0
+    # Not "first_error >= 0": a request sent just before the outage may fail by it on a loaded host.
+    when = lost["timings"]
+    assert lost["errors"][0]["error"] == "HTTP 503"
+    assert when["traffic_start"] < 0 <= when["last_error"] and when["first_error"] <= when["last_error"]
     assert data["environment"]["azs"] == ["a", "b"] and "lb" in data["environment"]["services"]
     assert [s["name"] for s in data["slos"]] == ["failed_requests", "p99", "failed_requests"]  # the flat list
 

@@ -54,6 +54,18 @@ def test_failed_requests_are_grouped_by_status_and_unhealthy_target() -> None:
         "outage(a, power))")
 
 
+def test_a_request_under_way_when_a_fault_began_is_put_down_to_it() -> None:
+    events = timeline((10.0, "inject", "outage(a, power)", ""), (14.5, "heal", "outage(a, power)", ""))
+    bad = [op(9.9, FAILED, status=503, latency_s=0.3), op(9.5, FAILED, status=503, latency_s=0.2)]
+    bad += [op(t, FAILED, status=503) for t in (10.5, 11.0)]
+    result = failed_requests(History(bad), events)
+    assert result.message.endswith(
+        "by cause: 2x read HTTP 503 during outage(a, power) (+0.5 s to +1.0 s after inject outage(a, power)); "
+        "1x read HTTP 503 with no fault or unhealthy part on the timeline (-0.5 s to -0.5 s after inject "
+        "outage(a, power)); 1x read HTTP 503 under way when outage(a, power) began (-0.1 s to -0.1 s after inject "
+        "outage(a, power))")
+
+
 def test_a_tight_p99_points_at_the_stress_window() -> None:
     events = timeline((20.0, "inject", "stress(all, cpu 90%)", ""), (25.0, "heal", "stress(all, cpu 90%)", ""))
     ops = [op(t, latency_s=0.01) for t in range(10, 20)] + [op(t, latency_s=0.9) for t in (21.0, 22.0, 23.0)]

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Callable, Generator, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from . import checks, hookspecs, readback
+from .checks import SLOResult
 from .errors import AzChaosError, ConfigError
 from .experiment import Experiment
 from .faults import Fault
@@ -326,12 +327,24 @@ _EXPERIMENT = pytest.StashKey[Experiment]()
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """After the test body: stop traffic, heal faults, then check the declared SLOs."""
+    """After the test body: stop traffic, heal faults, then check the declared SLOs.
+
+    A body that failed by itself (its own ``assert``, ``pytest.fail``, an error) still has its
+    traffic, faults and SLO verdicts in the reports, for that is the test people open them for;
+    its own error is what pytest reports. Ctrl-C and a skip only heal."""
     try:
         result = yield
-    finally:
+    except BaseException as exc:
         experiment = item.stash.get(_EXPERIMENT, None)
-        heal_errors = experiment.finish() if experiment is not None else []
+        if experiment is not None:
+            experiment.finish()
+            if isinstance(exc, (Exception, pytest.fail.Exception)):
+                item.config.hook.pytest_azchaos_experiment_finished(item=item, experiment=experiment)
+                with suppress(AzChaosError):  # the body's own error stands
+                    _evaluate_slos(item, experiment)
+        raise
+    experiment = item.stash.get(_EXPERIMENT, None)
+    heal_errors = experiment.finish() if experiment is not None else []
     if experiment is not None:
         item.config.hook.pytest_azchaos_experiment_finished(item=item, experiment=experiment)
         _check_slos(item, experiment)
@@ -341,6 +354,17 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 
 def _check_slos(item: pytest.Item, experiment: Experiment) -> None:
+    try:
+        results = _evaluate_slos(item, experiment)
+    except AzChaosError as exc:
+        pytest.fail(f"SLO: {exc}", pytrace=False)
+    broken = [r for r in results if not r.passed]
+    if broken:
+        pytest.fail("SLO broken:\n  " + "\n  ".join(r.message for r in broken), pytrace=False)
+
+
+def _evaluate_slos(item: pytest.Item, experiment: Experiment) -> list[SLOResult]:
+    """The declared SLOs' verdicts over the test's history, given to the reports; [] if none."""
     marker = item.get_closest_marker("slo")
     declared: dict[str, Any] = dict(marker.kwargs) if marker else {}
     configured: dict[str, Any] = item.config.stash.get(_SLOS, {})
@@ -348,12 +372,7 @@ def _check_slos(item: pytest.Item, experiment: Experiment) -> None:
     # A limit of None switches an SLO off for this test (e.g. a default of the environment).
     slos = {name: limit for name, limit in {**defaults, **declared}.items() if limit is not None}
     if not slos:
-        return
-    try:
-        results = experiment.evaluate(slos)
-    except AzChaosError as exc:
-        pytest.fail(f"SLO: {exc}", pytrace=False)
+        return []
+    results = experiment.evaluate(slos)
     item.config.hook.pytest_azchaos_slo_evaluated(item=item, results=results)
-    broken = [r for r in results if not r.passed]
-    if broken:
-        pytest.fail("SLO broken:\n  " + "\n  ".join(r.message for r in broken), pytrace=False)
+    return results

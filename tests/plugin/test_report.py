@@ -136,3 +136,34 @@ def test_runs_at_once_in_one_folder_each_keep_their_report(fake: pytest.Pytester
     index = (fake.path / "out" / "index.html").read_text()
     assert all(f"runs/{folder.name}/report.html" in index for folder in kept)
     assert report_schema.load(fake.path / "out" / "report.json")["summary"]["tests"] == 1  # the last one
+
+
+def test_a_test_that_fails_by_its_own_assert_keeps_its_traffic_faults_and_slos_in_the_report(
+        fake: pytest.Pytester) -> None:
+    fake.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.slo(failed_requests=0)
+        def test_own_check(azchaos):
+            with azchaos.traffic(rate_per_s=50):
+                azchaos.wait("200ms")
+                with azchaos.outage("a"):
+                    azchaos.wait("200ms")
+            assert False, "the app's own check failed"
+
+        def test_skipped_halfway(azchaos):
+            with azchaos.traffic(rate_per_s=50):
+                azchaos.wait("100ms")
+            pytest.skip("skipped halfway")
+        """
+    )
+    result = fake.runpytest_subprocess("-p", "no:cacheprovider", f"--azchaos-env={MINIMAL}", "--azchaos-report=out")
+    result.assert_outcomes(failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*AssertionError: the app's own check failed*"])  # its own error, not ours
+    result.stdout.no_fnmatch_line("*SLO broken*")
+    data = report_schema.load(fake.path / "out" / "report.json")
+    entry = next(t for t in data["tests"] if t["test"].endswith("::test_own_check"))
+    assert entry["verdict"] == "failed" and entry["timings"]["requests"] > 10
+    assert [f["subject"] for f in entry["faults"]] == ["outage(a, power)"] and entry["events"]
+    assert [(s["name"], s["verdict"]) for s in data["slos"]] == [("failed_requests", "pass")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -106,3 +107,31 @@ def test_the_lbs_upstream_header_is_kept_and_named(canned: tuple[str, list[bytes
     assert tried(bad.upstream, names) == "app-a-1 > app-b-1"
     assert tried("10.0.0.5:80 : 10.0.0.9:80", names) == "app-a-1 > 10.0.0.9:80"  # unknown stays an address
     assert tried("", names) is None and tried("-", names) is None
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> None:
+    """An LB reload closes idle kept-alive connections: the next request, a POST too, goes on a new one."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    closed = threading.Event()
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        for number in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                seen.append(conn.recv(65536))
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                if number == 0:
+                    conn.shutdown(socket.SHUT_RDWR)  # closes it while the client keeps it for later
+                    closed.set()
+                else:
+                    conn.recv(1)  # the client closes it at the end
+
+    threading.Thread(target=serve, daemon=True).start()
+    with Client(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout_s=2) as client:
+        assert client.send("POST", "/", b"one").status == 200
+        assert closed.wait(2)
+        time.sleep(0.05)  # the close reaches the client's socket
+        assert client.send("POST", "/", b"two").status == 200
+    listener.close()
+    assert [request.endswith(body) for request, body in zip(seen, (b"one", b"two"), strict=True)] == [True, True]

@@ -79,6 +79,8 @@ class Reporter:
             report.longrepr = f"{item.nodeid}: {error}"  # our own traceback would only hide the reason
         elif any(nodeid == item.nodeid and not r.passed for nodeid, r in self.rows):
             verdict["verdict"] = "slo_broken"
+        elif excinfo is not None:  # the test's own error (an assert of its body): its first line says why
+            verdict["reason"] = _first_line(excinfo.exconly())
         if item.nodeid in self.recorded or self._slos(item.nodeid) or verdict["verdict"] == "not_steady":
             item.user_properties.append(("azchaos.verdict", verdict["verdict"]))  # the teardown report carries it
         self.tests.append(verdict)
@@ -149,3 +151,8 @@ def _number(value: float) -> str:
     if math.isnan(value):
         return "nan"
     return f"{value:g}" if math.isinf(value) or value == int(value) else repr(round(value, 6))
+
+
+def _first_line(text: str, most: int = 300) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= most else line[:most - 3] + "..."

@@ -57,6 +57,8 @@ def _verdicts(tests: list[dict[str, Any]]) -> str:
 def _why(test: dict[str, Any]) -> str:
     if test["verdict"] == "not_steady":
         return f"stack not steady: {test.get('reason', '')}"
+    if test["verdict"] == "failed" and test.get("reason"):
+        return str(test["reason"])
     broken = [str(s["message"]) for s in test["slos"] if not s["passed"]]
     if broken:
         return broken[0] + (f" (and {len(broken) - 1} more)" if len(broken) > 1 else "")
@@ -75,6 +77,8 @@ def _test(number: int, test: dict[str, Any], drawing: str | None) -> str:
              f"<h2>{_badge(test['verdict'])} {escape(name)}</h2>"]
     if test["verdict"] == "not_steady":
         parts.append(f"<p class=fail>stack not steady: {escape(test.get('reason', ''))}</p>")
+    elif test["verdict"] == "failed" and test.get("reason"):
+        parts.append(f"<p class=fail>{escape(test['reason'])}</p>")
     parts.append(f"<div class=chart>{drawing}</div>" if drawing else "<p class='chart muted'>no traffic or events "
                                                                     "were recorded: no chart</p>")
     parts += [_slos(test["slos"]), _events(test["events"]), _errors(test["errors"]), _timings(test["timings"])]

@@ -17,7 +17,7 @@ import yaml
 
 from . import checks, hookspecs, readback
 from .checks import SLOResult
-from .errors import AzChaosError, ConfigError
+from .errors import AzChaosError, ConfigError, NotSteady
 from .experiment import Experiment
 from .faults import Fault
 from .faults.registry import FaultRegistry, default_registry
@@ -340,8 +340,9 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
             experiment.finish()
             if isinstance(exc, (Exception, pytest.fail.Exception)):
                 item.config.hook.pytest_azchaos_experiment_finished(item=item, experiment=experiment)
-                with suppress(AzChaosError):  # the body's own error stands
-                    _evaluate_slos(item, experiment)
+                if not isinstance(exc, NotSteady):  # a stack not steady proves nothing either way
+                    with suppress(AzChaosError):  # the body's own error stands
+                        _evaluate_slos(item, experiment)
         raise
     experiment = item.stash.get(_EXPERIMENT, None)
     heal_errors = experiment.finish() if experiment is not None else []

@@ -47,6 +47,7 @@ def test_a_fault_on_an_unsteady_stack_is_not_steady_not_an_slo_failure(fake: pyt
     assert test["reasons"] == ["fault outage(a, power) is still active", "app-a-1 is exited",
                                "app-a-2 is exited"]
     assert [e["kind"] for e in report["events"]] == ["inject", "heal"]  # outage(b) was never injected
+    assert report["slos"] == [] and test["timings"]["requests"] > 0  # its traffic shown, no SLO judged
 
 
 def test_a_broken_slo_keeps_exit_status_1_and_its_verdict(fake: pytest.Pytester) -> None:

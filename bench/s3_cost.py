@@ -8,6 +8,10 @@ to two MinIO containers of the same image started here: one drive, and six drive
 and the references is the price of distributing MinIO over three AZs. Asserts nothing.
 
     .venv/bin/python bench/s3_cost.py [--env environments/default.yaml | --run-id ID] [--requests 1000]
+    .venv/bin/python bench/s3_cost.py --run-id ID --variant GOGC=400 --variant GOGC=off,GOMEMLIMIT=1GiB
+
+Each ``--variant`` adds one more six-drive reference with those environment variables (e.g. Go's
+garbage collector settings), measured in the same run as the plain one.
 """
 
 from __future__ import annotations
@@ -67,14 +71,17 @@ def measure(label: str, client: docker.DockerClient, run_id: str, s3: dict[str, 
 
 
 @contextmanager
-def reference(client: docker.DockerClient, drives: int) -> Iterator[tuple[str, dict[str, str]]]:
-    """Start MinIO alone (the region's image) with ``drives`` drives on one node; yield (run id, endpoint)."""
+def reference(client: docker.DockerClient, drives: int,
+              extra: dict[str, str] | None = None) -> Iterator[tuple[str, dict[str, str]]]:
+    """Start MinIO alone (the region's image) with ``drives`` drives on one node and the
+    environment variables ``extra``; yield (run id, endpoint)."""
     image = ImageSet(ROOT / "environments" / "images", mode="auto", progress=print).ensure("minio")
     run_id = f"bench-{uuid.uuid4().hex[:8]}"
     paths = [f"/data{d}" for d in range(1, drives + 1)]
     env = {"MINIO_ROOT_USER": REFERENCE_KEY, "MINIO_ROOT_PASSWORD": REFERENCE_KEY, "MINIO_CI_CD": "on"}
     if drives > 1:
         env["MINIO_STORAGE_CLASS_STANDARD"] = f"EC:{drives // 2}"
+    env.update(extra or {})
     container = client.containers.run(
         image, ["minio", "server", *paths], detach=True, environment=env,
         ports={"9000/tcp": ("127.0.0.1", None)}, labels={LABEL_RUN: run_id, "azchaos.role": "bench-minio"},
@@ -121,7 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="start a stack of this environment (removed at the end)")
     where.add_argument("--run-id", help="measure a running stack (azchaos up) instead of starting one")
     parser.add_argument("--requests", type=int, default=1000, help="PUTs, then as many GETs, per target")
+    parser.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                        help="one more six-drive reference with these environment variables (repeatable)")
     args = parser.parse_args(argv)
+    variants = [_variant(parser, text) for text in args.variant]
     client = docker.from_env()
     print(f"{args.requests} requests of {SIZE // 1024} KiB per verb, {THREADS} client threads")
     with region(args) as (run_id, s3):
@@ -131,7 +141,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         with reference(client, drives) as (run_id, s3):
             measure(f"MinIO alone, {drives} drive{'s' * (drives > 1)}, one node", client, run_id, s3,
                     args.requests, lambda name: name == "minio")
+    for text, extra in zip(args.variant, variants, strict=True):
+        with reference(client, 6, extra) as (run_id, s3):
+            measure(f"6 drives, one node, {text}"[:34], client, run_id, s3, args.requests,
+                    lambda name: name == "minio")
     return 0
+
+
+def _variant(parser: argparse.ArgumentParser, text: str) -> dict[str, str]:
+    pairs = [part.partition("=") for part in text.split(",")]
+    if not all(key and sep for key, sep, _ in pairs):
+        parser.error(f"--variant {text!r}: expected KEY=VALUE[,KEY=VALUE], e.g. GOGC=400")
+    return {key: value for key, _, value in pairs}
 
 
 if __name__ == "__main__":

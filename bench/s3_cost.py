@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.requests, lambda name: name == "minio")
     for text, extra in zip(args.variant, variants, strict=True):
         with reference(client, 6, extra) as (run_id, s3):
-            measure(f"6 drives, one node, {text}"[:34], client, run_id, s3, args.requests,
+            measure(f"6 drives, one node, {text}", client, run_id, s3, args.requests,
                     lambda name: name == "minio")
     return 0
 

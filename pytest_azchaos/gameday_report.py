@@ -32,7 +32,10 @@ def write(result: GameDayResult, folder: str | Path, *, environment: dict[str, A
                        timeline=result.timeline, results=results)
     if result.aborted:
         entry["reason"] = result.aborted
-    data = report([entry], kind="gameday", title=result.scenario.name, environment=environment)
+    if environment is not None:
+        entry["run_id"] = environment["run_id"]
+    data = report([entry], kind="gameday", title=result.scenario.name,
+                  environments=[environment] if environment is not None else [])
     return Path(write_report(data, folder))
 
 

@@ -43,10 +43,11 @@ class Reporter:
         self.events: list[dict[str, Any]] = []  # every inject and heal of the run
         self.recorded: dict[str, dict[str, Any]] = {}  # test -> its entry without verdict and SLOs
         self.tests: list[dict[str, Any]] = []  # each test's verdict: passed, slo_broken, not_steady, failed
-        self.environment: dict[str, Any] | None = None
+        self.environments: dict[str, dict[str, Any]] = {}  # run id -> facts at start, in the order they started
+        self.ran_on: dict[str, str] = {}  # test -> run id of its stack
 
     def pytest_azchaos_stack_ready(self, stack: Stack) -> None:
-        self.environment = report_data.environment_facts(stack)
+        self.environments[stack.run_id] = report_data.environment_facts(stack)
 
     def pytest_azchaos_fault_injected(self, fault: Fault, event: Event) -> None:
         self.events.append(event.to_dict())
@@ -55,8 +56,10 @@ class Reporter:
         self.events.append(event.to_dict())
 
     def pytest_azchaos_experiment_finished(self, item: pytest.Item, experiment: Experiment) -> None:
-        if self.environment is None:  # attached to a running stack (--azchaos-reuse): no stack_ready
-            self.environment = report_data.environment_facts(experiment.stack)
+        run_id = experiment.stack.run_id
+        if run_id not in self.environments:  # attached to a running stack (--azchaos-reuse): no stack_ready
+            self.environments[run_id] = report_data.environment_facts(experiment.stack)
+        self.ran_on[item.nodeid] = run_id
         self.recorded[item.nodeid] = report_data.test_entry(
             item.nodeid, verdict="passed", history=experiment.history, timeline=experiment.timeline)
 
@@ -127,8 +130,10 @@ class Reporter:
                 continue  # not a chaos test
             entry = dict(self.recorded.get(nodeid) or report_data.test_entry(nodeid, verdict="passed"))
             entry.update(verdict, slos=[report_data.slo_entry(r) for r in self._slos(nodeid)])
+            if nodeid in self.ran_on:
+                entry["run_id"] = self.ran_on[nodeid]
             entries.append(entry)
-        return report_data.report(entries, environment=self.environment, events=self.events)
+        return report_data.report(entries, environments=list(self.environments.values()), events=self.events)
 
     def write(self, folder: Path) -> Path:
         """Write the run's report into ``folder`` (its own under runs/, and as the latest); return the HTML path."""

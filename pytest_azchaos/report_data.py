@@ -30,14 +30,20 @@ TOP_ERRORS = 3  # the commonest errors kept per operation kind
 
 
 def report(tests: Sequence[dict[str, Any]], *, kind: str = "run", title: str = "pytest run",
-           environment: dict[str, Any] | None = None, events: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
-    """The whole report: a summary of verdicts, every test's entry, and the flat lists older readers use."""
+           environments: Sequence[dict[str, Any]] = (), events: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The whole report: a summary of verdicts, every test's entry, and the flat lists older readers use.
+
+    ``environments`` are the facts of each stack the run used (``environment_facts``), in the order
+    they started; a test's entry names its own by ``run_id``. ``environment``, the first of them, is
+    what readers of a one-region report (every report before ``environments``) look at.
+    """
     summary = {"tests": len(tests), **dict.fromkeys(VERDICTS, 0)}
     for test in tests:
         summary[test["verdict"]] += 1
     return {
         "schema_version": SCHEMA_VERSION, "kind": kind, "title": title, "created": round(time.time(), 3),
-        "summary": summary, "environment": environment, "tests": list(tests),
+        "summary": summary, "environment": environments[0] if environments else None,
+        "environments": list(environments), "tests": list(tests),
         "slos": [{"test": t["test"], **slo} for t in tests for slo in t["slos"]],
         "events": list(events),
     }

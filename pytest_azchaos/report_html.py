@@ -1,7 +1,7 @@
 """report.html: one self-contained page (no external asset, no script) rendered from report.json's data.
 
 Verdicts first, failures first; then per test its chart, SLOs, events (relative and wall-clock
-times) and commonest errors; then the environment. Example::
+times) and commonest errors; then each environment the run used. Example::
 
     Path("report.html").write_text(render_html(report_schema.load("report.json")))
 """
@@ -34,9 +34,14 @@ def render_html(data: dict[str, Any], *, drawings: Mapping[str, str] | None = No
     saves drawing again the charts a caller has drawn already."""
     tests = sorted(data["tests"], key=lambda t: ORDER.get(t["verdict"], 9))  # stable: run order within a verdict
     drawn = drawings or {}
+    # "environments" is newer than schema version 1's "environment": a report without it had one
+    envs = data.get("environments") or ([data["environment"]] if data.get("environment") else [])
     body = [f"<h1>{escape(data['title'])}</h1>", _summary(data), _verdicts(tests)]
-    body += [_test(i, t, drawn.get(t["test"])) for i, t in enumerate(tests, 1)]
-    body.append(_environment(data.get("environment")))
+    body += [_test(i, t, drawn.get(t["test"]), envs) for i, t in enumerate(tests, 1)]
+    if not envs:
+        body.append("<h2>Environment</h2><p class=muted>no stack facts were recorded</p>")
+    for number, env in enumerate(envs, 1):
+        body.append(_environment(env, "Environment" if len(envs) == 1 else f"Environment {number}: {_name(env)}"))
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>azchaos report: "
             f"{escape(data['title'])}</title><style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
 
@@ -69,12 +74,16 @@ def _badge(verdict: str) -> str:
     return f"<span class='verdict v-{escape(verdict)}'>{LABELS.get(verdict, escape(verdict))}</span>"
 
 
-def _test(number: int, test: dict[str, Any], drawing: str | None) -> str:
+def _test(number: int, test: dict[str, Any], drawing: str | None, envs: list[dict[str, Any]]) -> str:
     name = test["test"]
     if drawing is None:
         drawing = chart.svg(test["chart"], title=chart_title(name))
     parts = [f"<section class=test id='test-{number}' data-test='{escape(name)}'>",
              f"<h2>{_badge(test['verdict'])} {escape(name)}</h2>"]
+    env = next((e for e in envs if e.get("run_id") == test.get("run_id")), None)
+    if len(envs) > 1 and env is not None:  # with one region there is nothing to tell apart
+        parts.append(f"<p class=ran-on>on <a href='#{_anchor(env)}'>{escape(_name(env))}</a>"
+                     f" (run {escape(str(env['run_id']))})</p>")
     if test["verdict"] == "not_steady":
         parts.append(f"<p class=fail>stack not steady: {escape(test.get('reason', ''))}</p>")
     elif test["verdict"] == "failed" and test.get("reason"):
@@ -129,9 +138,16 @@ def _moment(key: str, value: float | None) -> str:
     return f"{value:g}" if key in ("requests", "failed") else f"{value:+.1f} s"
 
 
-def _environment(env: dict[str, Any] | None) -> str:
-    if not env:
-        return "<h2>Environment</h2><p class=muted>no stack facts were recorded</p>"
+def _name(env: dict[str, Any]) -> str:
+    """An environment's short name: its file's, e.g. default.yaml."""
+    return str(env.get("environment", "?")).replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _anchor(env: dict[str, Any]) -> str:
+    return "env-" + "".join(c if c.isalnum() or c in "-_" else "-" for c in str(env.get("run_id", "")))
+
+
+def _environment(env: dict[str, Any], heading: str) -> str:
     head = (f"<p>environment {escape(str(env.get('environment', '?')))}, run {escape(str(env.get('run_id', '?')))}, "
             f"AZs: {escape(', '.join(env.get('azs', [])))}</p>")
     services = "".join(
@@ -142,7 +158,8 @@ def _environment(env: dict[str, Any] | None) -> str:
                      for k, v in env.get("images", {}).items())
     roles = escape(json.dumps(env.get("roles", {}), indent=2))
     error = f"<p class=fail>{escape(env['status_error'])}</p>" if env.get("status_error") else ""
-    return (f"<h2>Environment</h2>{head}{error}<h3>Services</h3><table class=services><tr><th>service<th>role<th>AZs"
+    return (f"<h2 id='{_anchor(env)}'>{escape(heading)}</h2>{head}{error}"
+            f"<h3>Services</h3><table class=services><tr><th>service<th>role<th>AZs"
             f"<th>replicas per AZ<th>options</tr>{services}</table><h3>Images</h3><table class=images><tr>"
             f"<th>service/role<th>image</tr>{images}</table><h3>Stack facts at start</h3><pre>{roles}</pre>")
 

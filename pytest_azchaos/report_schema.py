@@ -78,6 +78,7 @@ _TEST = {
     "required": ["test", "verdict", "slos", "faults", "events", "timings", "errors", "chart"],
     "properties": {
         "test": _TEXT, "verdict": {"enum": list(VERDICTS)},
+        "run_id": _TEXT,  # optional: the stack it ran on, one of "environments"
         "reason": _TEXT, "reasons": {"type": "array", "items": _TEXT},
         "slos": {"type": "array", "items": _SLO},
         "faults": {"type": "array", "items": _FAULT},
@@ -101,6 +102,8 @@ SCHEMA: dict[str, Any] = {
         "summary": {"type": "object", "required": ["tests", *VERDICTS],
                     "additionalProperties": {"type": "integer", "minimum": 0}},
         "environment": {"type": ["object", "null"]},
+        # optional: every stack the run used (an ``azchaos_env`` marker starts more than one)
+        "environments": {"type": "array", "items": {"type": "object", "required": ["run_id"]}},
         "tests": {"type": "array", "items": _TEST},
         # Flat lists kept from the report before version 1 (bench/repeat.py reads "slos").
         "slos": {"type": "array", "items": {"allOf": [_SLO, {"required": ["test"]}]}},

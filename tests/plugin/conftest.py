@@ -44,7 +44,7 @@ class FakeBackend:
 
 class FakeStack(Stack):
     def __init__(self, topo):
-        super().__init__(topo, run_id="fake", backend=FakeBackend())
+        super().__init__(topo, run_id=f"fake-{topo.name}", backend=FakeBackend())  # one per environment, as real
         stack = self
 
         class Handler(BaseHTTPRequestHandler):

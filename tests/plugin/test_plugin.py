@@ -121,7 +121,8 @@ def test_keep_leaves_the_stack_running(fake: pytest.Pytester) -> None:
     result = run(fake, "--azchaos-keep")
     result.assert_outcomes(passed=1)
     assert "FAKE STACK DOWN" not in result.stdout.str()
-    result.stdout.fnmatch_lines(["*--azchaos-keep: stack fake left running*azchaos down --run-id fake*"])
+    result.stdout.fnmatch_lines(["*--azchaos-keep: stack fake-minimal left running*"
+                                 "azchaos down --run-id fake-minimal*"])
 
 
 def test_unknown_az_fails_the_test_with_a_clear_message(fake: pytest.Pytester) -> None:

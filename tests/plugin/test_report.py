@@ -170,3 +170,29 @@ def test_a_test_that_fails_by_its_own_assert_keeps_its_traffic_faults_and_slos_i
     assert page.count("AssertionError: the app&#x27;s own check failed") == 2  # the verdicts' why and the test
     assert [f["subject"] for f in entry["faults"]] == ["outage(a, power)"] and entry["events"]
     assert [(s["name"], s["verdict"]) for s in data["slos"]] == [("failed_requests", "pass")]
+
+
+def test_a_run_on_two_environments_reports_both_and_which_each_test_ran_on(fake: pytest.Pytester) -> None:
+    fake.makepyfile("""
+import pytest
+
+def test_on_the_session_region(azchaos):
+    with azchaos.traffic(rate_per_s=50):
+        azchaos.wait("200ms")
+
+@pytest.mark.azchaos_env("localstack")
+def test_on_localstack(azchaos):
+    with azchaos.traffic(rate_per_s=50):
+        azchaos.wait("200ms")
+""")
+    result = fake.runpytest_subprocess("-p", "no:cacheprovider", f"--azchaos-env={MINIMAL}", "--azchaos-report=out")
+    result.assert_outcomes(passed=2)
+    data = report_schema.load(fake.path / "out" / "report.json")
+    envs = {Path(e["environment"]).name: e["run_id"] for e in data["environments"]}
+    assert list(envs) == ["minimal.yaml", "localstack.yaml"] and len(set(envs.values())) == 2
+    assert data["environment"]["run_id"] == envs["minimal.yaml"]  # the first, for readers of one region
+    ran_on = {t["test"].split("::")[-1]: t["run_id"] for t in data["tests"]}
+    assert ran_on == {"test_on_the_session_region": envs["minimal.yaml"], "test_on_localstack": envs["localstack.yaml"]}
+    page = (fake.path / "out" / "report.html").read_text()
+    assert "Environment 1: minimal.yaml" in page and "Environment 2: localstack.yaml" in page
+    assert f"on <a href='#env-{envs['localstack.yaml']}'>localstack.yaml</a>" in page

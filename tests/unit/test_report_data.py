@@ -117,9 +117,35 @@ def test_the_html_shows_the_environment_facts() -> None:
            "services": {"db": {"role": "db", "image": "postgres-patroni", "azs": ["a", "b"], "replicas_per_az": 1,
                                "options": {"synchronous": True}}},
            "images": {"db/db": "azchaos/postgres-patroni:abc"}, "roles": {"db": {"leader": "db-a-1"}}}
-    page = render_html(report_data.report([], environment=env))
+    page = render_html(report_data.report([], environments=[env]))
     assert "AZs: a, b" in page and "azchaos/postgres-patroni:abc" in page
     assert "{&quot;synchronous&quot;: true}" in page and "&quot;leader&quot;: &quot;db-a-1&quot;" in page
+    assert page.count("<h2 id='env-r1'>Environment</h2>") == 1 and "class=ran-on" not in page
+
+
+def test_a_run_on_two_environments_shows_both_and_which_each_test_ran_on() -> None:
+    envs = [{"run_id": "r1", "environment": "environments/default.yaml", "azs": ["a", "b", "c"]},
+            {"run_id": "r2", "environment": "/x/db-cluster.yaml", "azs": ["a", "b"]}]
+    one, two = entry(test="t.py::test_one"), entry("passed", "t.py::test_two", results=[])
+    one["run_id"], two["run_id"] = "r2", "r1"
+    data = report_schema.validate(json.loads(json.dumps(report_data.report([one, two], environments=envs))))
+    assert data["environment"] == envs[0] and data["environments"] == envs  # the first: what older readers see
+    page = render_html(data)
+    assert "<h2 id='env-r1'>Environment 1: default.yaml</h2>" in page
+    assert "<h2 id='env-r2'>Environment 2: db-cluster.yaml</h2>" in page and "AZs: a, b, c" in page
+    sections = {s.split("'")[0]: s for s in page.split("data-test='")[1:]}
+    assert "on <a href='#env-r2'>db-cluster.yaml</a> (run r2)" in sections["t.py::test_one"]
+    assert "on <a href='#env-r1'>default.yaml</a> (run r1)" in sections["t.py::test_two"]
+
+
+def test_a_report_written_before_environments_still_shows_its_one_environment() -> None:
+    data = report_data.report([entry()], environments=[{"run_id": "r1", "environment": "minimal.yaml", "azs": ["a"]}])
+    del data["environments"]
+    page = render_html(report_schema.validate(data))
+    assert "<h2 id='env-r1'>Environment</h2>" in page and "AZs: a" in page
+    del data["environment"]
+    data["environment"] = None
+    assert "no stack facts were recorded" in render_html(data)
 
 
 def test_junit_properties_carry_value_limit_verdict_and_the_message_of_a_failure() -> None:

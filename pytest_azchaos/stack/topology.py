@@ -245,7 +245,7 @@ def _service(name: str, spec: _Node, azs: tuple[str, ...], src: _Source, roles: 
         options=_options(name, spec, src, roles),
         source=f"{src.path}:{spec.key_lines.get('image', spec.line)}",
     )
-    problem = role.check(service, ())
+    problem = role.check(service)
     if problem:  # "key: message", the key being the option to point at
         key, _, message = problem.partition(": ")
         raise src.error(spec, key if key in spec.key_lines else None, f"service {name!r}: {message}")

@@ -69,9 +69,8 @@ class Role:
         """The AZs a service of this role is placed in when the file names none."""
         return azs
 
-    def check(self, spec: ServiceSpec, services: Sequence[ServiceSpec]) -> str | None:
-        """Return what is wrong with ``spec`` among ``services`` ("option: message"), or None.
-        Called as each service is loaded (``services`` is empty then)."""
+    def check(self, spec: ServiceSpec) -> str | None:
+        """Return what is wrong with ``spec`` ("option: message"), or None; called as the service is loaded."""
         return None
 
     # -- containers ------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -121,7 +120,7 @@ class DbRole(Role):
     def default_azs(self, azs: tuple[str, ...]) -> tuple[str, ...]:
         return azs[:2]  # a primary and its standby, like RDS Multi-AZ
 
-    def check(self, spec: ServiceSpec, services: Sequence[ServiceSpec]) -> str | None:
+    def check(self, spec: ServiceSpec) -> str | None:
         """Patroni's timings must leave the watchdog its margin: a healthy leader renews its key
         within loop_wait + retry_timeout, and the watchdog kills PostgreSQL WATCHDOG_MARGIN_S
         before the key (ttl, at least 20 s in Patroni 4) expires; 2 s are left for the loop."""

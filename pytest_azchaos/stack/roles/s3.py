@@ -8,7 +8,6 @@ every set both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -67,7 +66,7 @@ class S3Role(Role):
     options = {"drives_per_node": 2, "parity": None, "bucket": "azchaos"}
     limits = {"drives_per_node": 16, "parity": 16}
 
-    def check(self, spec: ServiceSpec, services: Sequence[ServiceSpec]) -> str | None:
+    def check(self, spec: ServiceSpec) -> str | None:
         """MinIO refuses to start (and the stack would wait for it in vain) with a parity above half
         the drives of an erasure set: each object needs at least as many data shards as parity shards."""
         arithmetic = quorum(spec)

@@ -12,6 +12,11 @@ For each test that uses the ``azchaos`` fixture:
   history id, so that changing a value does not make a new test;
 - attachments: the timeline chart (SVG, and PNG when matplotlib is installed), the SLO table
   (HTML), the history (CSV, one operation a line) and the timeline's events (JSON).
+
+At the end of the run, ``environment.properties`` in the results folder (Allure's environment,
+shown by Allure 3 as the report's metadata) gets the facts of every region the run used: per
+environment file its AZs, run id, path and each service's image ("default AZs = a, b, c"), and
+the plugin's version. A user's own entries in that file are kept.
 """
 
 from __future__ import annotations
@@ -21,19 +26,23 @@ import dataclasses
 import html
 import io
 import json
+import os
+import tempfile
 import uuid
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import allure
 import pytest
 from allure_commons import plugin_manager
 
-from . import chart
+from . import __version__, chart
 from .checks import SLOResult
 from .errors import AzChaosError, NotSteady
 from .faults.registry import default_registry
 from .history import History, Operation
+from .report_data import show
 from .timeline import HEAL, INJECT, NOT_STEADY, STEADY, Event, Timeline
 
 if TYPE_CHECKING:
@@ -71,6 +80,13 @@ class AllureSteps:
                 self._label("environment", experiment.stack.topology.name)
                 attach_run(item.nodeid, experiment.history, experiment.timeline)
             self._experiment = None
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """The regions of the run into Allure's Environment section; the report plugin collected their facts."""
+        reporter = self.config.pluginmanager.get_plugin("azchaos-reporter")
+        regions = list(getattr(reporter, "environments", {}).values())
+        if regions:
+            write_environment(Path(self.config.option.allure_report_dir), regions)
 
     def pytest_azchaos_fault_injected(self, fault: Fault, event: Event) -> None:
         if self._origin is None:
@@ -174,7 +190,6 @@ def fault_types(fault: Any) -> list[str]:
 
 def verdict_text(result: SLOResult) -> str:
     """E.g. "PASS 12 ms <= 500 ms", the value shown as the report shows it."""
-    show = _show()
     relation = "<=" if result.passed else ">"
     if result.name == "availability":
         relation = ">=" if result.passed else "<"
@@ -217,18 +232,74 @@ def attach_run(name: str, history: History, timeline: Timeline) -> None:
     allure.attach(events_json(timeline), name="azchaos events", attachment_type=allure.attachment_type.JSON)
 
 
-def _show() -> Any:
-    """The report's way to show a value against its limit (report_data.show, once it moved there)."""
-    import importlib
+ENVIRONMENT_FILE = "environment.properties"
+OURS = "# pytest-azchaos: the regions of the last run (the lines below are rewritten at the end of each run)"
 
-    for name in ("pytest_azchaos.report_data", "pytest_azchaos.report"):
-        try:
-            found = getattr(importlib.import_module(name), "show", None)
-        except ImportError:
-            continue
-        if found is not None:
-            return found
-    return lambda result, value, against=None: f"{value:g}"
+
+def environment_properties(regions: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Allure's environment entries for the regions a run used (``report_data.environment_facts``),
+    each under its environment file's name: ``default AZs = a, b, c``. Allure 3 shows them as the
+    report's metadata and cuts a key at about 16 characters: the region's name comes first."""
+    found = [("pytest-azchaos", __version__)]
+    named: set[str] = set()
+    for region in regions:
+        stem = Path(str(region.get("environment", "region"))).stem
+        name, n = stem, 1
+        while name in named:  # two files of one name from two folders
+            n += 1
+            name = f"{stem}-{n}"
+        named.add(name)
+        found += [(f"{name} AZs", ", ".join(region.get("azs", []))),
+                  (f"{name} run", str(region.get("run_id", "?"))),
+                  (f"{name} file", str(region.get("environment", "?")))]
+        for what, image in region.get("images", {}).items():
+            service, _, role = str(what).partition("/")
+            found.append((f"{name} {service if role in ('', service) else what}", str(image)))
+    return found
+
+
+def write_environment(folder: Path, regions: Sequence[dict[str, Any]]) -> Path:
+    """Write the regions into ``folder``/environment.properties below the line ``OURS``, keeping what
+    is above it (a user's own entries), and return its path. The file is replaced whole (written
+    beside, then renamed)."""
+    path = folder / ENVIRONMENT_FILE
+    try:
+        before = path.read_text(encoding="latin-1").splitlines()
+    except FileNotFoundError:
+        before = []
+    kept = before[:before.index(OURS)] if OURS in before else before
+    lines = [*kept, OURS, *(f"{_escape(key, key=True)} = {_escape(value)}"
+                            for key, value in environment_properties(regions))]
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".environment-", dir=folder)
+    with os.fdopen(fd, "w", encoding="latin-1") as out:
+        out.write("\n".join(lines) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
+def _escape(text: str, *, key: bool = False) -> str:
+    """Java .properties escaping (what Allure reads): backslashes, line breaks, a leading space, in
+    keys also the separators and comment marks; anything beyond ASCII as \\uXXXX. Hand-written: the
+    standard library has no .properties writer, and these few rules are the whole format."""
+    out = []
+    for i, char in enumerate(text):
+        if char == "\\":
+            out.append("\\\\")
+        elif char in "\n\r\t\f":
+            out.append({"\n": "\\n", "\r": "\\r", "\t": "\\t", "\f": "\\f"}[char])
+        elif (key and char in " :=#!") or (char == " " and i == 0):
+            out.append("\\" + char)
+        elif ord(char) > 126 or ord(char) < 32:
+            out.extend(f"\\u{unit:04x}" for unit in _utf16(char))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _utf16(char: str) -> list[int]:
+    data = char.encode("utf-16-be")
+    return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
 
 
 def _wall(wall: float) -> str:

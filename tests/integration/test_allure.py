@@ -1,6 +1,7 @@
 """Allure for real: a chaos test on a real (minimal) stack with --alluredir, rendered by the Allure 3
 report generator (npm package ``allure``, installed into .tools/ by scripts/setup.sh), opened in
-headless Chromium: its test page shows the fault steps and the chart. A screenshot is kept in
+headless Chromium: its test page shows the fault steps and the chart, its front page the region
+(environment.properties, Allure 3's metadata). A screenshot is kept in
 ``azchaos-artifacts/allure-test-page.png`` (a CI artifact)."""
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from headless_chromium import open_page
+
+from pytest_azchaos import __version__
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLURE = ROOT / ".tools" / "allure" / "node_modules" / ".bin" / "allure"
@@ -106,6 +109,19 @@ def test_allure_3_renders_a_test_page_with_the_fault_steps_and_the_chart(allure_
                   "steady-state check before outage(a, power)", "azchaos timeline chart"):
         assert shown in dom, f"{shown!r} is not on the test page {page}"
     assert ARTIFACT.stat().st_size > 10_000
+
+
+def test_allure_3_shows_the_region_as_the_reports_metadata(allure_results: Path, tmp_path: Path) -> None:
+    report = tmp_path / "allure-report"
+    generated = subprocess.run([str(ALLURE), "generate", str(allure_results), "--output", str(report)],
+                               capture_output=True, text=True, timeout=300)
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    read = {e["name"]: e["values"] for e in json.loads((report / "widgets" / "allure_environment.json").read_text())}
+    assert read["minimal AZs"] == ["a, b"] and read["pytest-azchaos"] == [__version__]
+    assert read["minimal lb"][0].startswith("azchaos/nginx:")  # the image the LB ran, as Allure parsed it
+    with served(report) as base:
+        front = browse(f"{base}/", "--dump-dom")
+    assert "Metadata" in front and "minimal AZs" in front, "the region is not on the report's front page"
 
 
 # Wait for the test page to render the attachment "azchaos timeline chart", click it, and return

@@ -61,6 +61,8 @@ def test_faults_are_steps_with_parameters_and_the_run_is_attached(fake: pytest.P
     events = json.loads((folder / attached["azchaos events"]["source"]).read_text())
     assert [e["kind"] for e in events if e["kind"] in ("inject", "heal")] == ["inject", "heal"]
     assert "<svg" in (folder / attached["azchaos timeline chart (SVG)"]["source"]).read_text()
+    environment = (folder / "environment.properties").read_text(encoding="latin-1").splitlines()
+    assert "minimal\\ AZs = a, b" in environment and "minimal\\ run = fake-minimal" in environment
 
 
 def test_a_stack_that_is_not_steady_is_a_broken_step(fake: pytest.Pytester) -> None:

@@ -32,7 +32,7 @@ _STATE = pytest.StashKey["_SessionState"]()
 
 
 class _EnvironmentStack:
-    """One environment's stack, started lazily by the first test that asks for it, removed at session end."""
+    """One environment's stack, started lazily by the first test that asks for it, stopped by _SessionState."""
 
     def __init__(self, config: pytest.Config, env: str, *, reuse: str | None = None) -> None:
         self.config = config
@@ -101,7 +101,8 @@ class _EnvironmentStack:
 class _SessionState:
     """The session's stacks: its environment's (``--azchaos-env``, or the one ``--azchaos-reuse`` attaches
     to), and one per other environment that tests name with the ``azchaos_env`` marker. Each is started
-    by the first test that needs it, shared by the tests of its environment, and removed at session end."""
+    by the first test that needs it, shared by the tests of its environment, and removed right after the
+    last test that needs it (two idle regions on two cores slow the one that is tested), or at session end."""
 
     def __init__(self, config: pytest.Config) -> None:
         opt = config.getoption
@@ -109,6 +110,7 @@ class _SessionState:
         self.session = _EnvironmentStack(config, opt("azchaos_env") or config.getini("azchaos_env"),
                                          reuse=opt("azchaos_reuse"))
         self.marked: dict[str, _EnvironmentStack] = {}  # resolved environment file -> its stack
+        self.last_use: dict[str | None, str] = {}  # environment (None: the session's) -> the last test needing it
 
     def stack(self, env_path: str | None = None) -> Stack:
         """Return the running stack of ``env_path`` (a resolved environment file; None: the session's)."""
@@ -123,6 +125,31 @@ class _SessionState:
             return str(environment_file(self.session.env).resolve())
         except ConfigError:  # a bad ini value: the session's stack says so when it starts
             return None
+
+    def plan(self, items: list[pytest.Item]) -> None:
+        """Note the last test that needs each environment's stack, among the tests that will run."""
+        self.last_use = {}
+        for item in items:
+            for env in self._needs(item):
+                self.last_use[env] = item.nodeid
+
+    def _needs(self, item: pytest.Item) -> set[str | None]:
+        names = getattr(item, "fixturenames", ())
+        needs: set[str | None] = {None} if "azchaos_stack" in names else set()
+        if "azchaos" in names:
+            try:
+                env = _marked_environment(item)
+            except ConfigError:  # the test fails on its marker; keep the session's stack for it
+                env = None
+            needs.add(None if env == self._session_path() else env)
+        return needs
+
+    def release_after(self, item: pytest.Item) -> None:
+        """Stop the stacks that no test after ``item`` needs: removed, or with --azchaos-keep left running."""
+        for env in [env for env, last in self.last_use.items() if last == item.nodeid]:
+            each = self.session if env is None else self.marked.get(env)
+            if each is not None and each.stack is not None:
+                each.stop()
 
     def stop(self) -> None:
         """Remove every stack (the session's last): one that fails to go does not keep the others up."""
@@ -243,6 +270,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError("\n".join(dict.fromkeys(bad)))
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    session.config.stash[_STATE].plan(session.items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """After a test's teardown (its faults healed), remove the stacks that no later test needs."""
+    state = item.config.stash[_STATE]
+    try:
+        outcome = yield
+    except Exception:  # the teardown's own error stands; Ctrl-C leaves the removal to session end
+        with suppress(AzChaosError):
+            state.release_after(item)
+        raise
+    try:
+        state.release_after(item)
+    except AzChaosError as exc:
+        pytest.fail(f"azchaos: could not remove a stack that no later test needs: {exc}", pytrace=False)
+    return outcome
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     # Session end, Ctrl-C or a crash of a test: whatever happened, remove the stack.
     state = config.stash.get(_STATE, None)
@@ -252,7 +300,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def azchaos_stack(request: pytest.FixtureRequest) -> Stack:
-    """The session's running stack (started on first use, removed at session end)."""
+    """The session's running stack (started on first use, removed after the last test that needs it)."""
     try:
         return request.config.stash[_STATE].stack()
     except AzChaosError as exc:

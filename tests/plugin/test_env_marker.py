@@ -81,6 +81,51 @@ def test_session_again(azchaos):
     assert out.count("FAKE STACK DOWN") == 3
 
 
+def test_each_stack_is_removed_right_after_the_last_test_that_needs_it(fake: pytest.Pytester) -> None:
+    fake.makepyfile(SHOW + """
+def test_session(azchaos):
+    show(azchaos)
+
+
+@pytest.mark.azchaos_env("localstack")
+def test_localstack(azchaos):
+    show(azchaos)
+
+
+@pytest.mark.azchaos_env("default")
+def test_default(azchaos):
+    show(azchaos)
+
+
+@pytest.mark.azchaos_env("localstack")
+def test_localstack_again(azchaos):
+    show(azchaos)
+
+
+def test_the_session_stack_itself(azchaos_stack):
+    print(f"\\nRAN {azchaos_stack.topology.name} {id(azchaos_stack)}")
+
+
+@pytest.mark.azchaos_env("default")
+def test_default_deselected(azchaos):
+    show(azchaos)
+
+
+def test_no_stack():
+    print("\\nRAN nothing 0")
+""")
+    result = run(fake, "--deselect", "test_each_stack_is_removed_right_after_the_last_test_that_needs_it.py::"
+                                     "test_default_deselected")
+    result.assert_outcomes(passed=6, deselected=1)
+    out = result.stdout.str()
+    # default goes after its last test (the deselected one does not count), localstack after its
+    # second, the session's after the test that uses its fixture: none is left for the session's end
+    assert re.findall(r"FAKE STACK UP|stack fake-\w+ removed|RAN \w+", out) == [
+        "FAKE STACK UP", "RAN minimal", "FAKE STACK UP", "RAN localstack", "FAKE STACK UP", "RAN default",
+        "stack fake-default removed", "RAN localstack", "stack fake-localstack removed", "RAN minimal",
+        "stack fake-minimal removed", "RAN nothing"]
+
+
 def test_a_file_relative_to_the_test_is_one_environment_with_its_name(fake: pytest.Pytester) -> None:
     (fake.path / "tests" / "envs").mkdir(parents=True)  # beside the test, not where pytest runs
     (fake.path / "tests" / "envs" / "region.yaml").write_text(

@@ -156,12 +156,52 @@ def _environment(env: dict[str, Any], heading: str) -> str:
         for name, s in env.get("services", {}).items())
     images = "".join(f"<tr><td>{escape(k)}</td><td><code>{escape(v)}</code></td></tr>"
                      for k, v in env.get("images", {}).items())
-    roles = escape(json.dumps(env.get("roles", {}), indent=2))
+    roles = env.get("roles", {})
+    facts = "".join(f"<tr><th>{escape(role)}</th><td>{_fact(found)}</td></tr>" for role, found in roles.items())
+    members = env.get("members", [])
     error = f"<p class=fail>{escape(env['status_error'])}</p>" if env.get("status_error") else ""
     return (f"<h2 id='{_anchor(env)}'>{escape(heading)}</h2>{head}{error}"
             f"<h3>Services</h3><table class=services><tr><th>service<th>role<th>AZs"
             f"<th>replicas per AZ<th>options</tr>{services}</table><h3>Images</h3><table class=images><tr>"
-            f"<th>service/role<th>image</tr>{images}</table><h3>Stack facts at start</h3><pre>{roles}</pre>")
+            f"<th>service/role<th>image</tr>{images}</table>"
+            f"<h3>Stack facts at start</h3><table class=facts>{facts}</table>"
+            f"<details><summary>Members at start ({len(members)})</summary>{_fact(members)}</details>"
+            f"<details><summary>Stack facts as JSON</summary><pre>{escape(json.dumps(roles, indent=2))}</pre>"
+            f"</details>")
+
+
+def _fact(value: Any) -> str:
+    """A role's facts as a person reads them: a list of rows as a table, other lists joined, a mapping
+    as name: value pairs. Generic on purpose: each role says what its facts are (stack/roles/)."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        columns = list(dict.fromkeys(k for row in value for k in row))
+        head = "".join(f"<th>{escape(str(c))}" for c in columns)
+        rows = "".join("<tr>" + "".join(f"<td>{_fact(row.get(c))}</td>" for c in columns) + "</tr>" for row in value)
+        return f"<table class=rows><tr>{head}</tr>{rows}</table>"
+    if isinstance(value, list):
+        return ", ".join(_fact(v) for v in value) or "<span class=muted>none</span>"
+    if isinstance(value, dict) and any(isinstance(v, (dict, list)) and _nested(v) for v in value.values()):
+        rows = "".join(f"<tr><td>{escape(str(k).replace('_', ' '))}</td><td>{_fact(v)}</td></tr>"
+                       for k, v in value.items())
+        return f"<table class=pairs>{rows}</table>"
+    if isinstance(value, dict):  # a mapping within: in brackets, e.g. "survives az loss: (read: yes, write: yes)"
+        pairs = []
+        for key, inner in value.items():
+            shown = _fact(inner)
+            pairs.append(f"{escape(str(key).replace('_', ' '))}: "
+                         + (f"({shown.replace('; ', ', ')})" if isinstance(inner, dict) else shown))
+        return "; ".join(pairs)
+    if value is None:
+        return "<span class=muted>-</span>"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return escape(str(value))
+
+
+def _nested(value: dict[str, Any] | list[Any]) -> bool:
+    """Whether a value holds rows or mappings (a table's worth), not only a few plain values."""
+    inner = value.values() if isinstance(value, dict) else value
+    return any(isinstance(v, (dict, list)) for v in inner)
 
 
 def _wall(epoch: float, *, date: bool = False) -> str:

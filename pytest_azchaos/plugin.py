@@ -102,7 +102,7 @@ class _SessionState:
     """The session's stacks: its environment's (``--azchaos-env``, or the one ``--azchaos-reuse`` attaches
     to), and one per other environment that tests name with the ``azchaos_env`` marker. Each is started
     by the first test that needs it, shared by the tests of its environment, and removed right after the
-    last test that needs it (two idle regions on two cores slow the one that is tested), or at session end."""
+    last test that needs it (an idle region takes CPU and memory from the one under test), or at session end."""
 
     def __init__(self, config: pytest.Config) -> None:
         opt = config.getoption

@@ -22,23 +22,8 @@ def show(azchaos):
 """
 
 
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", f"--azchaos-env={MINIMAL}", *args)
-
-
-def ran(result: pytest.RunResult) -> list[tuple[str, str]]:
-    """(environment, stack identity) of each test, in the order they ran."""
-    return re.findall(r"^RAN (\S+) (\d+)$", result.stdout.str(), flags=re.MULTILINE)
-
-
-def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.azchaos_env(name_or_file): run the test's azchaos experiment on a "
-                                 "stack of that environment *"])
-
-
-def test_one_stack_per_environment_shared_by_its_tests(fake: pytest.Pytester) -> None:
-    fake.makepyfile(SHOW + """
+# Four tests on three environments, the session's (minimal) first, localstack twice.
+ALTERNATING = """
 def test_session(azchaos):
     show(azchaos)
 
@@ -56,7 +41,26 @@ def test_default(azchaos):
 @pytest.mark.azchaos_env("localstack")
 def test_localstack_again(azchaos):
     show(azchaos)
+"""
 
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", f"--azchaos-env={MINIMAL}", *args)
+
+
+def ran(result: pytest.RunResult) -> list[tuple[str, str]]:
+    """(environment, stack identity) of each test, in the order they ran."""
+    return re.findall(r"^RAN (\S+) (\d+)$", result.stdout.str(), flags=re.MULTILINE)
+
+
+def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.azchaos_env(name_or_file): run the test's azchaos experiment on a "
+                                 "stack of that environment *"])
+
+
+def test_one_stack_per_environment_shared_by_its_tests(fake: pytest.Pytester) -> None:
+    fake.makepyfile(SHOW + ALTERNATING + """
 
 @pytest.mark.azchaos_env("minimal")  # the session's environment: the session's stack
 def test_minimal_by_name(azchaos):
@@ -82,25 +86,7 @@ def test_session_again(azchaos):
 
 
 def test_each_stack_is_removed_right_after_the_last_test_that_needs_it(fake: pytest.Pytester) -> None:
-    fake.makepyfile(SHOW + """
-def test_session(azchaos):
-    show(azchaos)
-
-
-@pytest.mark.azchaos_env("localstack")
-def test_localstack(azchaos):
-    show(azchaos)
-
-
-@pytest.mark.azchaos_env("default")
-def test_default(azchaos):
-    show(azchaos)
-
-
-@pytest.mark.azchaos_env("localstack")
-def test_localstack_again(azchaos):
-    show(azchaos)
-
+    fake.makepyfile(SHOW + ALTERNATING + """
 
 def test_the_session_stack_itself(azchaos_stack):
     print(f"\\nRAN {azchaos_stack.topology.name} {id(azchaos_stack)}")

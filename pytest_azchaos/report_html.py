@@ -184,18 +184,21 @@ def _fact(value: Any) -> str:
         rows = "".join(f"<tr><td>{escape(str(k).replace('_', ' '))}</td><td>{_fact(v)}</td></tr>"
                        for k, v in value.items())
         return f"<table class=pairs>{rows}</table>"
-    if isinstance(value, dict):  # a mapping within: in brackets, e.g. "survives az loss: (read: yes, write: yes)"
-        pairs = []
-        for key, inner in value.items():
-            shown = _fact(inner)
-            pairs.append(f"{escape(str(key).replace('_', ' '))}: "
-                         + (f"({shown.replace('; ', ', ')})" if isinstance(inner, dict) else shown))
-        return "; ".join(pairs)
+    if isinstance(value, dict):
+        return _pairs(value, "; ")
     if value is None:
         return "<span class=muted>-</span>"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return escape(str(value))
+
+
+def _pairs(value: dict[str, Any], sep: str) -> str:
+    """A few plain facts on one line, "name: value" joined by sep; a mapping within goes in brackets
+    with its own pairs joined by commas, e.g. "survives az loss: (read: yes, write: yes)"."""
+    return sep.join(f"{escape(str(key).replace('_', ' '))}: "
+                    + (f"({_pairs(inner, ', ')})" if isinstance(inner, dict) else _fact(inner))
+                    for key, inner in value.items())
 
 
 def _nested(value: dict[str, Any] | list[Any]) -> bool:

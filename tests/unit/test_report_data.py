@@ -130,14 +130,15 @@ def test_the_stack_facts_read_as_tables_not_as_json() -> None:
            "roles": {"db": {"leader": "db-a-1", "nodes": [
                {"name": "db-a-1", "az": "a", "role": "leader", "lag_bytes": None},
                {"name": "db-b-1", "az": "b", "role": "sync_standby", "lag_bytes": 0}]},
-               "s3": {"drives_online": 6, "survives_az_loss": {"read": True, "write": False}},
+               "s3": {"drives_online": 6, "survives_az_loss": {"read": True, "write": False},
+                      "endpoint": {"note": "a; b"}},
                "etcd": {"healthy": ["etcd-a-1", "etcd-b-1"]}}}
     page = render_html(report_data.report([], environments=[env]))
     facts = page.split("<table class=facts>")[1].split("</table><details>")[0]
     assert "<th>db</th>" in facts and "<td>leader</td><td>db-a-1</td>" in facts  # a mapping with rows: a table
     assert "<th>name<th>az<th>role<th>lag_bytes</tr>" in facts  # the rows' columns
     assert "<td>db-b-1</td><td>b</td><td>sync_standby</td><td>0</td>" in facts
-    assert "drives online: 6; survives az loss: (read: yes, write: no)" in facts
+    assert "drives online: 6; survives az loss: (read: yes, write: no); endpoint: (note: a; b)" in facts
     assert "healthy: etcd-a-1, etcd-b-1" in facts
     assert "<summary>Members at start (1)</summary>" in page and "<td>azchaos-r1-lb</td>" in page
 

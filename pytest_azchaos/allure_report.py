@@ -81,12 +81,9 @@ class AllureSteps:
                 attach_run(item.nodeid, experiment.history, experiment.timeline)
             self._experiment = None
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """The regions of the run into Allure's Environment section; the report plugin collected their facts."""
-        reporter = self.config.pluginmanager.get_plugin("azchaos-reporter")
-        regions = list(getattr(reporter, "environments", {}).values())
-        if regions:
-            write_environment(Path(self.config.option.allure_report_dir), regions)
+    def pytest_azchaos_environments_used(self, environments: list[dict[str, Any]]) -> None:
+        """The regions of the run into Allure's Environment section."""
+        write_environment(Path(self.config.option.allure_report_dir), environments)
 
     def pytest_azchaos_fault_injected(self, fault: Fault, event: Event) -> None:
         if self._origin is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -43,6 +43,12 @@ def pytest_azchaos_read_back(stack: Stack, keys: list[str]) -> dict[str, str | N
 
 def pytest_azchaos_experiment_finished(item: pytest.Item, experiment: Experiment) -> None:
     """Called after a test's experiment ended (traffic stopped, faults healed), before its SLOs are checked."""
+
+
+def pytest_azchaos_environments_used(environments: list[dict[str, Any]]) -> None:
+    """Called once at the end of the run with the facts of every stack it used, in the order they
+    started (report.json's ``environments``: AZs, services, images, the roles' facts at start);
+    not called when no stack was used."""
 
 
 def pytest_azchaos_add_fault_types(registry: FaultRegistry) -> None:

@@ -90,6 +90,8 @@ class Reporter:
         return report
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.environments:  # the facts are collected once, here; other reports (Allure) get them
+            self.config.hook.pytest_azchaos_environments_used(environments=list(self.environments.values()))
         failed = [t for t in self.tests if t["verdict"] != "passed"]
         if exitstatus == 1 and failed and all(t["verdict"] == "not_steady" for t in failed):
             session.exitstatus = EXIT_NOT_STEADY

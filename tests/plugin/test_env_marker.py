@@ -112,6 +112,24 @@ def test_no_stack():
         "stack fake-minimal removed", "RAN nothing"]
 
 
+def test_other_plugins_get_the_facts_of_every_stack_once_at_the_end(fake: pytest.Pytester) -> None:
+    fake.makepyfile(SHOW + ALTERNATING + """
+
+def test_no_stack():
+    pass
+""", observer="""
+def pytest_azchaos_environments_used(environments):
+    print("\\nUSED " + " ".join(f"{e['run_id']}/{','.join(e['azs'])}" for e in environments))
+""")
+    result = run(fake, "-p", "observer")
+    result.assert_outcomes(passed=5)
+    assert re.findall(r"^USED .*$", result.stdout.str(), flags=re.MULTILINE) == [
+        "USED fake-minimal/a,b fake-localstack/a,b,c fake-default/a,b,c"]  # in the order they started
+    result = run(fake, "-p", "observer", "-k", "test_no_stack")
+    result.assert_outcomes(passed=1, deselected=4)
+    assert "USED" not in result.stdout.str()  # no stack, no call
+
+
 def test_a_file_relative_to_the_test_is_one_environment_with_its_name(fake: pytest.Pytester) -> None:
     (fake.path / "tests" / "envs").mkdir(parents=True)  # beside the test, not where pytest runs
     (fake.path / "tests" / "envs" / "region.yaml").write_text(

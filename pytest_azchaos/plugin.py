@@ -275,19 +275,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
-    """After a test's teardown (its faults healed), remove the stacks that no later test needs."""
-    state = item.config.stash[_STATE]
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    """After a test, remove the stacks that no later test needs. After its whole protocol, not in its
+    teardown: a rerun plugin (pytest-rerunfailures) runs setup, call and teardown again within it, and
+    the rerun must find the stack it failed on, as the session-scoped ``azchaos_stack`` still holds it."""
+    outcome = yield  # Ctrl-C or pytest.exit raise here: the session's end removes every stack
     try:
-        outcome = yield
-    except Exception:  # the teardown's own error stands; Ctrl-C leaves the removal to session end
-        with suppress(AzChaosError):
-            state.release_after(item)
-        raise
-    try:
-        state.release_after(item)
-    except AzChaosError as exc:
-        pytest.fail(f"azchaos: could not remove a stack that no later test needs: {exc}", pytrace=False)
+        item.config.stash[_STATE].release_after(item)
+    except AzChaosError as exc:  # the test's phases are reported: this is one more teardown error of it
+        error = pytest.TestReport(item.nodeid, item.location, {}, "failed",
+                                  f"azchaos: could not remove a stack that no later test needs: {exc}", "teardown")
+        item.ihook.pytest_runtest_logreport(report=error)
     return outcome
 
 

@@ -112,6 +112,61 @@ def test_no_stack():
         "stack fake-minimal removed", "RAN nothing"]
 
 
+def test_a_rerun_of_the_last_test_that_needs_a_stack_finds_it(fake: pytest.Pytester) -> None:
+    """pytest-rerunfailures runs a failed test's setup, call and teardown again: its stack stays for it."""
+    fake.makepyfile(SHOW + """
+import pathlib
+
+
+def fail_once(name):
+    if not pathlib.Path(name).exists():
+        pathlib.Path(name).touch()
+        raise AssertionError("the first attempt fails")
+
+
+@pytest.mark.azchaos_env("localstack")
+def test_localstack(azchaos):
+    show(azchaos)
+    fail_once("localstack")
+
+
+def test_the_session_stack_itself(azchaos_stack):
+    print(f"\\nRAN {azchaos_stack.topology.name} {id(azchaos_stack)}")
+    fail_once("session")
+""")
+    result = run(fake, "--reruns", "1")
+    assert result.parseoutcomes() == {"passed": 2, "rerun": 2}, result.stdout.str()
+    out = result.stdout.str()
+    assert re.findall(r"FAKE STACK UP|stack fake-\w+ removed|RAN \w+", out) == [
+        "FAKE STACK UP", "RAN localstack", "RAN localstack", "stack fake-localstack removed",
+        "FAKE STACK UP", "RAN minimal", "RAN minimal", "stack fake-minimal removed"]
+    localstack, localstack_again, session, session_again = (i for _, i in ran(result))
+    assert localstack == localstack_again and session == session_again
+
+
+def test_a_stack_that_cannot_be_removed_is_an_error_of_its_last_test(fake: pytest.Pytester) -> None:
+    fake.makepyfile(SHOW + """
+from pytest_azchaos.errors import AzChaosError
+
+
+@pytest.mark.azchaos_env("localstack")
+def test_localstack(azchaos):
+    def refuse():
+        raise AzChaosError("the engine said no")
+
+    azchaos.stack.down = refuse
+
+
+def test_after(azchaos):
+    show(azchaos)
+""")
+    result = run(fake)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_localstack*",
+                                 "*azchaos: could not remove a stack that no later test needs: the engine said no*"])
+    assert "RAN minimal" in result.stdout.str()  # the run goes on
+
+
 def test_other_plugins_get_the_facts_of_every_stack_once_at_the_end(fake: pytest.Pytester) -> None:
     fake.makepyfile(SHOW + ALTERNATING + """
 

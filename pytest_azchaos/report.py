@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from .experiment import Experiment
     from .stack import Stack
 
+Attempt = tuple[str, int]  # a test's node id, and which time it ran (1, or more when a plugin reruns it)
+
 __all__ = ["EXIT_NOT_STEADY", "Reporter", "junit_properties", "render_html", "show", "write_report"]
 
 #: pytest's exit status when every failed test failed because the stack was not steady (no SLO was
@@ -39,12 +41,24 @@ class Reporter:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.rows: list[tuple[str, SLOResult]] = []
+        # A rerun plugin (pytest-rerunfailures) runs a test again: what is recorded is per attempt, and
+        # a test's verdict is its last attempt's, as pytest's outcome is; the earlier ones are kept too.
+        self.attempts: dict[str, int] = {}  # test -> how many times it started
+        self.rows: list[tuple[Attempt, SLOResult]] = []
         self.events: list[dict[str, Any]] = []  # every inject and heal of the run
-        self.recorded: dict[str, dict[str, Any]] = {}  # test -> its entry without verdict and SLOs
-        self.tests: list[dict[str, Any]] = []  # each test's verdict: passed, slo_broken, not_steady, failed
+        self.recorded: dict[Attempt, dict[str, Any]] = {}  # its entry without verdict and SLOs
+        self.tests: list[tuple[Attempt, dict[str, Any]]] = []  # each verdict: passed, slo_broken, not_steady, failed
         self.environments: dict[str, dict[str, Any]] = {}  # run id -> facts at start, in the order they started
-        self.ran_on: dict[str, str] = {}  # test -> run id of its stack
+        self.ran_on: dict[Attempt, str] = {}  # run id of its stack
+
+    def _attempt(self, item: pytest.Item) -> Attempt:
+        return item.nodeid, self.attempts.get(item.nodeid, 1)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """A test starts an attempt; a rerun's JUnit properties are its own, not added to the last's."""
+        self.attempts[item.nodeid] = self.attempts.get(item.nodeid, 0) + 1
+        item.user_properties[:] = [p for p in item.user_properties if not str(p[0]).startswith("azchaos.")]
 
     def pytest_azchaos_stack_ready(self, stack: Stack) -> None:
         self.environments[stack.run_id] = report_data.environment_facts(stack)
@@ -59,12 +73,12 @@ class Reporter:
         run_id = experiment.stack.run_id
         if run_id not in self.environments:  # attached to a running stack (--azchaos-reuse): no stack_ready
             self.environments[run_id] = report_data.environment_facts(experiment.stack)
-        self.ran_on[item.nodeid] = run_id
-        self.recorded[item.nodeid] = report_data.test_entry(
+        self.ran_on[self._attempt(item)] = run_id
+        self.recorded[self._attempt(item)] = report_data.test_entry(
             item.nodeid, verdict="passed", history=experiment.history, timeline=experiment.timeline)
 
     def pytest_azchaos_slo_evaluated(self, item: pytest.Item, results: list[SLOResult]) -> None:
-        self.rows.extend((item.nodeid, r) for r in results)
+        self.rows.extend((self._attempt(item), r) for r in results)
         item.user_properties.extend(junit_properties(results))  # Allure has its own plugin: allure_report.py
 
     @pytest.hookimpl(wrapper=True)
@@ -73,31 +87,31 @@ class Reporter:
         report = yield
         if call.when != "call":
             return report
-        excinfo = call.excinfo
+        excinfo, attempt = call.excinfo, self._attempt(item)
         verdict: dict[str, Any] = {"test": item.nodeid, "verdict": "passed" if excinfo is None else "failed"}
         if excinfo is not None and isinstance(excinfo.value, NotSteady):
             error = excinfo.value
             verdict.update(verdict="not_steady", reason=str(error).removeprefix("stack not steady: "),
                            reasons=error.reasons)
             report.longrepr = f"{item.nodeid}: {error}"  # our own traceback would only hide the reason
-        elif any(nodeid == item.nodeid and not r.passed for nodeid, r in self.rows):
+        elif not all(r.passed for r in self._slos(attempt)):
             verdict["verdict"] = "slo_broken"
         elif excinfo is not None:  # the test's own error (an assert of its body): its first line says why
             verdict["reason"] = _first_line(excinfo.exconly())
-        if item.nodeid in self.recorded or self._slos(item.nodeid) or verdict["verdict"] == "not_steady":
+        if attempt in self.recorded or self._slos(attempt) or verdict["verdict"] == "not_steady":
             item.user_properties.append(("azchaos.verdict", verdict["verdict"]))  # the teardown report carries it
-        self.tests.append(verdict)
+        self.tests.append((attempt, verdict))
         return report
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.environments:  # the facts are collected once, here; other reports (Allure) get them
             self.config.hook.pytest_azchaos_environments_used(environments=list(self.environments.values()))
-        failed = [t for t in self.tests if t["verdict"] != "passed"]
+        failed = [t for t in self._finals() if t["verdict"] != "passed"]
         if exitstatus == 1 and failed and all(t["verdict"] == "not_steady" for t in failed):
             session.exitstatus = EXIT_NOT_STEADY
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        not_steady = [t for t in self.tests if t["verdict"] == "not_steady"]
+        not_steady = [(key, t) for key, t in self.tests if t["verdict"] == "not_steady"]
         if not self.rows and not self.recorded and not not_steady:
             return
         tr = terminalreporter
@@ -106,35 +120,46 @@ class Reporter:
         path = self.write(Path(self.config.getoption("azchaos_report")))
         tr.write_line(f"azchaos report: {path}")
 
-    def _slo_table(self, tr: Any, not_steady: list[dict[str, Any]]) -> None:
+    def _slo_table(self, tr: Any, not_steady: list[tuple[Attempt, dict[str, Any]]]) -> None:
         tr.write_sep("=", "azchaos SLOs")
-        width = max(len(nodeid) for nodeid in [*(n for n, _ in self.rows), *(t["test"] for t in not_steady)])
+        width = max(len(self._label(key)) for key in [*(k for k, _ in self.rows), *(k for k, _ in not_steady)])
         slo_width = max([len(r.name) for _, r in self.rows] + [9])
         tr.write_line(f"{'test':<{width}}  {'SLO':<{slo_width}} {'value':>9} {'limit':>9}  verdict")
-        for test in not_steady:  # no SLO verdict: the fault never hit a steady stack
-            tr.write_line(f"{test['test']:<{width}}  {'(no SLOs)':<{slo_width}} {'':>9} {'':>9}  "
+        for key, test in not_steady:  # no SLO verdict: the fault never hit a steady stack
+            tr.write_line(f"{self._label(key):<{width}}  {'(no SLOs)':<{slo_width}} {'':>9} {'':>9}  "
                           f"NOT STEADY: stack not steady: {test['reason']}", yellow=True)
-        for nodeid, r in self.rows:
+        for key, r in self.rows:
             verdict = "PASS" if r.passed else "FAIL"
             value, limit = show(r, r.value, r.limit), show(r, r.limit)
-            tr.write_line(f"{nodeid:<{width}}  {r.name:<{slo_width}} {value:>9} {limit:>9}  {verdict}",
+            tr.write_line(f"{self._label(key):<{width}}  {r.name:<{slo_width}} {value:>9} {limit:>9}  {verdict}",
                           green=r.passed, red=not r.passed)
 
-    def _slos(self, nodeid: str) -> list[SLOResult]:
-        return [r for n, r in self.rows if n == nodeid]
+    def _label(self, key: Attempt) -> str:
+        """The test, and which attempt if it ran more than once: "t.py::test_x (attempt 1 of 2)"."""
+        nodeid, attempt = key
+        runs = self.attempts.get(nodeid, 1)
+        return nodeid if runs == 1 else f"{nodeid} (attempt {attempt} of {runs})"
+
+    def _slos(self, key: Attempt) -> list[SLOResult]:
+        return [r for k, r in self.rows if k == key]
+
+    def _finals(self) -> list[dict[str, Any]]:
+        """Each test's verdict: its last attempt's."""
+        return list({key[0]: verdict for key, verdict in self.tests}.values())
 
     def data(self) -> dict[str, Any]:
-        """The run's report data: every test that used azchaos (or has SLOs), in the order they ran."""
-        entries = []
-        for verdict in self.tests:
-            nodeid = verdict["test"]
-            if nodeid not in self.recorded and not self._slos(nodeid) and verdict["verdict"] != "not_steady":
+        """The run's report data: every test that used azchaos (or has SLOs), in the order they ran; a
+        test run more than once is its last attempt, with the earlier ones under ``reruns``."""
+        attempts: dict[str, list[dict[str, Any]]] = {}
+        for key, verdict in self.tests:
+            if key not in self.recorded and not self._slos(key) and verdict["verdict"] != "not_steady":
                 continue  # not a chaos test
-            entry = dict(self.recorded.get(nodeid) or report_data.test_entry(nodeid, verdict="passed"))
-            entry.update(verdict, slos=[report_data.slo_entry(r) for r in self._slos(nodeid)])
-            if nodeid in self.ran_on:
-                entry["run_id"] = self.ran_on[nodeid]
-            entries.append(entry)
+            entry = dict(self.recorded.get(key) or report_data.test_entry(key[0], verdict="passed"))
+            entry.update(verdict, slos=[report_data.slo_entry(r) for r in self._slos(key)])
+            if key in self.ran_on:
+                entry["run_id"] = self.ran_on[key]
+            attempts.setdefault(key[0], []).append(entry)
+        entries = [{**each[-1], "reruns": each[:-1]} if len(each) > 1 else each[-1] for each in attempts.values()]
         return report_data.report(entries, environments=list(self.environments.values()), events=self.events)
 
     def write(self, folder: Path) -> Path:

@@ -33,6 +33,9 @@ def report(tests: Sequence[dict[str, Any]], *, kind: str = "run", title: str = "
            environments: Sequence[dict[str, Any]] = (), events: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
     """The whole report: a summary of verdicts, every test's entry, and the flat lists older readers use.
 
+    A test's entry is its last attempt; where a plugin (pytest-rerunfailures) ran it more than once,
+    the earlier attempts are entries of their own in its ``reruns``, first attempt first.
+
     ``environments`` are the facts of each stack the run used (``environment_facts``), in the order
     they started; a test's entry names its own by ``run_id``. ``environment``, the first of them, is
     what readers of a one-region report (every report before ``environments``) look at.
@@ -40,6 +43,9 @@ def report(tests: Sequence[dict[str, Any]], *, kind: str = "run", title: str = "
     summary = {"tests": len(tests), **dict.fromkeys(VERDICTS, 0)}
     for test in tests:
         summary[test["verdict"]] += 1
+    reruns = sum(len(test.get("reruns", ())) for test in tests)
+    if reruns:  # earlier attempts of tests a plugin ran again: not counted as tests, nor their SLOs below
+        summary["reruns"] = reruns
     return {
         "schema_version": SCHEMA_VERSION, "kind": kind, "title": title, "created": round(time.time(), 3),
         "summary": summary, "environment": environments[0] if environments else None,

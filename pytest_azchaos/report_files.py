@@ -64,7 +64,7 @@ def index_html(runs: Path) -> str:
         except (OSError, ValueError, KeyError, TypeError):  # being written, or not a report: not listed
             continue
         counts = ", ".join(f"{summary[k]} {k.replace('_', ' ')}" for k in ("slo_broken", "failed", "not_steady",
-                                                                           "passed") if summary.get(k))
+                                                                           "passed", "reruns") if summary.get(k))
         rows.append(f"<tr><td><a href='runs/{escape(run.name)}/report.html'>{escape(run.name)}</a></td>"
                     f"<td>{escape(str(data.get('title', '')))}</td><td>{summary.get('tests', 0)}</td>"
                     f"<td>{escape(counts)}</td></tr>")

@@ -49,8 +49,9 @@ def render_html(data: dict[str, Any], *, drawings: Mapping[str, str] | None = No
 def _summary(data: dict[str, Any]) -> str:
     s = data["summary"]
     counts = ", ".join(f"{s[v]} {LABELS[v].lower()}" for v in ORDER if s.get(v))
+    reruns = f"; {s['reruns']} earlier attempt(s) of tests run again" if s.get("reruns") else ""
     return (f"<p>{_wall(data['created'], date=True)}: {data['kind']}, {s['tests']} test(s)"
-            f"{': ' + counts if counts else ''}.</p>")
+            f"{': ' + counts if counts else ''}{reruns}.</p>")
 
 
 def _verdicts(tests: list[dict[str, Any]]) -> str:
@@ -60,6 +61,10 @@ def _verdicts(tests: list[dict[str, Any]]) -> str:
 
 
 def _why(test: dict[str, Any]) -> str:
+    reruns = test.get("reruns") or []
+    if reruns:  # a plugin ran it again: which attempt this is, and how the earlier ones ended
+        earlier = ", ".join(f"{n}: {LABELS[r['verdict']]}" for n, r in enumerate(reruns, 1))
+        return _why({**test, "reruns": []}) + f" (attempt {len(reruns) + 1}; earlier attempts {earlier})"
     if test["verdict"] == "not_steady":
         return f"stack not steady: {test.get('reason', '')}"
     if test["verdict"] == "failed" and test.get("reason"):
@@ -91,7 +96,17 @@ def _test(number: int, test: dict[str, Any], drawing: str | None, envs: list[dic
     parts.append(f"<div class=chart>{drawing}</div>" if drawing else "<p class='chart muted'>no traffic or events "
                                                                     "were recorded: no chart</p>")
     parts += [_slos(test["slos"]), _events(test["events"]), _errors(test["errors"]), _timings(test["timings"])]
+    parts += [_rerun(n, attempt, len(test["reruns"]) + 1) for n, attempt in enumerate(test.get("reruns", []), 1)]
     return "".join(parts) + "</section>"
+
+
+def _rerun(number: int, attempt: dict[str, Any], attempts: int) -> str:
+    """An earlier attempt of a test that a plugin ran again: folded, with its own chart, SLOs and events."""
+    drawing = chart.svg(attempt["chart"], title=f"{chart_title(attempt['test'])}, attempt {number}")
+    return (f"<details class=rerun><summary>attempt {number} of {attempts}: {_badge(attempt['verdict'])} "
+            f"{escape(_why(attempt))}</summary>"
+            + (f"<div class=chart>{drawing}</div>" if drawing else "")
+            + _slos(attempt["slos"]) + _events(attempt["events"]) + _errors(attempt["errors"]) + "</details>")
 
 
 def chart_title(test: str) -> str:

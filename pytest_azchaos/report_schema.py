@@ -73,7 +73,7 @@ _ERROR = {
 
 VERDICTS = ("passed", "slo_broken", "not_steady", "failed")
 
-_TEST = {
+_ATTEMPT: dict[str, Any] = {  # one run of a test
     "type": "object",
     "required": ["test", "verdict", "slos", "faults", "events", "timings", "errors", "chart"],
     "properties": {
@@ -88,6 +88,8 @@ _TEST = {
         "chart": {"oneOf": [_CHART, {"type": "null"}]},
     },
 }
+# A test: its last attempt, and optionally the earlier ones of a test that a plugin ran again.
+_TEST = {**_ATTEMPT, "properties": {**_ATTEMPT["properties"], "reruns": {"type": "array", "items": _ATTEMPT}}}
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -196,3 +196,51 @@ def test_on_localstack(azchaos):
     page = (fake.path / "out" / "report.html").read_text()
     assert "Environment 1: minimal.yaml" in page and "Environment 2: localstack.yaml" in page
     assert f"on <a href='#env-{envs['localstack.yaml']}'>localstack.yaml</a>" in page
+
+
+FLAKY = """
+import pathlib
+
+import pytest
+
+
+@pytest.mark.slo(failed_requests=0)
+def test_flaky(azchaos):
+    first = not pathlib.Path("attempted").exists()
+    pathlib.Path("attempted").touch()
+    with azchaos.traffic(rate_per_s=50):
+        azchaos.wait("200ms")
+        if first:  # the first attempt loses every AZ and breaks its SLO; the rerun does not
+            with azchaos.outage("a"), azchaos.outage("b", steady=False):
+                azchaos.wait("400ms")
+        azchaos.wait("200ms")
+"""
+
+
+def test_a_rerun_test_is_its_last_attempt_and_keeps_the_earlier_one(fake: pytest.Pytester) -> None:
+    """With pytest-rerunfailures: the verdict is the rerun's, as pytest's outcome is, and the first
+    attempt's broken SLO stays in the report, apart: not the rerun's SLOs, JUnit properties or counts."""
+    fake.makepyfile(FLAKY)
+    result = fake.runpytest_subprocess("-p", "no:cacheprovider", f"--azchaos-env={MINIMAL}", "--azchaos-report=out",
+                                       "--junitxml=junit.xml", "--reruns=1")
+    assert result.ret == 0 and result.parseoutcomes() == {"passed": 1, "rerun": 1}, result.stdout.str()
+    result.stdout.re_match_lines([r".*::test_flaky \(attempt 1 of 2\)\s+failed_requests\s+[1-9]\d*\s+0\s+FAIL",
+                                  r".*::test_flaky \(attempt 2 of 2\)\s+failed_requests\s+0\s+0\s+PASS"])
+    data = report_schema.load(fake.path / "out" / "report.json")
+    assert {k: v for k, v in data["summary"].items() if v} == {"tests": 1, "passed": 1, "reruns": 1}
+    [test] = data["tests"]
+    assert test["verdict"] == "passed" and [s["verdict"] for s in test["slos"]] == ["pass"]
+    assert test["faults"] == [] and test["timings"]["failed"] == 0  # the rerun's own recording
+    [first] = test["reruns"]
+    assert first["verdict"] == "slo_broken" and [s["verdict"] for s in first["slos"]] == ["fail"]
+    assert [f["subject"] for f in first["faults"]] == ["outage(a, power)", "outage(b, power)"]
+    assert first["chart"] is not None and first["timings"]["failed"] > 0
+    assert [s["verdict"] for s in data["slos"]] == ["pass"]  # the flat list: the tests' verdicts
+    last = [case for case in ET.parse(fake.path / "junit.xml").getroot().iter("testcase")][-1]
+    props = [(p.get("name"), p.get("value")) for p in last.iter("property")]
+    assert ("azchaos.verdict", "passed") in props and ("azchaos.slo.failed_requests.verdict", "pass") in props
+    assert [name for name, _ in props].count("azchaos.verdict") == 1, props  # not the first attempt's too
+    page = (fake.path / "out" / "report.html").read_text()
+    assert "1 SLO(s) met (attempt 2; earlier attempts 1: SLO BROKEN)" in page
+    assert "<details class=rerun><summary>attempt 1 of 2: <span class='verdict v-slo_broken'>" in page
+    assert "1 earlier attempt(s) of tests run again" in page

@@ -86,6 +86,8 @@ def test_a_report_counts_verdicts_keeps_the_flat_lists_and_validates_against_its
     (lambda d: d.pop("schema_version"), "found no schema_version (a report from before version 1)"),
     (lambda d: d["tests"][0].update(verdict="maybe"), "at $.tests[0].verdict: 'maybe' is not one of"),
     (lambda d: d["tests"][0]["slos"][0].pop("limit"), "at $.tests[0].slos[0]: 'limit' is a required property"),
+    (lambda d: d["tests"][0].update(reruns=[{"test": "t.py::test_outage"}]),
+     "at $.tests[0].reruns[0]: 'verdict' is a required property"),
 ])
 def test_a_report_that_does_not_fit_the_schema_is_one_clear_error(change: Any, message: str) -> None:
     data = json.loads(json.dumps(report_data.report([entry()])))
@@ -258,3 +260,19 @@ def test_the_commonest_errors_say_which_lb_targets_they_went_to() -> None:
     data = report_data.report([entry()], events=[])
     data["tests"][0]["errors"] = report_data.commonest_errors(ops)
     assert report_schema.validate(json.loads(json.dumps(data))) == data
+
+
+def test_a_test_run_again_counts_once_and_shows_its_earlier_attempts() -> None:
+    rerun = {**entry("passed", results=[]), "reruns": [entry(), entry("failed", reason="AssertionError: no")]}
+    data = report_schema.validate(json.loads(json.dumps(report_data.report([rerun, entry("passed", "t.py::b")]))))
+    assert {k: v for k, v in data["summary"].items() if v} == {"tests": 2, "passed": 2, "reruns": 2}
+    assert [s["test"] for s in data["slos"]] == ["t.py::b"] * 3  # the tests' own SLOs, not the earlier attempts'
+    page = render_html(data)
+    assert "(attempt 3; earlier attempts 1: SLO BROKEN, 2: FAILED)" in page
+    assert "2 passed; 2 earlier attempt(s) of tests run again." in page
+    first, second = page.split("<details class=rerun>")[1:]
+    assert first.startswith("<summary>attempt 1 of 3: <span class='verdict v-slo_broken'>SLO BROKEN</span> "
+                            "failed_requests = 11 &gt; 0")
+    assert "<div class=chart><svg" in first and "<table class=slos>" in first and "outage(a, power)" in first
+    assert second.startswith("<summary>attempt 2 of 3: <span class='verdict v-failed'>FAILED</span> AssertionError: no")
+    assert "reruns" not in render_html(report_data.report([entry("passed", results=[])]))

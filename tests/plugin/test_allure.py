@@ -8,11 +8,15 @@ from typing import Any
 
 import pytest
 
+from .test_report import FLAKY
+
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = ROOT / "environments" / "minimal.yaml"
 
 OUTAGE_TEST = """
 import pytest
+
+from .test_report import FLAKY
 
 @pytest.mark.slo(failed_requests=0, p99="5s")
 def test_outage(azchaos):
@@ -89,3 +93,17 @@ def test_without_alluredir_nothing_is_loaded(fake: pytest.Pytester) -> None:
             assert "pytest_azchaos.allure_report" not in sys.modules
     """)
     run(fake).assert_outcomes(passed=1)
+
+
+def test_each_attempt_of_a_rerun_test_is_its_own_allure_result(fake: pytest.Pytester) -> None:
+    """Allure groups a test's attempts by history id (its "retries"): each keeps its own steps and SLOs."""
+    fake.makepyfile(FLAKY)
+    folder = fake.path / "allure"
+    result = run(fake, f"--alluredir={folder}", "--reruns=1")
+    assert result.parseoutcomes() == {"passed": 1, "rerun": 1}
+    first, rerun = sorted(results(folder), key=lambda r: r["start"])
+    assert (first["status"], rerun["status"]) == ("failed", "passed")
+    assert first["historyId"] == rerun["historyId"]
+    assert "inject outage(b, power)" in steps(first) and steps(rerun) == {}
+    slo = {r["status"]: {p["name"]: p["value"] for p in r["parameters"]}["SLO failed_requests"] for r in (first, rerun)}
+    assert slo["failed"].strip("'").startswith("FAIL") and slo["passed"].strip("'").startswith("PASS 0 <= 0")

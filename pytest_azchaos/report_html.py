@@ -61,10 +61,14 @@ def _verdicts(tests: list[dict[str, Any]]) -> str:
 
 
 def _why(test: dict[str, Any]) -> str:
+    """Why a test got its verdict; for a test a plugin ran again, which attempt this is and how the
+    earlier ones ended."""
     reruns = test.get("reruns") or []
-    if reruns:  # a plugin ran it again: which attempt this is, and how the earlier ones ended
-        earlier = ", ".join(f"{n}: {LABELS[r['verdict']]}" for n, r in enumerate(reruns, 1))
-        return _why({**test, "reruns": []}) + f" (attempt {len(reruns) + 1}; earlier attempts {earlier})"
+    earlier = ", ".join(f"{n}: {LABELS[r['verdict']]}" for n, r in enumerate(reruns, 1))
+    return _cause(test) + (f" (attempt {len(reruns) + 1}; earlier attempts {earlier})" if reruns else "")
+
+
+def _cause(test: dict[str, Any]) -> str:
     if test["verdict"] == "not_steady":
         return f"stack not steady: {test.get('reason', '')}"
     if test["verdict"] == "failed" and test.get("reason"):
@@ -104,7 +108,7 @@ def _rerun(number: int, attempt: dict[str, Any], attempts: int) -> str:
     """An earlier attempt of a test that a plugin ran again: folded, with its own chart, SLOs and events."""
     drawing = chart.svg(attempt["chart"], title=f"{chart_title(attempt['test'])}, attempt {number}")
     return (f"<details class=rerun><summary>attempt {number} of {attempts}: {_badge(attempt['verdict'])} "
-            f"{escape(_why(attempt))}</summary>"
+            f"{escape(_cause(attempt))}</summary>"
             + (f"<div class=chart>{drawing}</div>" if drawing else "")
             + _slos(attempt["slos"]) + _events(attempt["events"]) + _errors(attempt["errors"]) + "</details>")
 

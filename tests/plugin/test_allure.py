@@ -16,8 +16,6 @@ MINIMAL = ROOT / "environments" / "minimal.yaml"
 OUTAGE_TEST = """
 import pytest
 
-from .test_report import FLAKY
-
 @pytest.mark.slo(failed_requests=0, p99="5s")
 def test_outage(azchaos):
     with azchaos.traffic(rate_per_s=50):

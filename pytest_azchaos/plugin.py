@@ -6,6 +6,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack, suppress
@@ -46,11 +47,17 @@ class _EnvironmentStack:
     def progress(self, message: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         capture = self.config.pluginmanager.get_plugin("capturemanager")
+        worker = getattr(self.config, "workerinput", {}).get("workerid")
         if reporter is None or capture is None:
             print(f"azchaos: {message}", flush=True)
             return
         with capture.global_and_fixture_disabled():
-            reporter.write_line(f"azchaos: {message}")
+            if worker:  # a pytest-xdist worker's terminal goes nowhere; its stderr is the controller's,
+                # shared by every worker: one write per line, so that their lines do not interleave
+                sys.stderr.write(f"azchaos [{worker}]: {message}\n")
+                sys.stderr.flush()
+            else:
+                reporter.write_line(f"azchaos: {message}")
 
     def get(self) -> Stack:
         return self.stack or self.start()
@@ -191,6 +198,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "azchaos_env(name_or_file): run the test's azchaos experiment on a stack of that environment "
                    "(a bundled name, or a file relative to the test's folder), not the session's"
     )
+    if config.getoption("azchaos_reuse") and getattr(config.option, "dist", "no") != "no":
+        raise pytest.UsageError("--azchaos-reuse with pytest-xdist workers (-n): every worker would inject its "
+                                "faults into that one stack at once; run without -n, or let each worker start its own")
     config.stash[_STATE] = _SessionState(config)
     env = config.getoption("azchaos_env")
     if env:  # a bad environment file is a usage error, before any test runs

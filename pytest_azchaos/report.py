@@ -7,6 +7,7 @@ with them, from data built by ``report_data.report()``.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Generator
 from pathlib import Path
@@ -31,6 +32,10 @@ Attempt = tuple[str, int]  # a test's node id, and which time it ran (1, or more
 
 __all__ = ["EXIT_NOT_STEADY", "Reporter", "junit_properties", "render_html", "show", "write_report"]
 
+#: The key of what an xdist worker recorded, in its ``workeroutput`` (JSON: entries, environments,
+#: events, and every test's verdict), for the controller to report the whole run once.
+WORKER_OUTPUT = "azchaos_report"
+
 #: pytest's exit status when every failed test failed because the stack was not steady (no SLO was
 #: broken): the run proves nothing either way, which a CI gate must tell apart from a broken SLO (1).
 EXIT_NOT_STEADY = 6
@@ -50,6 +55,7 @@ class Reporter:
         self.tests: list[tuple[Attempt, dict[str, Any]]] = []  # each verdict: passed, slo_broken, not_steady, failed
         self.environments: dict[str, dict[str, Any]] = {}  # run id -> facts at start, in the order they started
         self.ran_on: dict[Attempt, str] = {}  # run id of its stack
+        self.workers: list[dict[str, Any]] = []  # with pytest-xdist: what each worker recorded
 
     def _attempt(self, item: pytest.Item) -> Attempt:
         return item.nodeid, self.attempts.get(item.nodeid, 1)
@@ -103,53 +109,50 @@ class Reporter:
         self.tests.append((attempt, verdict))
         return report
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """pytest-xdist's controller: a worker ended; what it recorded comes with it (worker_output)."""
+        found = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+        if found:
+            self.workers.append(json.loads(found))
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.environments:  # the facts are collected once, here; other reports (Allure) get them
-            self.config.hook.pytest_azchaos_environments_used(environments=list(self.environments.values()))
-        failed = [t for t in self._finals() if t["verdict"] != "passed"]
-        if exitstatus == 1 and failed and all(t["verdict"] == "not_steady" for t in failed):
+        if hasattr(self.config, "workerinput"):  # an xdist worker: its controller reports for the run
+            output = self.config.workeroutput  # type: ignore[attr-defined]  # set by xdist on its workers
+            output[WORKER_OUTPUT] = json.dumps(self._worker_output())
+            return
+        data = self.data()
+        if data["environments"]:  # the facts are collected once, here; other reports (Allure) get them
+            self.config.hook.pytest_azchaos_environments_used(environments=data["environments"])
+        failed = [v for v in self._finals() if v["verdict"] != "passed"]
+        if exitstatus == 1 and failed and all(v["verdict"] == "not_steady" for v in failed):
             session.exitstatus = EXIT_NOT_STEADY
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        not_steady = [(key, t) for key, t in self.tests if t["verdict"] == "not_steady"]
-        if not self.rows and not self.recorded and not not_steady:
+        if hasattr(self.config, "workerinput"):
             return
-        tr = terminalreporter
-        if self.rows or not_steady:
-            self._slo_table(tr, not_steady)
-        path = self.write(Path(self.config.getoption("azchaos_report")))
-        tr.write_line(f"azchaos report: {path}")
-
-    def _slo_table(self, tr: Any, not_steady: list[tuple[Attempt, dict[str, Any]]]) -> None:
-        tr.write_sep("=", "azchaos SLOs")
-        width = max(len(self._label(key)) for key in [*(k for k, _ in self.rows), *(k for k, _ in not_steady)])
-        slo_width = max([len(r.name) for _, r in self.rows] + [9])
-        tr.write_line(f"{'test':<{width}}  {'SLO':<{slo_width}} {'value':>9} {'limit':>9}  verdict")
-        for key, test in not_steady:  # no SLO verdict: the fault never hit a steady stack
-            tr.write_line(f"{self._label(key):<{width}}  {'(no SLOs)':<{slo_width}} {'':>9} {'':>9}  "
-                          f"NOT STEADY: stack not steady: {test['reason']}", yellow=True)
-        for key, r in self.rows:
-            verdict = "PASS" if r.passed else "FAIL"
-            value, limit = show(r, r.value, r.limit), show(r, r.limit)
-            tr.write_line(f"{self._label(key):<{width}}  {r.name:<{slo_width}} {value:>9} {limit:>9}  {verdict}",
-                          green=r.passed, red=not r.passed)
-
-    def _label(self, key: Attempt) -> str:
-        """The test, and which attempt if it ran more than once: "t.py::test_x (attempt 1 of 2)"."""
-        nodeid, attempt = key
-        runs = self.attempts.get(nodeid, 1)
-        return nodeid if runs == 1 else f"{nodeid} (attempt {attempt} of {runs})"
+        data = self.data()
+        if not data["tests"]:
+            return
+        if any(a["slos"] or a["verdict"] == "not_steady" for _, a in _attempts(data)):
+            _slo_table(terminalreporter, data)
+        path = write_run(data, Path(self.config.getoption("azchaos_report")))
+        terminalreporter.write_line(f"azchaos report: {path}")
 
     def _slos(self, key: Attempt) -> list[SLOResult]:
         return [r for k, r in self.rows if k == key]
 
-    def _finals(self) -> list[dict[str, Any]]:
-        """Each test's verdict: its last attempt's."""
+    def _verdicts(self) -> list[dict[str, Any]]:
+        """Each test's verdict, its last attempt's: of every test this process ran, not only chaos tests."""
         return list({key[0]: verdict for key, verdict in self.tests}.values())
 
-    def data(self) -> dict[str, Any]:
-        """The run's report data: every test that used azchaos (or has SLOs), in the order they ran; a
-        test run more than once is its last attempt, with the earlier ones under ``reruns``."""
+    def _finals(self) -> list[dict[str, Any]]:
+        """Each test's verdict in the whole run: this process's and every xdist worker's."""
+        return self._verdicts() + [v for worker in self.workers for v in worker["verdicts"]]
+
+    def _entries(self) -> list[dict[str, Any]]:
+        """Every test of this process that used azchaos (or has SLOs), in the order they ran; a test
+        run more than once is its last attempt, with the earlier ones under ``reruns``."""
         attempts: dict[str, list[dict[str, Any]]] = {}
         for key, verdict in self.tests:
             if key not in self.recorded and not self._slos(key) and verdict["verdict"] != "not_steady":
@@ -159,12 +162,46 @@ class Reporter:
             if key in self.ran_on:
                 entry["run_id"] = self.ran_on[key]
             attempts.setdefault(key[0], []).append(entry)
-        entries = [{**each[-1], "reruns": each[:-1]} if len(each) > 1 else each[-1] for each in attempts.values()]
-        return report_data.report(entries, environments=list(self.environments.values()), events=self.events)
+        return [{**each[-1], "reruns": each[:-1]} if len(each) > 1 else each[-1] for each in attempts.values()]
 
-    def write(self, folder: Path) -> Path:
-        """Write the run's report into ``folder`` (its own under runs/, and as the latest); return the HTML path."""
-        return write_run(self.data(), folder)
+    def _worker_output(self) -> dict[str, Any]:
+        return {"tests": self._entries(), "environments": list(self.environments.values()), "events": self.events,
+                "verdicts": self._verdicts()}
+
+    def data(self) -> dict[str, Any]:
+        """The run's report data: this process's tests, then each xdist worker's (in the order they ended)."""
+        runs = [self._worker_output(), *self.workers]
+        return report_data.report([t for run in runs for t in run["tests"]],
+                                  environments=[e for run in runs for e in run["environments"]],
+                                  events=[e for run in runs for e in run["events"]])
+
+
+def _attempts(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Each attempt of each test of a report, named as the SLO table shows it: the test, and which
+    attempt where it ran more than once ("t.py::test_x (attempt 1 of 2)")."""
+    found = []
+    for test in data["tests"]:
+        every = [*test.get("reruns", []), test]
+        found += [(test["test"] if len(every) == 1 else f"{test['test']} (attempt {n} of {len(every)})", attempt)
+                  for n, attempt in enumerate(every, 1)]
+    return found
+
+
+def _slo_table(tr: Any, data: dict[str, Any]) -> None:
+    """The terminal's table of every SLO verdict of the run, and of each test stopped as not steady."""
+    attempts = _attempts(data)
+    not_steady = [(name, a) for name, a in attempts if a["verdict"] == "not_steady"]
+    rows = [(name, slo) for name, a in attempts for slo in a["slos"]]
+    tr.write_sep("=", "azchaos SLOs")
+    width = max(len(name) for name, _ in [*rows, *not_steady])
+    slo_width = max([len(slo["name"]) for _, slo in rows] + [9])
+    tr.write_line(f"{'test':<{width}}  {'SLO':<{slo_width}} {'value':>9} {'limit':>9}  verdict")
+    for name, test in not_steady:  # no SLO verdict: the fault never hit a steady stack
+        tr.write_line(f"{name:<{width}}  {'(no SLOs)':<{slo_width}} {'':>9} {'':>9}  "
+                      f"NOT STEADY: stack not steady: {test.get('reason', '')}", yellow=True)
+    for name, slo in rows:
+        tr.write_line(f"{name:<{width}}  {slo['name']:<{slo_width}} {slo['shown']:>9} {slo['shown_limit']:>9}  "
+                      f"{slo['verdict'].upper()}", green=slo["passed"], red=not slo["passed"])
 
 
 def junit_properties(results: list[SLOResult]) -> list[tuple[str, str]]:

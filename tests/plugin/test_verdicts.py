@@ -63,3 +63,41 @@ def test_also_not_steady(azchaos):
     verdicts = {t["test"].split("::")[1]: t["verdict"]
                 for t in json.loads((fake.path / "out" / "report.json").read_text())["tests"]}
     assert verdicts == {"test_second_fault_on_a_broken_stack": "slo_broken", "test_also_not_steady": "not_steady"}
+
+
+CALM = """
+import pytest
+
+@pytest.mark.slo(failed_requests=0)
+def test_calm(azchaos):
+    with azchaos.traffic(rate_per_s=50):
+        azchaos.wait("300ms")
+"""
+
+
+def test_with_xdist_workers_the_run_is_reported_once_with_every_workers_tests(fake: pytest.Pytester) -> None:
+    """pytest-xdist: each worker starts the stacks its tests need; the controller prints one SLO table,
+    writes one report of every worker's tests and keeps the not-steady exit status."""
+    fake.makepyfile(NESTED + CALM)
+    result = run(fake, "-n", "2", "--dist", "each")  # each worker runs both tests: two of each in the run
+    assert result.ret == 6, result.stdout.str()
+    out = result.stdout.str()
+    assert out.count("(no SLOs)") == 2 and len([line for line in out.splitlines() if "::test_calm " in line]) == 2
+    [run_folder] = (fake.path / "out" / "runs").iterdir()  # one report: the controller's, not one per worker
+    report = json.loads((run_folder / "report.json").read_text())
+    assert sorted(t["verdict"] for t in report["tests"]) == ["not_steady", "not_steady", "passed", "passed"]
+    assert len(report["environments"]) == 2 and len(report["slos"]) == 2  # a stack per worker
+    assert (fake.path / "out" / "report.json").read_bytes() == (run_folder / "report.json").read_bytes()
+    # the stacks' progress reaches the terminal (a worker's own terminal output goes nowhere)
+    assert {"azchaos [gw0]: stack fake-minimal removed (0 objects)",
+            "azchaos [gw1]: stack fake-minimal removed (0 objects)"} <= set(result.stderr.lines)
+
+    fake.makepyfile(test_plain="def test_plain():\n    assert False\n")  # a failure of another kind
+    assert run(fake, "-n", "2").ret == 1
+
+
+def test_reuse_with_xdist_workers_is_refused(fake: pytest.Pytester) -> None:
+    fake.makepyfile(CALM)
+    result = run(fake, "-n", "2", "--azchaos-reuse=abc123")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --azchaos-reuse with pytest-xdist workers (-n): every worker would inject *"])

@@ -312,7 +312,8 @@ def azchaos_stack(request: pytest.FixtureRequest) -> Stack:
     try:
         return request.config.stash[_STATE].stack()
     except AzChaosError as exc:
-        pytest.fail(f"azchaos: the stack could not start: {exc}", pytrace=False)
+        problem = f"azchaos: the stack could not start: {exc}"
+    pytest.fail(problem, pytrace=False)  # outside the handler: one error, no "during handling of ..."
 
 
 def _marked_environment(item: pytest.Item) -> str | None:

@@ -56,6 +56,7 @@ class Reporter:
         self.environments: dict[str, dict[str, Any]] = {}  # run id -> facts at start, in the order they started
         self.ran_on: dict[Attempt, str] = {}  # run id of its stack
         self.workers: list[dict[str, Any]] = []  # with pytest-xdist: what each worker recorded
+        self.failures: list[tuple[str, str]] = []  # each failed phase of the run: (test, "setup"/"call"/"teardown")
 
     def _attempt(self, item: pytest.Item) -> Attempt:
         return item.nodeid, self.attempts.get(item.nodeid, 1)
@@ -92,6 +93,8 @@ class Reporter:
                                   ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         if call.when != "call":
+            if report.failed:
+                self._phase_failed(item, call, report)
             return report
         excinfo, attempt = call.excinfo, self._attempt(item)
         verdict: dict[str, Any] = {"test": item.nodeid, "verdict": "passed" if excinfo is None else "failed"}
@@ -103,11 +106,35 @@ class Reporter:
         elif not all(r.passed for r in self._slos(attempt)):
             verdict["verdict"] = "slo_broken"
         elif excinfo is not None:  # the test's own error (an assert of its body): its first line says why
-            verdict["reason"] = _first_line(excinfo.exconly())
+            verdict["reason"] = _error_line(excinfo)
         if attempt in self.recorded or self._slos(attempt) or verdict["verdict"] == "not_steady":
             item.user_properties.append(("azchaos.verdict", verdict["verdict"]))  # the teardown report carries it
         self.tests.append((attempt, verdict))
         return report
+
+    def _phase_failed(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
+        """An error in a test's setup or teardown (a fixture's, or its stack's start) fails the attempt, as
+        pytest says: a chaos test is in the report with why, not missing, or passed, or an earlier verdict."""
+        attempt = self._attempt(item)
+        reason = f"error in {call.when}: " + (_error_line(call.excinfo) if call.excinfo else "")
+        if call.when == "setup":  # no call follows: the attempt's verdict is this
+            self.tests.append((attempt, {"test": item.nodeid, "verdict": "failed", "reason": reason}))
+            if "azchaos" in getattr(item, "fixturenames", ()):
+                self.recorded.setdefault(attempt, report_data.test_entry(item.nodeid, verdict="failed"))
+                item.user_properties.append(("azchaos.verdict", "failed"))  # the teardown report carries it
+            return
+        verdict = next((v for key, v in reversed(self.tests) if key == attempt), None)
+        if verdict is not None and verdict["verdict"] == "passed":  # a verdict that is not passed says more
+            verdict.update(verdict="failed", reason=reason)
+            for properties in (item.user_properties, report.user_properties):  # this report carries them
+                properties[:] = [("azchaos.verdict", "failed") if p == ("azchaos.verdict", "passed") else p
+                                 for p in properties]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Every failed phase of the run (with xdist, the controller gets the workers' too): the exit
+        status says "not steady" only when nothing else failed."""
+        if report.failed:
+            self.failures.append((report.nodeid, report.when))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
@@ -124,8 +151,9 @@ class Reporter:
         data = self.data()
         if data["environments"]:  # the facts are collected once, here; other reports (Allure) get them
             self.config.hook.pytest_azchaos_environments_used(environments=data["environments"])
-        failed = [v for v in self._finals() if v["verdict"] != "passed"]
-        if exitstatus == 1 and failed and all(v["verdict"] == "not_steady" for v in failed):
+        final = {v["test"]: v["verdict"] for v in self._finals()}
+        if exitstatus == 1 and self.failures and all(
+                when == "call" and final.get(test) == "not_steady" for test, when in self.failures):
             session.exitstatus = EXIT_NOT_STEADY
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -220,6 +248,13 @@ def _number(value: float) -> str:
     if math.isnan(value):
         return "nan"
     return f"{value:g}" if math.isinf(value) or value == int(value) else repr(round(value, 6))
+
+
+def _error_line(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    """An error's first line: "AssertionError: ...", or for ``pytest.fail`` only its message (the
+    plugin's own errors, "azchaos: the stack could not start: ...", come that way)."""
+    text = excinfo.exconly()
+    return _first_line(text.removeprefix("Failed: ") if excinfo.errisinstance(pytest.fail.Exception) else text)
 
 
 def _first_line(text: str, most: int = 300) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -148,9 +149,13 @@ def test_no_engine_fails_tests_with_one_clear_line(pytester: pytest.Pytester, mo
                                                    tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
     pytester.makepyfile("def test_one(azchaos): pass\ndef test_two(azchaos): pass\n")
-    result = pytester.runpytest_subprocess(f"--azchaos-env={MINIMAL}")
+    result = pytester.runpytest_subprocess(f"--azchaos-env={MINIMAL}", "--azchaos-report=out")
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*azchaos: the stack could not start: no Docker engine answers*"])
+    assert "During handling" not in result.stdout.str()  # one error, not the engine's chained below it
+    tests = json.loads((pytester.path / "out" / "report.json").read_text())["tests"]  # why, in the report too
+    assert [(t["verdict"], t["reason"].split(" answers")[0]) for t in tests] == \
+        [("failed", "error in setup: azchaos: the stack could not start: no Docker engine")] * 2
 
 
 def test_latency_slos_pass_and_fail_with_the_measured_value(fake: pytest.Pytester) -> None:

@@ -244,3 +244,23 @@ def test_a_rerun_test_is_its_last_attempt_and_keeps_the_earlier_one(fake: pytest
     assert "1 SLO(s) met (attempt 2; earlier attempts 1: SLO BROKEN)" in page
     assert "<details class=rerun><summary>attempt 1 of 2: <span class='verdict v-slo_broken'>" in page
     assert "1 earlier attempt(s) of tests run again" in page
+
+
+def test_a_rerun_that_errors_in_setup_is_its_error_not_the_earlier_verdict(fake: pytest.Pytester) -> None:
+    """pytest says the test ended in an error (its rerun's setup failed): so does the report, with the
+    first attempt's broken SLO kept under ``reruns``."""
+    fake.makepyfile(FLAKY.replace("def test_flaky(azchaos):", "def test_flaky(azchaos, seeded):") + """
+
+@pytest.fixture
+def seeded():
+    if pathlib.Path("attempted").exists():
+        raise RuntimeError("the database seed failed")
+""")
+    result = fake.runpytest_subprocess("-p", "no:cacheprovider", f"--azchaos-env={MINIMAL}", "--azchaos-report=out",
+                                       "--reruns=1")
+    assert result.ret == 1 and result.parseoutcomes() == {"errors": 1, "rerun": 1}, result.stdout.str()
+    data = report_schema.load(fake.path / "out" / "report.json")
+    assert {k: v for k, v in data["summary"].items() if v} == {"tests": 1, "failed": 1, "reruns": 1}
+    [test] = data["tests"]
+    assert (test["verdict"], test["reason"]) == ("failed", "error in setup: RuntimeError: the database seed failed")
+    assert [first["verdict"] for first in test["reruns"]] == ["slo_broken"]

@@ -4,6 +4,7 @@ verdict in the error, the summary table, report.json and the exit status; values
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,58 @@ def test_also_not_steady(azchaos):
     verdicts = {t["test"].split("::")[1]: t["verdict"]
                 for t in json.loads((fake.path / "out" / "report.json").read_text())["tests"]}
     assert verdicts == {"test_second_fault_on_a_broken_stack": "slo_broken", "test_also_not_steady": "not_steady"}
+
+
+CLEANED = """
+
+@pytest.fixture
+def cleaned():
+    yield
+    raise RuntimeError("cleanup failed")
+"""
+
+ERRORS_BESIDE = NESTED + CLEANED + """
+
+@pytest.fixture
+def seeded():
+    raise RuntimeError("the database seed failed")
+
+
+def test_seed_fails(azchaos, seeded):
+    pass
+
+
+def test_cleanup_fails(azchaos, cleaned):
+    with azchaos.traffic(rate_per_s=50):
+        azchaos.wait("200ms")
+"""
+
+
+def test_an_error_in_a_fixture_is_a_failure_beside_a_not_steady_test(fake: pytest.Pytester) -> None:
+    """Exit status 6 says the run proves nothing either way: an error in a test's setup or teardown is a
+    failure all the same (status 1), and the chaos test it failed is in the report, with why."""
+    fake.makepyfile(ERRORS_BESIDE)
+    result = run(fake, "--junitxml=junit.xml")
+    result.assert_outcomes(failed=1, passed=1, errors=2)
+    assert result.ret == 1, result.stdout.str()
+    report = json.loads((fake.path / "out" / "report.json").read_text())
+    verdicts = {t["test"].split("::")[1]: (t["verdict"], t.get("reason")) for t in report["tests"]}
+    assert verdicts["test_second_fault_on_a_broken_stack"][0] == "not_steady"
+    assert verdicts["test_seed_fails"] == ("failed", "error in setup: RuntimeError: the database seed failed")
+    assert verdicts["test_cleanup_fails"] == ("failed", "error in teardown: RuntimeError: cleanup failed")
+    assert [s["verdict"] for s in report["slos"]] == ["pass"]  # test_cleanup_fails met its SLO all the same
+    assert {k: v for k, v in report["summary"].items() if v} == {"tests": 3, "not_steady": 1, "failed": 2}
+    cases = {case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+             for case in ET.parse(fake.path / "junit.xml").getroot().iter("testcase")}
+    assert cases["test_seed_fails"]["azchaos.verdict"] == "failed"
+    assert cases["test_cleanup_fails"]["azchaos.verdict"] == "failed"
+    page = (fake.path / "out" / "report.html").read_text()
+    assert "error in setup: RuntimeError: the database seed failed" in page
+
+    fake.makepyfile(NESTED.replace("(azchaos):", "(azchaos, cleaned):") + CLEANED)
+    alone = run(fake)  # not steady, and then an error in its teardown: not only "not steady"
+    alone.assert_outcomes(failed=1, errors=1)
+    assert alone.ret == 1, alone.stdout.str()
 
 
 CALM = """

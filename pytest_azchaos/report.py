@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,7 @@ class Reporter:
         # A rerun plugin (pytest-rerunfailures) runs a test again: what is recorded is per attempt, and
         # a test's verdict is its last attempt's, as pytest's outcome is; the earlier ones are kept too.
         self.attempts: dict[str, int] = {}  # test -> how many times it started
+        self.started: dict[str, float] = {}  # test -> when its first attempt started (wall clock)
         self.rows: list[tuple[Attempt, SLOResult]] = []
         self.events: list[dict[str, Any]] = []  # every inject and heal of the run
         self.recorded: dict[Attempt, dict[str, Any]] = {}  # its entry without verdict and SLOs
@@ -65,6 +67,7 @@ class Reporter:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """A test starts an attempt; a rerun's JUnit properties are its own, not added to the last's."""
         self.attempts[item.nodeid] = self.attempts.get(item.nodeid, 0) + 1
+        self.started.setdefault(item.nodeid, time.time())
         item.user_properties[:] = [p for p in item.user_properties if not str(p[0]).startswith("azchaos.")]
 
     def pytest_azchaos_stack_ready(self, stack: Stack) -> None:
@@ -107,6 +110,11 @@ class Reporter:
             verdict["verdict"] = "slo_broken"
         elif excinfo is not None:  # the test's own error (an assert of its body): its first line says why
             verdict["reason"] = _error_line(excinfo)
+        xfail = getattr(report, "wasxfail", None)  # pytest's xfail marker; what happened is the verdict
+        if xfail is not None:
+            verdict["xfail"] = xfail
+        elif report.failed and verdict["verdict"] == "passed":  # failed by pytest after the body: XPASS(strict)
+            verdict.update(verdict="failed", reason=_first_line(str(report.longrepr)))
         if attempt in self.recorded or self._slos(attempt) or verdict["verdict"] == "not_steady":
             item.user_properties.append(("azchaos.verdict", verdict["verdict"]))  # the teardown report carries it
         self.tests.append((attempt, verdict))
@@ -193,15 +201,19 @@ class Reporter:
         return [{**each[-1], "reruns": each[:-1]} if len(each) > 1 else each[-1] for each in attempts.values()]
 
     def _worker_output(self) -> dict[str, Any]:
-        return {"tests": self._entries(), "environments": list(self.environments.values()), "events": self.events,
-                "verdicts": self._verdicts()}
+        tests = self._entries()
+        return {"tests": tests, "started": [self.started.get(t["test"], 0.0) for t in tests],
+                "environments": list(self.environments.values()), "events": self.events, "verdicts": self._verdicts()}
 
     def data(self) -> dict[str, Any]:
-        """The run's report data: this process's tests, then each xdist worker's (in the order they ended)."""
+        """The run's report data: every test of this process and of each xdist worker, in the order they
+        started (xdist's workers run side by side), and their faults' events in time order."""
         runs = [self._worker_output(), *self.workers]
-        return report_data.report([t for run in runs for t in run["tests"]],
+        tests = [(start, t) for run in runs for start, t in zip(run["started"], run["tests"], strict=True)]
+        tests.sort(key=lambda each: each[0])  # stable: a process's own tests stay in run order
+        return report_data.report([t for _, t in tests],
                                   environments=[e for run in runs for e in run["environments"]],
-                                  events=[e for run in runs for e in run["events"]])
+                                  events=sorted((e for run in runs for e in run["events"]), key=lambda e: e["wall"]))
 
 
 def _attempts(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -210,8 +222,8 @@ def _attempts(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     found = []
     for test in data["tests"]:
         every = [*test.get("reruns", []), test]
-        found += [(test["test"] if len(every) == 1 else f"{test['test']} (attempt {n} of {len(every)})", attempt)
-                  for n, attempt in enumerate(every, 1)]
+        found += [(test["test"] + (f" (attempt {n} of {len(every)})" if len(every) > 1 else "")
+                   + (" (xfail)" if "xfail" in attempt else ""), attempt) for n, attempt in enumerate(every, 1)]
     return found
 
 

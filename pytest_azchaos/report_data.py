@@ -34,7 +34,9 @@ def report(tests: Sequence[dict[str, Any]], *, kind: str = "run", title: str = "
     """The whole report: a summary of verdicts, every test's entry, and the flat lists older readers use.
 
     A test's entry is its last attempt; where a plugin (pytest-rerunfailures) ran it more than once,
-    the earlier attempts are entries of their own in its ``reruns``, first attempt first.
+    the earlier attempts are entries of their own in its ``reruns``, first attempt first. A test with
+    pytest's ``xfail`` marker keeps the verdict of what happened, and its ``xfail`` says why pytest
+    expected it to fail.
 
     ``environments`` are the facts of each stack the run used (``environment_facts``), in the order
     they started; a test's entry names its own by ``run_id``. ``environment``, the first of them, is
@@ -46,6 +48,9 @@ def report(tests: Sequence[dict[str, Any]], *, kind: str = "run", title: str = "
     reruns = sum(len(test.get("reruns", ())) for test in tests)
     if reruns:  # earlier attempts of tests a plugin ran again: not counted as tests, nor their SLOs below
         summary["reruns"] = reruns
+    xfailed = sum(1 for test in tests if "xfail" in test and test["verdict"] != "passed")
+    if xfailed:  # of the tests above, those whose failure pytest expected (an xfail marker): not a red run
+        summary["xfailed"] = xfailed
     return {
         "schema_version": SCHEMA_VERSION, "kind": kind, "title": title, "created": round(time.time(), 3),
         "summary": summary, "environment": environments[0] if environments else None,

@@ -54,6 +54,10 @@ def _prune(runs: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+#: The summary's counts the index lists for each run, in this order.
+INDEX_COUNTS = ("slo_broken", "failed", "not_steady", "passed", "xfailed", "reruns")
+
+
 def index_html(runs: Path) -> str:
     """The index page: each run under ``runs`` (newest first), its summary, a link to its report."""
     rows = []
@@ -63,8 +67,7 @@ def index_html(runs: Path) -> str:
             summary = data["summary"]
         except (OSError, ValueError, KeyError, TypeError):  # being written, or not a report: not listed
             continue
-        counts = ", ".join(f"{summary[k]} {k.replace('_', ' ')}" for k in ("slo_broken", "failed", "not_steady",
-                                                                           "passed", "reruns") if summary.get(k))
+        counts = ", ".join(f"{summary[k]} {k.replace('_', ' ')}" for k in INDEX_COUNTS if summary.get(k))
         rows.append(f"<tr><td><a href='runs/{escape(run.name)}/report.html'>{escape(run.name)}</a></td>"
                     f"<td>{escape(str(data.get('title', '')))}</td><td>{summary.get('tests', 0)}</td>"
                     f"<td>{escape(counts)}</td></tr>")

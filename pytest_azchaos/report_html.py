@@ -49,9 +49,10 @@ def render_html(data: dict[str, Any], *, drawings: Mapping[str, str] | None = No
 def _summary(data: dict[str, Any]) -> str:
     s = data["summary"]
     counts = ", ".join(f"{s[v]} {LABELS[v].lower()}" for v in ORDER if s.get(v))
+    xfailed = f" ({s['xfailed']} of them expected to fail: xfail)" if s.get("xfailed") else ""
     reruns = f"; {s['reruns']} earlier attempt(s) of tests run again" if s.get("reruns") else ""
     return (f"<p>{_wall(data['created'], date=True)}: {data['kind']}, {s['tests']} test(s)"
-            f"{': ' + counts if counts else ''}{reruns}.</p>")
+            f"{': ' + counts if counts else ''}{xfailed}{reruns}.</p>")
 
 
 def _verdicts(tests: list[dict[str, Any]]) -> str:
@@ -65,7 +66,16 @@ def _why(test: dict[str, Any]) -> str:
     earlier ones ended."""
     reruns = test.get("reruns") or []
     earlier = ", ".join(f"{n}: {LABELS[r['verdict']]}" for n, r in enumerate(reruns, 1))
-    return _cause(test) + (f" (attempt {len(reruns) + 1}; earlier attempts {earlier})" if reruns else "")
+    return _cause(test) + _expected(test) + (
+        f" (attempt {len(reruns) + 1}; earlier attempts {earlier})" if reruns else "")
+
+
+def _expected(test: dict[str, Any]) -> str:
+    """A test marked xfail: pytest expected it to fail (a known weakness), and why."""
+    if "xfail" not in test:
+        return ""
+    why = f": {test['xfail']}" if test["xfail"] else ""
+    return f" (expected to fail, xfail{why})" if test["verdict"] != "passed" else f" (passed, though marked xfail{why})"
 
 
 def _cause(test: dict[str, Any]) -> str:
@@ -89,6 +99,8 @@ def _test(number: int, test: dict[str, Any], drawing: str | None, envs: list[dic
         drawing = chart.svg(test["chart"], title=chart_title(name))
     parts = [f"<section class=test id='test-{number}' data-test='{escape(name)}'>",
              f"<h2>{_badge(test['verdict'])} {escape(name)}</h2>"]
+    if "xfail" in test:
+        parts.append(f"<p class=muted>{escape(_expected(test).strip(' ()'))}</p>")
     env = next((e for e in envs if e.get("run_id") == test.get("run_id")), None)
     if len(envs) > 1 and env is not None:  # with one region there is nothing to tell apart
         parts.append(f"<p class=ran-on>on <a href='#{_anchor(env)}'>{escape(_name(env))}</a>"

@@ -80,6 +80,7 @@ _ATTEMPT: dict[str, Any] = {  # one run of a test
         "test": _TEXT, "verdict": {"enum": list(VERDICTS)},
         "run_id": _TEXT,  # optional: the stack it ran on, one of "environments"
         "reason": _TEXT, "reasons": {"type": "array", "items": _TEXT},
+        "xfail": _TEXT,  # optional: pytest expected the test to fail (its xfail marker's reason, may be "")
         "slos": {"type": "array", "items": _SLO},
         "faults": {"type": "array", "items": _FAULT},
         "events": {"type": "array", "items": _EVENT},

@@ -246,6 +246,55 @@ def test_a_rerun_test_is_its_last_attempt_and_keeps_the_earlier_one(fake: pytest
     assert "1 earlier attempt(s) of tests run again" in page
 
 
+XFAIL = """
+import pytest
+
+
+@pytest.mark.xfail(reason="known: losing both AZs fails requests")
+@pytest.mark.slo(failed_requests=0)
+def test_known_weakness(azchaos):
+    with azchaos.traffic(rate_per_s=50):
+        with azchaos.outage("a"), azchaos.outage("b", steady=False):
+            azchaos.wait("300ms")
+
+
+@pytest.mark.xfail(reason="thought broken", strict=True)
+@pytest.mark.slo(failed_requests=0)
+def test_fixed_strict(azchaos):
+    with azchaos.traffic(rate_per_s=50):
+        azchaos.wait("300ms")
+
+
+@pytest.mark.xfail(reason="maybe broken")
+@pytest.mark.slo(failed_requests=0)
+def test_fixed_lenient(azchaos):
+    with azchaos.traffic(rate_per_s=50):
+        azchaos.wait("300ms")
+"""
+
+
+def test_an_xfail_marker_is_in_the_report_as_pytest_judged_it(fake: pytest.Pytester) -> None:
+    """A known weakness (xfail) keeps what happened as its verdict and says it was expected; a strict
+    xfail that passed failed the run in pytest, so it is failed in the report too, with pytest's why."""
+    fake.makepyfile(XFAIL)
+    result = fake.runpytest_subprocess("-p", "no:cacheprovider", f"--azchaos-env={MINIMAL}", "--azchaos-report=out")
+    assert result.ret == 1 and result.parseoutcomes() == {"failed": 1, "xfailed": 1, "xpassed": 1}, \
+        result.stdout.str()
+    result.stdout.re_match_lines([r".*::test_known_weakness \(xfail\)\s+failed_requests\s+[1-9]\d*\s+0\s+FAIL"])
+    data = report_schema.load(fake.path / "out" / "report.json")
+    tests = {t["test"].split("::")[1]: (t["verdict"], t.get("reason"), t.get("xfail")) for t in data["tests"]}
+    assert tests == {"test_known_weakness": ("slo_broken", None, "known: losing both AZs fails requests"),
+                     "test_fixed_strict": ("failed", "[XPASS(strict)] thought broken", None),
+                     "test_fixed_lenient": ("passed", None, "maybe broken")}
+    assert {k: v for k, v in data["summary"].items() if v} == \
+        {"tests": 3, "passed": 1, "slo_broken": 1, "failed": 1, "xfailed": 1}
+    page = (fake.path / "out" / "report.html").read_text()
+    assert "(expected to fail, xfail: known: losing both AZs fails requests)" in page
+    assert "(passed, though marked xfail: maybe broken)" in page
+    assert "3 test(s): 1 slo broken, 1 failed, 1 passed (1 of them expected to fail: xfail)." in page
+    assert "1 xfailed" in (fake.path / "out" / "index.html").read_text()
+
+
 def test_a_rerun_that_errors_in_setup_is_its_error_not_the_earlier_verdict(fake: pytest.Pytester) -> None:
     """pytest says the test ended in an error (its rerun's setup failed): so does the report, with the
     first attempt's broken SLO kept under ``reruns``."""

@@ -149,6 +149,30 @@ def test_with_xdist_workers_the_run_is_reported_once_with_every_workers_tests(fa
     assert run(fake, "-n", "2").ret == 1
 
 
+OUTAGES = "import pytest\n" + "".join(f"""
+
+def test_outage_{n}(azchaos):
+    with azchaos.traffic(rate_per_s=20):
+        with azchaos.outage("a"):
+            azchaos.wait("400ms")
+""" for n in range(1, 5))
+
+
+def test_with_xdist_workers_the_report_keeps_the_order_tests_ran_in(fake: pytest.Pytester) -> None:
+    """Two workers run tests side by side: the report lists them (and the run's events) in the order
+    they started, not one worker's after the other's."""
+    fake.makepyfile(OUTAGES)
+    result = run(fake, "-n", "2")
+    assert result.ret == 0, result.stdout.str()
+    report = json.loads((fake.path / "out" / "report.json").read_text())
+    firsts = [t["events"][0]["wall"] for t in report["tests"]]  # each test's outage, 0.4 s long
+    # Two tests at a time, one per worker: the two that start together may come in either order, but
+    # both before the next two (one worker's tests, then the other's, would mix the two waves).
+    assert len(firsts) == 4 and max(firsts[:2]) < min(firsts[2:]), firsts
+    walls = [e["wall"] for e in report["events"]]
+    assert len(walls) == 8 and walls == sorted(walls)
+
+
 def test_reuse_with_xdist_workers_is_refused(fake: pytest.Pytester) -> None:
     fake.makepyfile(CALM)
     result = run(fake, "-n", "2", "--azchaos-reuse=abc123")

@@ -66,16 +66,18 @@ def _why(test: dict[str, Any]) -> str:
     earlier ones ended."""
     reruns = test.get("reruns") or []
     earlier = ", ".join(f"{n}: {LABELS[r['verdict']]}" for n, r in enumerate(reruns, 1))
-    return _cause(test) + _expected(test) + (
+    expected = _expected(test)
+    return _cause(test) + (f" ({expected})" if expected else "") + (
         f" (attempt {len(reruns) + 1}; earlier attempts {earlier})" if reruns else "")
 
 
 def _expected(test: dict[str, Any]) -> str:
-    """A test marked xfail: pytest expected it to fail (a known weakness), and why."""
+    """A test marked xfail: pytest expected it to fail (a known weakness), and why; empty for others.
+    Plain words: the verdicts table puts them in parentheses, the test's own section does not."""
     if "xfail" not in test:
         return ""
     why = f": {test['xfail']}" if test["xfail"] else ""
-    return f" (expected to fail, xfail{why})" if test["verdict"] != "passed" else f" (passed, though marked xfail{why})"
+    return f"expected to fail, xfail{why}" if test["verdict"] != "passed" else f"passed, though marked xfail{why}"
 
 
 def _cause(test: dict[str, Any]) -> str:
@@ -100,7 +102,7 @@ def _test(number: int, test: dict[str, Any], drawing: str | None, envs: list[dic
     parts = [f"<section class=test id='test-{number}' data-test='{escape(name)}'>",
              f"<h2>{_badge(test['verdict'])} {escape(name)}</h2>"]
     if "xfail" in test:
-        parts.append(f"<p class=muted>{escape(_expected(test).strip(' ()'))}</p>")
+        parts.append(f"<p class=muted>{escape(_expected(test))}</p>")
     env = next((e for e in envs if e.get("run_id") == test.get("run_id")), None)
     if len(envs) > 1 and env is not None:  # with one region there is nothing to tell apart
         parts.append(f"<p class=ran-on>on <a href='#{_anchor(env)}'>{escape(_name(env))}</a>"

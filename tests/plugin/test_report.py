@@ -265,7 +265,7 @@ def test_fixed_strict(azchaos):
         azchaos.wait("300ms")
 
 
-@pytest.mark.xfail(reason="maybe broken")
+@pytest.mark.xfail(reason="maybe broken (JIRA-12)")
 @pytest.mark.slo(failed_requests=0)
 def test_fixed_lenient(azchaos):
     with azchaos.traffic(rate_per_s=50):
@@ -285,12 +285,13 @@ def test_an_xfail_marker_is_in_the_report_as_pytest_judged_it(fake: pytest.Pytes
     tests = {t["test"].split("::")[1]: (t["verdict"], t.get("reason"), t.get("xfail")) for t in data["tests"]}
     assert tests == {"test_known_weakness": ("slo_broken", None, "known: losing both AZs fails requests"),
                      "test_fixed_strict": ("failed", "[XPASS(strict)] thought broken", None),
-                     "test_fixed_lenient": ("passed", None, "maybe broken")}
+                     "test_fixed_lenient": ("passed", None, "maybe broken (JIRA-12)")}
     assert {k: v for k, v in data["summary"].items() if v} == \
         {"tests": 3, "passed": 1, "slo_broken": 1, "failed": 1, "xfailed": 1}
     page = (fake.path / "out" / "report.html").read_text()
     assert "(expected to fail, xfail: known: losing both AZs fails requests)" in page
-    assert "(passed, though marked xfail: maybe broken)" in page
+    assert "(passed, though marked xfail: maybe broken (JIRA-12))</td>" in page  # the verdicts table
+    assert "<p class=muted>passed, though marked xfail: maybe broken (JIRA-12)</p>" in page  # its section
     assert "3 test(s): 1 slo broken, 1 failed, 1 passed (1 of them expected to fail: xfail)." in page
     assert "1 xfailed" in (fake.path / "out" / "index.html").read_text()
 

@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import select
@@ -50,6 +51,14 @@ class ProtocolError(Exception):
 
 class RemoteDisconnected(ProtocolError):
     """The server closed the connection without a word of answer."""
+
+
+class _ResetWhenReused(Exception):
+    """A kept-alive connection was reset before a byte of the answer came (``cause`` is the reset)."""
+
+    def __init__(self, cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 def digest(data: bytes | str | None) -> str | None:
@@ -110,7 +119,7 @@ class Client:
         self.timeout_s = timeout_s
         self._host_header = f"Host: {parts.netloc}\r\nUser-Agent: pytest-azchaos\r\nAccept-Encoding: identity\r\n"
         self._sock: socket.socket | None = None
-        self._rfile: BinaryIO | None = None
+        self._rfile: io.BufferedReader | None = None
 
     def send(self, method: str, path: str, body: bytes | None = None) -> Answer:
         """Send one request and read the whole answer.
@@ -119,14 +128,20 @@ class Client:
         request was (or may have been) sent but no answer came. An idempotent request whose
         connection the server closed without a word is sent again once on a new connection,
         as browsers do (an LB reload closes idle connections, and a request can race that
-        close without the server ever seeing it); any other request is not resent.
+        close without the server ever seeing it). So is one whose kept-alive connection was
+        reset before the first byte of an answer: the same race, ended by a reset. A reset
+        on a new connection, or once the answer began, is the server's doing and is raised;
+        any other request is not resent.
         """
         try:
             return self._exchange(method, path, body)
         except RemoteDisconnected:
             if method not in IDEMPOTENT:
                 raise
-            return self._exchange(method, path, body)
+        except _ResetWhenReused as reset:
+            if method not in IDEMPOTENT:
+                raise reset.cause from None
+        return self._exchange(method, path, body)
 
     def __enter__(self) -> Client:
         return self
@@ -145,17 +160,26 @@ class Client:
     def _exchange(self, method: str, path: str, body: bytes | None) -> Answer:
         if self._sock is not None and _closed_by_server(self._sock):
             self.close()
+        reused = self._sock is not None
         if self._sock is None or self._rfile is None:
             self._connect()
         assert self._sock is not None and self._rfile is not None
         head = self._head(method, path, body)
+        heard = False  # a byte of the answer, or its close, came back
         try:
             if body is not None and len(body) > SEND_APART:
                 self._sock.sendall(head)
                 self._sock.sendall(body)
             else:
                 self._sock.sendall(head + body if body else head)
+            self._rfile.peek(1)  # the answer's first byte, or the close or reset that means none comes
+            heard = True
             answer, keep_alive = read_answer(self._rfile, method)
+        except (ConnectionResetError, BrokenPipeError) as exc:
+            self.close()
+            if reused and not heard:
+                raise _ResetWhenReused(exc) from exc
+            raise
         except BaseException:
             self.close()  # a connection in an unknown state is never reused
             raise

@@ -13,9 +13,23 @@ import pytest
 from pytest_azchaos.client import Client, NotSent, ProtocolError, RemoteDisconnected, tried
 
 
+RESET = b"<reset>"
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+def _reset(conn: socket.socket, first: bytes) -> None:
+    """Send ``first`` (if any), and then close ``conn`` with a TCP reset, not a FIN."""
+    if first:
+        conn.sendall(first)
+        time.sleep(0.2)  # it reaches the client before the reset
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
 @pytest.fixture
 def canned() -> Iterator[tuple[str, list[bytes], list[bytes]]]:
-    """A server that answers each connection's requests with the next canned answers; records requests."""
+    """A server that answers each connection's requests with the next canned answers; records requests.
+    An answer that ends in RESET is sent up to there, and then the connection is reset (not closed)."""
     answers: list[bytes] = []
     requests: list[bytes] = []
     listener = socket.create_server(("127.0.0.1", 0))
@@ -33,6 +47,9 @@ def canned() -> Iterator[tuple[str, list[bytes], list[bytes]]]:
                         break
                     requests.append(data)
                     answer = answers.pop(0)
+                    if answer.endswith(RESET):
+                        _reset(conn, answer.removesuffix(RESET))
+                        break
                     if answer:
                         conn.sendall(answer)
                     if not answer or b"Connection: close" in answer or answer.startswith(b"HTTP/1.0"):
@@ -138,76 +155,34 @@ def test_a_connection_the_server_closed_while_idle_is_not_used_again() -> None:
     assert [request.endswith(body) for request, body in zip(seen, (b"one", b"two"), strict=True)] == [True, True]
 
 
-def _reset(conn: socket.socket) -> None:
-    """Close ``conn`` with a TCP reset, not a FIN."""
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    conn.close()
-
-
-@pytest.fixture
-def resetting() -> Iterator[tuple[str, list[str], list[bytes]]]:
-    """A server that does, per request and in order, what ``plan`` says: "ok" answers 200 and keeps the
-    connection, "reset" resets it without a word, "cut" sends half a head and then resets."""
-    plan: list[str] = []
-    seen: list[bytes] = []
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            while plan:
-                data = conn.recv(65536)
-                if not data:
-                    conn.close()
-                    break
-                seen.append(data)
-                step = plan.pop(0)
-                if step == "ok":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                    continue
-                if step == "cut":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
-                    time.sleep(0.2)  # the half head reaches the client first
-                _reset(conn)
-                break
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}", plan, seen
-    listener.close()
-
-
 def test_a_reset_kept_alive_connection_is_resent_only_when_idempotent(
-        resetting: tuple[str, list[str], list[bytes]]) -> None:
+        canned: tuple[str, list[bytes], list[bytes]]) -> None:
     """The keep-alive race ended by a reset rather than a close: the server never answered, so a GET goes
     again on a new connection, as browsers do; a POST may have been done, so its failure stands."""
-    url, plan, seen = resetting
-    plan += ["ok", "reset", "ok"]
+    url, answers, requests = canned
+    answers += [OK, RESET, OK]
     with Client(url, timeout_s=2) as client:
         assert [client.send("GET", "/a").status, client.send("GET", "/b").status] == [200, 200]
-    assert [request.split(b" ")[1] for request in seen] == [b"/a", b"/b", b"/b"]
-    plan += ["ok", "reset", "ok"]
+    assert [request.split(b" ")[1] for request in requests] == [b"/a", b"/b", b"/b"]
+    answers += [OK, RESET, OK]
     with Client(url, timeout_s=2) as client:
         client.send("GET", "/c")
         with pytest.raises(ConnectionResetError):
             client.send("POST", "/d", b"x")
-    assert len(seen) == 5 and seen[-1].startswith(b"POST /d")
+    assert len(requests) == 5 and requests[-1].startswith(b"POST /d")
 
 
 def test_a_reset_on_a_new_connection_or_inside_an_answer_is_raised(
-        resetting: tuple[str, list[str], list[bytes]]) -> None:
+        canned: tuple[str, list[bytes], list[bytes]]) -> None:
     """No race there: the server chose to reset, and that is the failure a test looks for."""
-    url, plan, seen = resetting
-    plan += ["reset", "ok"]
+    url, answers, requests = canned
+    answers += [RESET]
     with Client(url, timeout_s=2) as client, pytest.raises(ConnectionResetError):
         client.send("GET", "/new")
-    assert len(seen) == 1
-    plan.clear()
-    plan += ["ok", "cut", "ok"]
+    assert len(requests) == 1
+    answers += [OK, b"HTTP/1.1 200 OK\r\n" + RESET, OK]
     with Client(url, timeout_s=2) as client:
         client.send("GET", "/a")
         with pytest.raises(ConnectionResetError):
             client.send("GET", "/b")
-    assert len(seen) == 3
+    assert len(requests) == 3

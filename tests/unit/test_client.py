@@ -12,7 +12,6 @@ import pytest
 
 from pytest_azchaos.client import Client, NotSent, ProtocolError, RemoteDisconnected, tried
 
-
 RESET = b"<reset>"
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 

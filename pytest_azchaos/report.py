@@ -122,9 +122,11 @@ class Reporter:
 
     def _phase_failed(self, item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
         """An error in a test's setup or teardown (a fixture's, or its stack's start) fails the attempt, as
-        pytest says: a chaos test is in the report with why, not missing, or passed, or an earlier verdict."""
+        pytest says: a chaos test is in the report with why, not missing, or passed, or an earlier verdict.
+        After a broken SLO or "not steady" the verdict stays, and the teardown's error is kept beside it."""
         attempt = self._attempt(item)
-        reason = f"error in {call.when}: " + (_error_line(call.excinfo) if call.excinfo else "")
+        error = _error_line(call.excinfo) if call.excinfo else ""
+        reason = f"error in {call.when}: {error}"
         if call.when == "setup":  # no call follows: the attempt's verdict is this
             self.tests.append((attempt, {"test": item.nodeid, "verdict": "failed", "reason": reason}))
             if "azchaos" in getattr(item, "fixturenames", ()):
@@ -132,11 +134,15 @@ class Reporter:
                 item.user_properties.append(("azchaos.verdict", "failed"))  # the teardown report carries it
             return
         verdict = next((v for key, v in reversed(self.tests) if key == attempt), None)
-        if verdict is not None and verdict["verdict"] == "passed":  # a verdict that is not passed says more
-            verdict.update(verdict="failed", reason=reason)
-            for properties in (item.user_properties, report.user_properties):  # this report carries them
-                properties[:] = [("azchaos.verdict", "failed") if p == ("azchaos.verdict", "passed") else p
-                                 for p in properties]
+        if verdict is None:
+            return
+        if verdict["verdict"] != "passed":  # a broken SLO or "not steady" says more; the error comes with it
+            verdict["teardown_error"] = error
+            return
+        verdict.update(verdict="failed", reason=reason)
+        for properties in (item.user_properties, report.user_properties):  # this report carries them
+            properties[:] = [("azchaos.verdict", "failed") if p == ("azchaos.verdict", "passed") else p
+                             for p in properties]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Every failed phase of the run (with xdist, the controller gets the workers' too): the exit

@@ -81,6 +81,11 @@ def _expected(test: dict[str, Any]) -> str:
 
 
 def _cause(test: dict[str, Any]) -> str:
+    after = f"; then an error in teardown: {test['teardown_error']}" if "teardown_error" in test else ""
+    return _verdict_cause(test) + after
+
+
+def _verdict_cause(test: dict[str, Any]) -> str:
     if test["verdict"] == "not_steady":
         return f"stack not steady: {test.get('reason', '')}"
     if test["verdict"] == "failed" and test.get("reason"):
@@ -111,6 +116,8 @@ def _test(number: int, test: dict[str, Any], drawing: str | None, envs: list[dic
         parts.append(f"<p class=fail>stack not steady: {escape(test.get('reason', ''))}</p>")
     elif test["verdict"] == "failed" and test.get("reason"):
         parts.append(f"<p class=fail>{escape(test['reason'])}</p>")
+    if "teardown_error" in test:
+        parts.append(f"<p class=fail>then an error in teardown: {escape(test['teardown_error'])}</p>")
     parts.append(f"<div class=chart>{drawing}</div>" if drawing else "<p class='chart muted'>no traffic or events "
                                                                     "were recorded: no chart</p>")
     parts += [_slos(test["slos"]), _events(test["events"]), _errors(test["errors"]), _timings(test["timings"])]

@@ -81,6 +81,7 @@ _ATTEMPT: dict[str, Any] = {  # one run of a test
         "run_id": _TEXT,  # optional: the stack it ran on, one of "environments"
         "reason": _TEXT, "reasons": {"type": "array", "items": _TEXT},
         "xfail": _TEXT,  # optional: pytest expected the test to fail (its xfail marker's reason, may be "")
+        "teardown_error": _TEXT,  # optional: an error in teardown after a verdict that was not passed
         "slos": {"type": "array", "items": _SLO},
         "faults": {"type": "array", "items": _FAULT},
         "events": {"type": "array", "items": _EVENT},

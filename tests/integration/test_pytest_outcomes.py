@@ -1,7 +1,8 @@
 """pytest's outcomes and the report agree, on a real region (minimal), as users run tests (pytester).
 
 A fixture that seeds data through the region fails in setup, one that checks the data afterwards
-fails in teardown, beside a test stopped as not steady and a known weakness marked xfail. The run
+fails in teardown (after a test that passed, and after one stopped as not steady), beside a known
+weakness marked xfail. The run
 must exit 1, not 6 ("not steady: proves nothing either way"); report.json must hold both failed
 tests with why, and the xfail test's broken SLO as expected (report.html in headless Chromium)."""
 
@@ -36,7 +37,7 @@ def checked(azchaos_stack):
     urllib.request.urlopen(azchaos_stack.lb_url + "/items/written-by-nobody", timeout=10)
 
 
-def test_a_not_steady(azchaos):
+def test_a_not_steady(azchaos, checked):
     with azchaos.outage("a"):
         azchaos.outage("b", steady="2s")  # outage(a) is still active: not steady
 
@@ -60,11 +61,12 @@ def test_d_known_weakness(azchaos):
             azchaos.wait("1s")
 '''
 
-# The verdicts table's row of the xfail test: its badge and why.
-XFAIL_ROW = """(() => {
-  const row = [...document.querySelectorAll('table.verdicts tr')].find(r => r.textContent.includes('known_weakness'));
+# The verdicts table's rows of the not-steady and the xfail test: badge and why.
+ROWS = """['not_steady', 'known_weakness'].map(name => {
+  const row = [...document.querySelectorAll('table.verdicts tr')].find(r => r.textContent.includes(name));
   return row ? [row.cells[0].textContent, row.cells[2].textContent] : null;
-})()"""
+})"""
+NOT_FOUND = "urllib.error.HTTPError: HTTP Error 404: Not Found"
 
 
 def test_fixture_errors_and_xfail_are_reported_as_pytest_judged_them(pytester: pytest.Pytester) -> None:
@@ -73,18 +75,21 @@ def test_fixture_errors_and_xfail_are_reported_as_pytest_judged_them(pytester: p
                                            "--azchaos-report=out", timeout=900)
     out = result.stdout.str()
     print(out[-4000:])
-    result.assert_outcomes(failed=1, passed=1, errors=2, xfailed=1)
+    result.assert_outcomes(failed=1, passed=1, errors=3, xfailed=1)
     assert result.ret == 1  # not 6: besides the test that was not steady, two tests failed
     tests = {t["test"].split("::")[1]: t for t in report_schema.load(pytester.path / "out" / "report.json")["tests"]}
-    assert tests["test_a_not_steady"]["verdict"] == "not_steady"
+    assert (tests["test_a_not_steady"]["verdict"], tests["test_a_not_steady"]["teardown_error"]) == \
+        ("not_steady", NOT_FOUND)  # the verdict stays; the error after it is kept
     assert (tests["test_b_seeded"]["verdict"], tests["test_b_seeded"]["reason"]) == \
-        ("failed", "error in setup: urllib.error.HTTPError: HTTP Error 404: Not Found")
+        ("failed", f"error in setup: {NOT_FOUND}")
     checked = tests["test_c_checked"]
     assert (checked["verdict"], checked["reason"]) == \
-        ("failed", "error in teardown: urllib.error.HTTPError: HTTP Error 404: Not Found")
+        ("failed", f"error in teardown: {NOT_FOUND}")
     assert [s["verdict"] for s in checked["slos"]] == ["pass"] and checked["timings"]["requests"] > 0
     known = tests["test_d_known_weakness"]
     assert (known["verdict"], known["xfail"]) == ("slo_broken", "known: no AZ left")
-    page = open_page((pytester.path / "out" / "report.html").as_uri(), probe=XFAIL_ROW)
-    assert page.errors == [] and page.value is not None
-    assert page.value[0] == "SLO BROKEN" and page.value[1].endswith("(expected to fail, xfail: known: no AZ left)")
+    page = open_page((pytester.path / "out" / "report.html").as_uri(), probe=ROWS)
+    assert page.errors == [] and page.value is not None and None not in page.value
+    (steady_badge, steady_why), (known_badge, known_why) = page.value
+    assert steady_badge == "NOT STEADY" and steady_why.endswith(f"; then an error in teardown: {NOT_FOUND}")
+    assert known_badge == "SLO BROKEN" and known_why.endswith("(expected to fail, xfail: known: no AZ left)")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_azchaos import report_schema
+
 ROOT = Path(__file__).resolve().parents[2]
 MINIMAL = ROOT / "environments" / "minimal.yaml"
 
@@ -20,6 +22,8 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
 
 NESTED = """
 import pytest
+
+from pytest_azchaos import report_schema
 
 @pytest.mark.slo(failed_requests=0)
 def test_second_fault_on_a_broken_stack(azchaos):
@@ -116,10 +120,17 @@ def test_an_error_in_a_fixture_is_a_failure_beside_a_not_steady_test(fake: pytes
     alone = run(fake)  # not steady, and then an error in its teardown: not only "not steady"
     alone.assert_outcomes(failed=1, errors=1)
     assert alone.ret == 1, alone.stdout.str()
+    [test] = report_schema.load(fake.path / "out" / "report.json")["tests"]
+    assert (test["verdict"], test["teardown_error"]) == ("not_steady", "RuntimeError: cleanup failed")
+    page = (fake.path / "out" / "report.html").read_text()
+    assert "before outage(b, power)); then an error in teardown: RuntimeError: cleanup failed</td>" in page
+    assert "<p class=fail>then an error in teardown: RuntimeError: cleanup failed</p>" in page
 
 
 CALM = """
 import pytest
+
+from pytest_azchaos import report_schema
 
 @pytest.mark.slo(failed_requests=0)
 def test_calm(azchaos):

@@ -60,11 +60,13 @@ class AzOutage:
         names = self._containers(stack)
         members = stack.members(az=self.az)
         if self.mode == "power":
+            stack.hold_out(members)  # out of the LB until ready: see Stack.hold_out
             stack.backend.start(names)
             stack.recover(members, timeout_s=HEAL_TIMEOUT_S)  # restarted members may have new addresses
         elif self.mode == "freeze":
             stack.backend.unpause(names)
         else:
+            stack.hold_out(members)
             for member in members:
                 stack.backend.connect(member.container, stack.network(REGIONAL), [member.alias])
             # Reconnected members may have new regional addresses; etcd rejoins and MinIO reconnects

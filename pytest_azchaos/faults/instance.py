@@ -64,5 +64,6 @@ class InstanceFault:
         if self.action == "pause":
             stack.backend.unpause(names)
         elif self.action in ("kill", "stop"):
+            stack.hold_out(hit)  # out of the LB until ready: see Stack.hold_out
             stack.backend.start(names)
         stack.recover(hit, timeout_s=HEAL_TIMEOUT_S)

@@ -21,13 +21,20 @@ from .toxiproxy import ToxiproxyApi
 if TYPE_CHECKING:
     from ..stack import Member, Stack
 
+STOPPED = ("exited", "created", "dead")  # states a start brings back
+
 
 def restore(stack: Stack, *, timeout_s: float = 120) -> list[str]:
     """Undo every fault on ``stack`` and wait until it is ready; return what was done."""
+    # What is started or reconnected stays out of the LB until ready (Stack.hold_out).
+    coming_back = [m for m in stack.members_all if stack.backend.state(m.container) in STOPPED
+                   or (m.az != REGIONAL and not _on_region(stack, m))]
+    if coming_back:
+        stack.hold_out(coming_back)
     done = _containers(stack)
     done += _networks(stack)
     done += _links(stack)
-    if done:
+    if done or stack.held_out:
         stack.recover(stack.members_all, timeout_s=timeout_s)
     else:  # still wait: what was healed just before (a record's own heal) may still be starting
         stack.wait_ready(stack.members_all, deadline=time.monotonic() + timeout_s)
@@ -36,8 +43,9 @@ def restore(stack: Stack, *, timeout_s: float = 120) -> list[str]:
 
 def ensure_healthy(stack: Stack, *, timeout_s: float = 120) -> None:
     """Return once every member is ready; if one is not, restore the stack first. Raise StackError
-    naming what is still not ready when ``timeout_s`` is up."""
-    if not stack.not_ready(stack.members_all):
+    naming what is still not ready when ``timeout_s`` is up. Members a failed heal held out of
+    service (Stack.hold_out) are let back in by the restore too."""
+    if not stack.not_ready(stack.members_all) and not stack.held_out:
         return
     try:
         restore(stack, timeout_s=timeout_s)
@@ -52,7 +60,7 @@ def _containers(stack: Stack) -> list[str]:
         if state == "paused":
             stack.backend.unpause([member.container])
             done.append(f"unpaused {member.alias}")
-        elif state in ("exited", "created", "dead"):
+        elif state in STOPPED:
             stack.backend.start([member.container])
             done.append(f"started {member.alias}")
     return done

@@ -69,6 +69,7 @@ class Stack:
         self.members_all = plan(topo, self.run_id)
         self.secrets = secrets_ or {name: secrets.token_urlsafe(18) for name in SECRET_NAMES}
         self._ports: dict[tuple[str, int], int] = {}
+        self._held_out: set[str] = set()  # containers a heal is bringing back (hold_out)
         self.scaling: AutoScaling | None = None
 
     @classmethod
@@ -117,6 +118,15 @@ class Stack:
 
     def is_running(self, member: Member) -> bool:
         return self.backend.state(member.container) == "running"
+
+    def in_service(self, member: Member) -> bool:
+        """Return True if ``member`` runs and no heal holds it out (:meth:`hold_out`)."""
+        return member.container not in self._held_out and self.is_running(member)
+
+    @property
+    def held_out(self) -> list[str]:
+        """The aliases of the members held out of service until a heal has seen them ready."""
+        return [m.alias for m in self.members_all if m.container in self._held_out]
 
     def _by_role(self, members: Sequence[Member] | None = None) -> dict[str, list[Member]]:
         """``members`` (default: all) grouped by role, in the order the roles start."""
@@ -331,12 +341,28 @@ class Stack:
         self.wait_ready([member], deadline=time.monotonic() + 60)
         self.reconfigure()
 
+    def hold_out(self, members: Sequence[Member]) -> None:
+        """Take ``members`` out of service until :meth:`recover` has seen them ready: the other
+        roles are told at once (the LB drops them from its targets).
+
+        A heal calls this before it starts or reconnects members. Without it, the LB kept a
+        killed member's old address, and a restarted container may get that address back: nginx
+        then sent requests to it the moment it listened. A MinIO node answers "Server not
+        initialized" (503) for seconds after a start, and the S3 endpoint cannot resend a
+        streamed upload: the upload failed. S3 never routes to a node that is starting, and an
+        ALB sends a target nothing before its health checks pass.
+        """
+        self._held_out.update(m.container for m in members)
+        self.reconfigure()
+
     def recover(self, members: Sequence[Member], *, timeout_s: float = 120) -> None:
         """After ``members`` were started, unpaused or reconnected (every heal): forget their old
         ports, wait until they are ready, and let the other roles know (the LB registers its
-        targets again: a restarted or reconnected member may have a new address)."""
+        targets again, with those held out: a restarted or reconnected member may have a new
+        address). If they are not ready in time, those held out stay out (StackError)."""
         self.forget_ports(members)
         self.wait_ready(members, deadline=time.monotonic() + timeout_s)
+        self._held_out.difference_update(m.container for m in members)
         self.reconfigure()
 
     def reconfigure(self) -> None:

@@ -87,6 +87,9 @@ class FakeStack(Stack):
     def not_ready(self, members: Any) -> list[str]:
         return []
 
+    def hold_out(self, members: Any) -> None:
+        pass
+
     def recover(self, members: Any, **kwargs: Any) -> None:
         pass
 

@@ -49,9 +49,10 @@ class LbRole(Role):
 
     def reconfigure(self, stack: StackView, member: Member) -> Reconfiguration:
         """Register the running targets again, like an ALB after a replacement: nginx resolves
-        names when it (re)loads, and a restarted or reconnected target may have a new address."""
+        names when it (re)loads, and a restarted or reconnected target may have a new address.
+        A target that a heal is bringing back is left out until it is ready (Stack.hold_out)."""
         spec = stack.topology.service(member.service)
-        running = {m.container for m in stack.members() if stack.is_running(m)}
+        running = {m.container for m in stack.members() if stack.in_service(m)}
         return Reconfiguration({CONFIG: render(stack, spec, running=running)}, ["nginx", "-s", "reload"])
 
     def endpoints(self, stack: StackView, members: list[Member]) -> dict[str, Any]:

@@ -1,0 +1,166 @@
+"""A member a heal brings back gets no traffic from the LB before it is ready (Stack.hold_out).
+
+The engine here is a fake that records what the LB was told and when; the real stack's case is
+tests/integration/test_heal_hold_out.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_azchaos import Stack, load
+from pytest_azchaos.errors import StackError
+from pytest_azchaos.faults import AzOutage, InstanceFault
+from pytest_azchaos.faults import restore as restore_module
+from pytest_azchaos.faults.restore import ensure_healthy
+from pytest_azchaos.stack.model import Member
+from pytest_azchaos.stack.roles.lb import CONFIG, LbRole
+
+DEFAULT = Path(__file__).resolve().parents[2] / "environments" / "default.yaml"
+AZ_B = ("app-b-1", "s3-b-1")  # the LB's targets in AZ b: the app replica and the MinIO node
+
+
+class FakeBackend:
+    """Container states, and a log of what happened: ("lb", targets of AZ b it was given), ("start", ...)."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, str] = {}
+        self.off_region: set[str] = set()
+        self.log: list[tuple[str, Any]] = []
+        self.addresses: dict[str, str] = {}  # the LB's server address -> the target's alias
+
+    def state(self, name: str) -> str:
+        return self.states.get(name, "running")
+
+    def kill(self, names: Sequence[str]) -> None:
+        self.states.update(dict.fromkeys(names, "exited"))
+
+    stop = pause = restart = kill
+
+    def unpause(self, names: Sequence[str]) -> None:
+        self.states.update(dict.fromkeys(names, "running"))
+
+    def start(self, names: Sequence[str]) -> None:
+        self.states.update(dict.fromkeys(names, "running"))
+        self.log.append(("start", sorted(names)))
+
+    def disconnect(self, names: Sequence[str], network: str) -> None:
+        self.off_region.update(names)
+
+    def connect(self, name: str, network: str, aliases: Sequence[str]) -> None:
+        self.off_region.discard(name)
+        self.log.append(("connect", name))
+
+    def networks_of(self, name: str) -> set[str]:
+        return {"az"} if name in self.off_region else {"az", "azchaos-t-region"}
+
+    def put_files(self, name: str, files: dict[str, str]) -> None:
+        conf = files[CONFIG]
+        self.log.append(("lb", sorted({alias for address, alias in self.addresses.items()
+                                       if alias in AZ_B and f"server {address} " in conf})))
+
+    def exec(self, name: str, command: list[str]) -> tuple[int, str]:
+        return 0, ""
+
+
+class FakeStack(Stack):
+    """Readiness is a set the test controls; each wait for it is logged as ("ready", ...)."""
+
+    def __init__(self) -> None:
+        super().__init__(load(DEFAULT), run_id="t", backend=FakeBackend())  # type: ignore[arg-type]
+        self.fake: FakeBackend = self.backend  # type: ignore[assignment]
+        self.unready: set[str] = set()  # aliases that never get ready
+        self.fake.addresses = LbRole().upstreams(self, self.members(role="lb"))
+
+    def not_ready(self, members: Sequence[Member]) -> list[str]:
+        return [m.alias for m in members if m.alias in self.unready or not self.is_running(m)]
+
+    def wait_ready(self, members: Sequence[Member], *, deadline: float) -> None:
+        pending = self.not_ready(members)
+        if pending:
+            raise StackError(f"not ready: {', '.join(pending)}")
+        self.fake.log.append(("ready", sorted(m.alias for m in members if m.az == "b")))
+
+    def forget_ports(self, members: Sequence[Member]) -> None:
+        pass
+
+
+def lb_after(log: list[tuple[str, Any]], event: str) -> list[str]:
+    """The LB's targets in AZ b as last set before ``event`` (the first entry of that kind)."""
+    at = next(i for i, (kind, _) in enumerate(log) if kind == event)
+    return next(value for kind, value in reversed(log[:at]) if kind == "lb")
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> FakeStack:
+    monkeypatch.setattr(restore_module, "_links", lambda stack: [])  # no Toxiproxy to ask here
+    return FakeStack()
+
+
+def test_a_power_heal_adds_the_az_to_the_lb_only_once_it_is_ready(stack: FakeStack) -> None:
+    outage = AzOutage("b", mode="power")
+    outage.inject(stack)
+    outage.heal(stack)
+    log = stack.fake.log
+    # Out before the start (the LB had kept the killed members' old addresses), in after ready.
+    assert lb_after(log, "start") == []
+    assert lb_after(log, "ready") == []
+    assert log[-1] == ("lb", list(AZ_B))
+    assert stack.held_out == []
+
+
+def test_a_partition_heal_holds_the_az_out_while_it_reconnects(stack: FakeStack) -> None:
+    outage = AzOutage("b", mode="network")
+    outage.inject(stack)
+    outage.heal(stack)
+    assert lb_after(stack.fake.log, "connect") == []
+    assert lb_after(stack.fake.log, "ready") == []
+    assert stack.fake.log[-1] == ("lb", list(AZ_B))
+
+
+def test_a_killed_instance_comes_back_to_the_lb_after_it_is_ready(stack: FakeStack) -> None:
+    fault = InstanceFault("s3-b-1", "kill")
+    fault.inject(stack)
+    fault.heal(stack)
+    assert lb_after(stack.fake.log, "start") == ["app-b-1"]
+    assert stack.fake.log[-1] == ("lb", list(AZ_B))
+
+
+def test_a_frozen_az_stays_in_the_lb(stack: FakeStack) -> None:
+    """Unpaused members are the same processes at the same addresses: nothing to hold out."""
+    outage = AzOutage("b", mode="freeze")
+    outage.inject(stack)
+    outage.heal(stack)
+    assert [kind for kind, _ in stack.fake.log] == []
+
+
+def test_members_that_never_got_ready_stay_out_until_the_stack_is_restored(stack: FakeStack) -> None:
+    outage = AzOutage("b", mode="power")
+    outage.inject(stack)
+    stack.unready = {"s3-b-1"}
+    with pytest.raises(StackError, match="s3-b-1"):
+        outage.heal(stack)
+    assert lb_after([*stack.fake.log, ("end", None)], "end") == []
+    assert set(stack.held_out) == {m.alias for m in stack.members(az="b")}
+    # Between tests: everything is ready now, but the LB still lacks AZ b: the restore adds it.
+    stack.unready = set()
+    started = time.monotonic()
+    ensure_healthy(stack, timeout_s=1)
+    assert time.monotonic() - started < 1
+    assert stack.fake.log[-1] == ("lb", list(AZ_B))
+    assert stack.held_out == []
+
+
+def test_restore_holds_out_what_it_starts_or_reconnects(stack: FakeStack) -> None:
+    stack.fake.kill([stack.container_of("app-b-1")])
+    stack.fake.disconnect([stack.container_of("s3-b-1")], "azchaos-t-region")
+    done = restore_module.restore(stack, timeout_s=1)
+    assert done == ["started app-b-1", "reconnected s3-b-1"]
+    assert lb_after(stack.fake.log, "start") == []
+    assert lb_after(stack.fake.log, "connect") == []
+    assert stack.fake.log[-1] == ("lb", list(AZ_B))

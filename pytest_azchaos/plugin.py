@@ -22,7 +22,7 @@ from .errors import AzChaosError, ConfigError, NotSteady
 from .experiment import Experiment
 from .faults import Fault
 from .faults.registry import FaultRegistry, default_registry
-from .report import Reporter
+from .report import AFTER_PROTOCOL, Reporter
 from .resources import bundled_environments, environment_file
 from .stack import Stack, images, reaper
 from .stack.backend import DockerBackend
@@ -295,6 +295,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     except AzChaosError as exc:  # the test's phases are reported: this is one more teardown error of it
         error = pytest.TestReport(item.nodeid, item.location, {}, "failed",
                                   f"azchaos: could not remove a stack that no later test needs: {exc}", "teardown")
+        setattr(error, AFTER_PROTOCOL, True)  # the report's verdict of the test fails too
         item.ihook.pytest_runtest_logreport(report=error)
     return outcome
 

@@ -36,6 +36,8 @@ __all__ = ["EXIT_NOT_STEADY", "Reporter", "junit_properties", "render_html", "sh
 #: The key of what an xdist worker recorded, in its ``workeroutput`` (JSON: entries, environments,
 #: events, and every test's verdict), for the controller to report the whole run once.
 WORKER_OUTPUT = "azchaos_report"
+# Set on a report of an error that came after a test's protocol (plugin.py: its stack's removal).
+AFTER_PROTOCOL = "azchaos_after_protocol"
 
 #: pytest's exit status when every failed test failed because the stack was not steady (no SLO was
 #: broken): the run proves nothing either way, which a CI gate must tell apart from a broken SLO (1).
@@ -61,7 +63,10 @@ class Reporter:
         self.failures: list[tuple[str, str]] = []  # each failed phase of the run: (test, "setup"/"call"/"teardown")
 
     def _attempt(self, item: pytest.Item) -> Attempt:
-        return item.nodeid, self.attempts.get(item.nodeid, 1)
+        return self._attempt_of(item.nodeid)
+
+    def _attempt_of(self, nodeid: str) -> Attempt:
+        return nodeid, self.attempts.get(nodeid, 1)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -126,29 +131,37 @@ class Reporter:
         After a broken SLO or "not steady" the verdict stays, and the teardown's error is kept beside it."""
         attempt = self._attempt(item)
         error = _error_line(call.excinfo) if call.excinfo else ""
-        reason = f"error in {call.when}: {error}"
         if call.when == "setup":  # no call follows: the attempt's verdict is this
-            self.tests.append((attempt, {"test": item.nodeid, "verdict": "failed", "reason": reason}))
+            failed = {"test": item.nodeid, "verdict": "failed", "reason": f"error in setup: {error}"}
+            self.tests.append((attempt, failed))
             if "azchaos" in getattr(item, "fixturenames", ()):
                 self.recorded.setdefault(attempt, report_data.test_entry(item.nodeid, verdict="failed"))
                 item.user_properties.append(("azchaos.verdict", "failed"))  # the teardown report carries it
             return
+        if self._teardown_failed(attempt, error):
+            for properties in (item.user_properties, report.user_properties):  # this report carries them
+                properties[:] = [("azchaos.verdict", "failed") if p == ("azchaos.verdict", "passed") else p
+                                 for p in properties]
+
+    def _teardown_failed(self, attempt: Attempt, error: str) -> bool:
+        """Fail the attempt's verdict for an error in teardown; True if it was passed until now."""
         verdict = next((v for key, v in reversed(self.tests) if key == attempt), None)
         if verdict is None:
-            return
+            return False
         if verdict["verdict"] != "passed":  # a broken SLO or "not steady" says more; the error comes with it
             verdict["teardown_error"] = error
-            return
-        verdict.update(verdict="failed", reason=reason)
-        for properties in (item.user_properties, report.user_properties):  # this report carries them
-            properties[:] = [("azchaos.verdict", "failed") if p == ("azchaos.verdict", "passed") else p
-                             for p in properties]
+            return False
+        verdict.update(verdict="failed", reason=f"error in teardown: {error}")
+        return True
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Every failed phase of the run (with xdist, the controller gets the workers' too): the exit
-        status says "not steady" only when nothing else failed."""
+        status says "not steady" only when nothing else failed. An error after a test's protocol
+        (its stack could not be removed: plugin.py) fails its verdict as one in its teardown does."""
         if report.failed:
             self.failures.append((report.nodeid, report.when))
+            if getattr(report, AFTER_PROTOCOL, False) and report.nodeid in self.attempts:
+                self._teardown_failed(self._attempt_of(report.nodeid), _first_line(str(report.longrepr)))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

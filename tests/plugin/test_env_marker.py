@@ -4,6 +4,7 @@ needs it, shared by the others, and removed at session end with the session's ow
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -145,7 +146,7 @@ def test_the_session_stack_itself(azchaos_stack):
 
 
 def test_a_stack_that_cannot_be_removed_is_an_error_of_its_last_test(fake: pytest.Pytester) -> None:
-    fake.makepyfile(SHOW + """
+    fake.makepyfile(test_stack_down=SHOW + """
 from pytest_azchaos.errors import AzChaosError
 
 
@@ -165,6 +166,11 @@ def test_after(azchaos):
     result.stdout.fnmatch_lines(["*ERROR at teardown of test_localstack*",
                                  "*azchaos: could not remove a stack that no later test needs: the engine said no*"])
     assert "RAN minimal" in result.stdout.str()  # the run goes on
+    verdicts = {t["test"]: t for t in json.loads((fake.path / "azchaos-report" / "report.json").read_text())["tests"]}
+    assert verdicts["test_stack_down.py::test_localstack"]["verdict"] == "failed"  # as pytest says, not "passed"
+    assert verdicts["test_stack_down.py::test_localstack"]["reason"] == (
+        "error in teardown: azchaos: could not remove a stack that no later test needs: the engine said no")
+    assert verdicts["test_stack_down.py::test_after"]["verdict"] == "passed"
 
 
 def test_other_plugins_get_the_facts_of_every_stack_once_at_the_end(fake: pytest.Pytester) -> None:

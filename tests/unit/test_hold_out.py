@@ -6,7 +6,6 @@ tests/integration/test_heal_hold_out.py.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -149,9 +148,7 @@ def test_members_that_never_got_ready_stay_out_until_the_stack_is_restored(stack
     assert set(stack.held_out) == {m.alias for m in stack.members(az="b")}
     # Between tests: everything is ready now, but the LB still lacks AZ b: the restore adds it.
     stack.unready = set()
-    started = time.monotonic()
     ensure_healthy(stack, timeout_s=1)
-    assert time.monotonic() - started < 1
     assert stack.fake.log[-1] == ("lb", list(AZ_B))
     assert stack.held_out == []
 

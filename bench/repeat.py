@@ -175,7 +175,14 @@ def _num(value: float) -> str:
     return "n/a/never" if not math.isfinite(value) else f"{value:.3f}" if value % 1 else f"{value:.0f}"
 
 
+def exit_on_sigterm() -> None:
+    """Make ``kill`` stop the loads too: SIGTERM becomes SystemExit, so that host_load and beside
+    clean up as their blocks end (a killed benchmark left its --beside loops running)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", help="a pytest file, folder or node id, e.g. examples/scenarios")
     parser.add_argument("-n", "--runs", type=int, default=5, help="how many runs (default 5)")

@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import docker
-from repeat import beside, host_load, rounds  # bench/ is on the path when this script runs
+from repeat import beside, exit_on_sigterm, host_load, rounds  # bench/ is on the path when this script runs
 
 from pytest_azchaos import Stack, load
 from pytest_azchaos.backend import LABEL_RUN
@@ -106,6 +106,7 @@ def measure_runs(env: Path, client: docker.DockerClient,
 
 
 def main() -> int:
+    exit_on_sigterm()
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--env", type=Path, default=ROOT / "environments" / "default.yaml")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -81,6 +82,26 @@ def test_a_beside_command_runs_in_a_loop_and_is_stopped_with_what_it_started(tmp
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child), "the loop's child outlived the benchmark"
+
+
+def test_killing_the_benchmark_stops_its_beside_loops(tmp_path: Path) -> None:
+    scenario = tmp_path / "test_slow.py"
+    scenario.write_text("import time\n\ndef test_slow():\n    time.sleep(60)\n")
+    marker = tmp_path / "child.pid"
+    bench = subprocess.Popen([sys.executable, str(ROOT / "bench" / "repeat.py"), str(scenario), "-n", "1",
+                              "--out", str(tmp_path / "out"), "--beside", f"sleep 60 & echo $! > {marker}; wait"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the beside loop never started"
+    bench.terminate()  # SIGTERM, as `kill` sends
+    assert bench.wait(timeout=30) != 0
+    child = int(marker.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child), "the beside loop outlived the killed benchmark"
 
 
 def test_rounds_counts_the_failed_ones(tmp_path: Path) -> None:

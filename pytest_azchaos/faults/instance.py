@@ -54,6 +54,8 @@ class InstanceFault:
         """Act on the members the target names now; return the fault as it hit them (``db-primary``
         becomes the node that led), which is what must be healed, not the new primary."""
         hit = self.members(stack)
+        if self.action in ("stop", "restart"):  # graceful: the nodes of a managed service go unseen
+            stack.drain(hit)
         {"kill": stack.backend.kill, "stop": stack.backend.stop, "pause": stack.backend.pause,
          "restart": stack.backend.restart}[self.action]([m.container for m in hit])
         return InstanceFault(hit[0].alias, self.action) if self.target == PRIMARY else self

@@ -46,6 +46,8 @@ from .scaling import AutoScaling
 __all__ = ["Member", "Progress", "Stack", "new_run_id", "plan"]
 
 Progress = Callable[[str], None]
+#: at most this long for requests under way to a member taken out of service before its stop (Stack.drain)
+DRAIN_S = 10.0
 
 
 class Stack:
@@ -354,6 +356,32 @@ class Stack:
         """
         self._held_out.update(m.container for m in members)
         self.reconfigure()
+
+    def drain(self, members: Sequence[Member], *, timeout_s: float = DRAIN_S) -> None:
+        """Before a graceful stop or restart of ``members``: those whose role is drained before a stop
+        (the nodes of a managed service: S3) are held out of service (:meth:`hold_out`), and the
+        requests under way to them finish first, as S3 takes a node out before it goes down and an
+        ALB waits out its deregistration delay. They rejoin once a heal has seen them ready
+        (:meth:`recover`). The others are left as they are: a reboot of the user's own instances is
+        what a test rehearses. Requests still under way after ``timeout_s`` meet the stop."""
+        drained = [m for m in members if ROLES[m.role].drained_before_stop]
+        if not drained:
+            return
+        before = self._serving()
+        self.hold_out(drained)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and before & self._serving():
+            time.sleep(0.1)
+
+    def _serving(self) -> set[tuple[str, str]]:
+        """What serves requests in each running member now (the LB's workers), by container."""
+        found: set[tuple[str, str]] = set()
+        for member in self.members_all:
+            command = ROLES[member.role].serving(self, member)
+            if command and self.is_running(member):
+                code, output = self.backend.exec(member.container, list(command))
+                found |= {(member.container, line) for line in output.split()} if code == 0 else set()
+        return found
 
     def recover(self, members: Sequence[Member], *, timeout_s: float = 120) -> None:
         """After ``members`` were started, unpaused or reconnected (every heal): forget their old

@@ -18,7 +18,7 @@ from pytest_azchaos.faults import AzOutage, InstanceFault
 from pytest_azchaos.faults import restore as restore_module
 from pytest_azchaos.faults.restore import ensure_healthy
 from pytest_azchaos.stack.model import Member
-from pytest_azchaos.stack.roles.lb import CONFIG, LbRole
+from pytest_azchaos.stack.roles.lb import CONFIG, WORKERS, LbRole
 
 DEFAULT = Path(__file__).resolve().parents[2] / "environments" / "default.yaml"
 AZ_B = ("app-b-1", "s3-b-1")  # the LB's targets in AZ b: the app replica and the MinIO node
@@ -32,6 +32,7 @@ class FakeBackend:
         self.off_region: set[str] = set()
         self.log: list[tuple[str, Any]] = []
         self.addresses: dict[str, str] = {}  # the LB's server address -> the target's alias
+        self.workers = [""]  # what the LB's worker listing prints, call by call (the last repeats)
 
     def state(self, name: str) -> str:
         return self.states.get(name, "running")
@@ -39,7 +40,14 @@ class FakeBackend:
     def kill(self, names: Sequence[str]) -> None:
         self.states.update(dict.fromkeys(names, "exited"))
 
-    stop = pause = restart = kill
+    pause = kill
+
+    def stop(self, names: Sequence[str]) -> None:
+        self.kill(names)
+        self.log.append(("stop", sorted(names)))
+
+    def restart(self, names: Sequence[str]) -> None:
+        self.log.append(("restart", sorted(names)))
 
     def unpause(self, names: Sequence[str]) -> None:
         self.states.update(dict.fromkeys(names, "running"))
@@ -64,6 +72,10 @@ class FakeBackend:
                                        if alias in AZ_B and f"server {address} " in conf})))
 
     def exec(self, name: str, command: list[str]) -> tuple[int, str]:
+        if command[-1] == WORKERS:  # the LB's worker processes: the next of self.workers each time
+            output = self.workers.pop(0) if len(self.workers) > 1 else self.workers[0]
+            self.log.append(("workers", output))
+            return 0, output
         return 0, ""
 
 
@@ -161,3 +173,42 @@ def test_restore_holds_out_what_it_starts_or_reconnects(stack: FakeStack) -> Non
     assert lb_after(stack.fake.log, "start") == []
     assert lb_after(stack.fake.log, "connect") == []
     assert stack.fake.log[-1] == ("lb", list(AZ_B))
+
+
+# -- a graceful stop or restart of a MinIO node: drained first (Stack.drain) ---------------------
+
+
+@pytest.mark.parametrize("action", ["restart", "stop"])
+def test_a_minio_node_leaves_the_lb_before_a_graceful_stop_and_rejoins_once_ready(
+        stack: FakeStack, action: str) -> None:
+    fault = InstanceFault("s3-b-1", action)
+    fault.inject(stack)
+    assert lb_after(stack.fake.log, action) == ["app-b-1"]
+    assert stack.held_out == ["s3-b-1"]
+    fault.heal(stack)
+    assert lb_after(stack.fake.log, "ready") == ["app-b-1"]
+    assert stack.fake.log[-1] == ("lb", list(AZ_B))
+    assert stack.held_out == []
+
+
+def test_an_app_replica_is_restarted_in_place(stack: FakeStack) -> None:
+    """The user's own instance: a reboot that its clients see is what a test rehearses."""
+    InstanceFault("app-b-1", "restart").inject(stack)
+    assert [kind for kind, _ in stack.fake.log] == ["restart"]
+    assert stack.held_out == []
+
+
+def test_the_stop_waits_for_the_lbs_old_workers_to_finish_their_requests(stack: FakeStack) -> None:
+    # Before the reload: workers 7 and 8; after it, 7 still finishes a request, then only new ones.
+    stack.fake.workers = ["/proc/7\n/proc/8", "/proc/7\n/proc/9", "/proc/7\n/proc/9", "/proc/9\n/proc/10"]
+    InstanceFault("s3-b-1", "restart").inject(stack)
+    kinds = [kind for kind, _ in stack.fake.log]
+    assert kinds == ["workers", "lb", "workers", "workers", "workers", "restart"]
+
+
+def test_the_drain_gives_up_on_a_request_that_does_not_finish(stack: FakeStack) -> None:
+    stack.fake.workers = ["/proc/7"]  # never exits
+    stack.drain(stack.members(service="s3", az="b"), timeout_s=0.3)  # returns: the stop goes ahead
+    kinds = [kind for kind, _ in stack.fake.log]
+    assert kinds[:2] == ["workers", "lb"] and kinds.count("workers") > 2  # it did wait, then gave up
+    assert stack.held_out == ["s3-b-1"]

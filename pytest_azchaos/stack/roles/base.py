@@ -62,6 +62,10 @@ class Role:
     endpoint_names: tuple[str, ...] = ()
     #: container ports published on 127.0.0.1 besides the service port
     extra_ports: tuple[int, ...] = ()
+    #: a graceful stop or restart of a member first takes it out of service and lets requests under
+    #: way to it finish (Stack.drain): the nodes of a managed service (S3) go down unseen by clients.
+    #: Not for what stands for the user's own instances: a reboot they see is what a test rehearses.
+    drained_before_stop = False
 
     # -- the environment file ----------------------------------------------------------------
 
@@ -112,6 +116,12 @@ class Role:
     def reconfigure(self, stack: StackView, member: Member) -> Reconfiguration | None:
         """What ``member`` needs after other members were restarted or reconnected (None: nothing)."""
         return None
+
+    def serving(self, stack: StackView, member: Member) -> Sequence[str]:
+        """A command, run in ``member``, that prints what serves its requests now, one per line (the
+        LB's worker processes). A drain waits until all that served before it took members out of
+        service is gone: those may still hold requests to them. Empty: nothing to wait for."""
+        return ()
 
     # -- what others read ------------------------------------------------------------------------
 

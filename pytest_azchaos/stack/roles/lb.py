@@ -7,6 +7,7 @@ import collections
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,9 @@ from ..model import Member, ServiceSpec, StackView
 from .base import TCP_OPEN, Look, Reconfiguration, Role, http_ok
 
 CONFIG = "/etc/nginx/nginx.conf"
+# nginx's worker processes, by their titles ("nginx: worker process", "... is shutting down"); the
+# anchor keeps this very shell, whose command line holds the pattern, out of the list.
+WORKERS = """for f in /proc/[0-9]*/cmdline; do grep -qas '^nginx: worker' "$f" && echo "${f%/cmdline}"; done; true"""
 
 
 class LbRole(Role):
@@ -54,6 +58,11 @@ class LbRole(Role):
         spec = stack.topology.service(member.service)
         running = {m.container for m in stack.members() if stack.in_service(m)}
         return Reconfiguration({CONFIG: render(stack, spec, running=running)}, ["nginx", "-s", "reload"])
+
+    def serving(self, stack: StackView, member: Member) -> Sequence[str]:
+        """nginx's worker processes. A reload is graceful: the old workers finish the requests they
+        hold, then exit (no ps in the image: their titles are read from /proc)."""
+        return ["sh", "-c", WORKERS]
 
     def endpoints(self, stack: StackView, members: list[Member]) -> dict[str, Any]:
         """The app on the LB's URL, and the S3 endpoint on its S3 port."""

@@ -65,6 +65,10 @@ class S3Role(Role):
     order = 2
     options = {"drives_per_node": 2, "parity": None, "bucket": "azchaos"}
     limits = {"drives_per_node": 16, "parity": 16}
+    # MinIO stopped with SIGTERM cancels the requests under way: uploads got 499 "Client
+    # disconnected" or hung, and a key whose upload held its lock then hung on every node for up to
+    # two minutes. S3 never shows a client one of its nodes going down.
+    drained_before_stop = True
 
     def check(self, spec: ServiceSpec) -> str | None:
         """MinIO refuses to start (and the stack would wait for it in vain) with a parity above half

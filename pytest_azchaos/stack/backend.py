@@ -289,6 +289,25 @@ class DockerBackend:
             found = self.client.api.containers(all=True, filters={"label": f"{LABEL_RUN}={run_id}"})
         return [dict(c["Labels"], **{"azchaos.name": c["Names"][0].lstrip("/")}) for c in found]
 
+    def _mend_stale_endpoints(self, network: Any, containers: list[dict[str, Any]]) -> bool:
+        """Delete endpoints that ``network`` kept for ``containers`` (removed now), then remove it;
+        True if it is gone.
+
+        Docker 20.10 now and then keeps such an endpoint under load ("has active endpoints", while
+        inspect lists no container). A forced disconnect that names a container the engine no
+        longer has deletes the network's endpoint of that name (dockerd's ForceEndpointDelete),
+        which is the container's name; without it only a restart of the engine cleared it.
+        """
+        for container in containers:
+            for name in container.get("Names") or []:
+                with contextlib.suppress(docker.errors.APIError):
+                    self.client.api.disconnect_container_from_network(name.lstrip("/"), network.id, force=True)
+        try:
+            _retry_remove(network, attempts=2)
+        except docker.errors.APIError:
+            return False
+        return True
+
     def _force_remove(self, container_id: str) -> None:
         with contextlib.suppress(docker.errors.NotFound):
             self.client.api.remove_container(container_id, force=True, v=True)
@@ -327,7 +346,8 @@ class DockerBackend:
     def _remove_run(self, run_id: str) -> int:
         selector = {"label": f"{LABEL_RUN}={run_id}"}
         # The low-level list: no inspect per container, which races with another remover.
-        containers = [c["Id"] for c in self.client.api.containers(all=True, filters=selector)]
+        listed = self.client.api.containers(all=True, filters=selector)
+        containers = [c["Id"] for c in listed]
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(self._force_remove, containers))
         networks = self.client.networks.list(filters=selector)
@@ -337,7 +357,8 @@ class DockerBackend:
             try:
                 _retry_remove(thing)
             except docker.errors.APIError as exc:
-                stuck.append(f"{thing.name}: {exc.explanation or exc}")
+                if not (thing in networks and self._mend_stale_endpoints(thing, listed)):
+                    stuck.append(f"{thing.name}: {exc.explanation or exc}")
         if stuck:
             # Seen with Docker 20.10 after containers died mid-change: a network keeps an endpoint
             # that no container has. Everything else is gone; the engine's restart clears it.

@@ -231,3 +231,78 @@ def test_the_command_never_shows_a_docker_traceback(monkeypatch: pytest.MonkeyPa
     err = capsys.readouterr().err
     assert err == ("azchaos: error: azchaos status: the Docker engine refused (500): container has no network "
                    "settings; hint: see the engine's log (journalctl -u docker)\n")
+
+
+# -- a network that Docker 20.10 keeps a stale endpoint on ---------------------------------------
+
+
+class _StaleNetwork:
+    """Refuses removal ("has active endpoints") while it keeps an endpoint of a removed container."""
+
+    def __init__(self, endpoints: set[str]) -> None:
+        self.id, self.name = "n1", "azchaos-r-region"
+        self.endpoints = endpoints
+        self.removed = False
+
+    def remove(self) -> None:
+        if self.endpoints:
+            raise docker.errors.APIError("500 Server Error", explanation=(
+                f"error while removing network: network {self.name} id {self.id} has active endpoints"))
+        self.removed = True
+
+
+class _StaleEngine:
+    def __init__(self, network: _StaleNetwork, mendable: bool) -> None:
+        self.network = network
+        self.mendable = mendable
+        engine = self
+
+        class Api:
+            def containers(self, **filters: object) -> list[dict[str, object]]:  # all=, filters=
+                return [{"Id": "c1", "Names": ["/azchaos-r-app-a-1"]}, {"Id": "c2", "Names": ["/azchaos-r-lb"]}]
+
+            def remove_container(self, container_id: str, force: bool, v: bool) -> None:
+                pass
+
+            def disconnect_container_from_network(self, container: str, net_id: str, force: bool) -> None:
+                # dockerd: no such container, and force: delete the network's endpoint of that name
+                if not force or net_id != engine.network.id:
+                    raise docker.errors.APIError("refused")
+                if engine.mendable:
+                    engine.network.endpoints.discard(container)
+
+        class Listing:
+            def __init__(self, items: list[object]) -> None:
+                self.items = items
+
+            def list(self, filters: dict[str, str]) -> list[object]:
+                return self.items
+
+        self.api = Api()
+        self.networks = Listing([network])
+        self.volumes = Listing([])
+
+
+@pytest.fixture
+def no_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_azchaos.stack import backend as backend_module
+
+    monkeypatch.setattr(backend_module.time, "sleep", lambda seconds: None)
+
+
+@pytest.mark.usefixtures("no_waits")
+def test_a_stale_endpoint_of_a_removed_container_is_deleted_and_the_network_removed() -> None:
+    network = _StaleNetwork({"azchaos-r-app-a-1"})
+    backend = DockerBackend(_StaleEngine(network, mendable=True), owner="")  # type: ignore[arg-type]
+    assert backend.remove_run("r") == 3
+    assert network.removed
+
+
+@pytest.mark.usefixtures("no_waits")
+def test_a_stale_endpoint_that_cannot_be_deleted_is_named_with_the_engine_restart_hint() -> None:
+    network = _StaleNetwork({"something-else"})
+    backend = DockerBackend(_StaleEngine(network, mendable=True), owner="")  # type: ignore[arg-type]
+    with pytest.raises(StackError, match=r"removed 2 containers of run r, but not azchaos-r-region: .*active "
+                                         r"endpoints.*restart dockerd, then 'azchaos down --run-id r'"):
+        backend.remove_run("r")
+    assert not network.removed

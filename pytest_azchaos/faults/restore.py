@@ -11,7 +11,6 @@ with a message that says what is not.
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import TYPE_CHECKING
 
 from ..errors import FaultError, StackError
@@ -34,10 +33,10 @@ def restore(stack: Stack, *, timeout_s: float = 120) -> list[str]:
     done = _containers(stack)
     done += _networks(stack)
     done += _links(stack)
-    if done or stack.held_out:
-        stack.recover(stack.members_all, timeout_s=timeout_s)
-    else:  # still wait: what was healed just before (a record's own heal) may still be starting
-        stack.wait_ready(stack.members_all, deadline=time.monotonic() + timeout_s)
+    # Always: wait until ready (what a record's own heal started may still be starting), then
+    # register every target with the LB again. A member that another process took out (a drained
+    # MinIO node whose fault record was lost) is running and ready, yet not among the targets.
+    stack.recover(stack.members_all, timeout_s=timeout_s)
     return done
 
 

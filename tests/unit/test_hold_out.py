@@ -212,3 +212,11 @@ def test_the_drain_gives_up_on_a_request_that_does_not_finish(stack: FakeStack) 
     kinds = [kind for kind, _ in stack.fake.log]
     assert kinds[:2] == ["workers", "lb"] and kinds.count("workers") > 2  # it did wait, then gave up
     assert stack.held_out == ["s3-b-1"]
+
+
+def test_heal_all_lets_back_a_node_drained_by_a_command_whose_record_was_lost(stack: FakeStack) -> None:
+    InstanceFault("s3-b-1", "restart").inject(stack)  # `azchaos fault restart s3-b-1`, record lost
+    again = FakeStack()  # `azchaos heal --all`: another process, which holds nothing out
+    again.fake.log = stack.fake.log
+    restore_module.restore(again, timeout_s=1)
+    assert stack.fake.log[-1] == ("lb", list(AZ_B))

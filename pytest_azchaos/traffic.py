@@ -28,7 +28,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from .client import Client, NotSent, ProtocolError, digest, tried
+from .client import DETAIL_CHARS, Client, NotSent, ProtocolError, digest, tried
 from .errors import ConfigError
 from .history import FAILED, NO_KEY_YET, OK, OTHER, READ, UNKNOWN, WRITE, History, Operation
 from .units import parse_duration
@@ -248,7 +248,7 @@ class Traffic:
             return
         except (OSError, ProtocolError) as exc:  # sent, but no answer: its fate is unknown
             self._record(Operation(request.kind, scheduled, start, time.monotonic(), UNKNOWN,
-                                   error=_error_name(exc), action=request.action))
+                                   error=_error_name(exc), action=request.action, detail=_said(exc)))
             return
         outcome = OK if answer.status < 500 else FAILED
         value = answer.seen() if request.action == READ else digest(body)
@@ -267,11 +267,11 @@ class Traffic:
             key = call.fn(n)
         except TimeoutError as exc:
             self._record(Operation(call.kind, scheduled, start, time.monotonic(), UNKNOWN,
-                                   error=type(exc).__name__, action=action))
+                                   error=type(exc).__name__, action=action, detail=_said(exc)))
             return
         except Exception as exc:  # any error of the user's operation is a failed operation
             self._record(Operation(call.kind, scheduled, start, time.monotonic(), FAILED,
-                                   error=type(exc).__name__, action=action))
+                                   error=type(exc).__name__, action=action, detail=_said(exc)))
             return
         self._record(Operation(call.kind, scheduled, start, time.monotonic(), OK, key=key, action=action))
 
@@ -284,6 +284,12 @@ class Traffic:
 def _error_name(exc: BaseException) -> str:
     """The error class of an operation that got no answer; a timeout says it was waiting to read."""
     return "ReadTimeout" if isinstance(exc, TimeoutError) else type(exc).__name__
+
+
+def _said(exc: BaseException) -> str | None:
+    """What an error said, for the SLO message's "most often": the class alone did not tell a
+    connection closed mid-answer from one closed before it."""
+    return " ".join(str(exc).split())[:DETAIL_CHARS] or None
 
 
 def _acknowledged(status: int) -> bool:

@@ -9,8 +9,11 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
+from pytest_azchaos.checks import failed_requests
 from pytest_azchaos.client import digest
 from pytest_azchaos.errors import ConfigError
+from pytest_azchaos.history import History
+from pytest_azchaos.timeline import Timeline
 from pytest_azchaos.traffic import (
     FAILED,
     OK,
@@ -295,3 +298,35 @@ def _most_in_flight(ops: list[Operation]) -> int:
     """The most operations that were under way at the same moment."""
     edges = sorted([(op.start, 1) for op in ops] + [(op.end, -1) for op in ops], key=lambda e: (e[0], e[1]))
     return max(itertools.accumulate(step for _, step in edges))
+
+
+class CutShort(BaseHTTPRequestHandler):
+    """Promises 100 bytes and closes after 10, like an LB whose upstream died mid-answer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "100")
+        self.end_headers()
+        self.wfile.write(b"x" * 10)
+        self.close_connection = True
+
+
+def test_an_answer_cut_short_is_recorded_with_what_the_client_saw() -> None:
+    httpd = LocalServer(("127.0.0.1", 0), CutShort)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        ops = run(f"http://127.0.0.1:{httpd.server_address[1]}", 0.05, rate_per_s=20,
+                  workload=[Request("op", "GET", "/")])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert (ops[0].outcome, ops[0].error) == (UNKNOWN, "ProtocolError")
+    # The class alone did not tell a close mid-answer from one before it (scenario 7, session 22).
+    assert ops[0].detail == "the connection closed after 10 of 100 bytes of the answer"
+    result = failed_requests(History(ops), Timeline(), 0)
+    assert "most often: 'the connection closed after 10 of 100 bytes of the answer'" in result.message

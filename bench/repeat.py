@@ -175,6 +175,14 @@ def _num(value: float) -> str:
     return "n/a/never" if not math.isfinite(value) else f"{value:.3f}" if value % 1 else f"{value:.0f}"
 
 
+def add_load_options(parser: argparse.ArgumentParser) -> None:
+    """--host-load and --beside: the load to run beside (also bench/stack_start.py)."""
+    parser.add_argument("--host-load", type=int, default=0, metavar="CORES",
+                        help="keep this many cores busy with a background load during the runs")
+    parser.add_argument("--beside", action="append", default=[], metavar="CMD",
+                        help="a shell command to run again and again beside the runs (repeatable)")
+
+
 def exit_on_sigterm() -> None:
     """Make ``kill`` stop the loads too: SIGTERM becomes SystemExit, so that host_load and beside
     clean up as their blocks end (a killed benchmark left its --beside loops running)."""
@@ -186,10 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenario", help="a pytest file, folder or node id, e.g. examples/scenarios")
     parser.add_argument("-n", "--runs", type=int, default=5, help="how many runs (default 5)")
-    parser.add_argument("--host-load", type=int, default=0, metavar="CORES",
-                        help="keep this many cores busy with a background load during the runs")
-    parser.add_argument("--beside", action="append", default=[], metavar="CMD",
-                        help="a shell command to run again and again beside the runs (repeatable)")
+    add_load_options(parser)
     parser.add_argument("--max-load-s", type=float, default=3600,
                         help="stop the host load and the --beside commands after this long")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "repeat",

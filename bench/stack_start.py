@@ -25,7 +25,13 @@ from collections import Counter
 from pathlib import Path
 
 import docker
-from repeat import beside, exit_on_sigterm, host_load, rounds  # bench/ is on the path when this script runs
+from repeat import (  # bench/ is on the path when this script runs
+    add_load_options,
+    beside,
+    exit_on_sigterm,
+    host_load,
+    rounds,
+)
 
 from pytest_azchaos import Stack, load
 from pytest_azchaos.backend import LABEL_RUN
@@ -111,13 +117,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--env", type=Path, default=ROOT / "environments" / "default.yaml")
     parser.add_argument("--no-compose", action="store_true", help="skip the docker compose reference")
-    parser.add_argument("--host-load", type=int, default=0, metavar="CORES",
-                        help="keep this many cores busy during the runs (as bench/repeat.py)")
-    parser.add_argument("--beside", action="append", default=[], metavar="CMD",
-                        help="a shell command to run again and again beside the runs (repeatable)")
+    add_load_options(parser)
     args = parser.parse_args()
     client = docker.from_env()
-    Stack(load(args.env), progress=QUIET).up().down()  # warm-up: builds missing images
+    with Stack(load(args.env), progress=QUIET).owned():  # warm-up: builds missing images
+        pass
     with tempfile.TemporaryDirectory() as logs, host_load(args.host_load, max_s=6 * 3600), \
             beside(args.beside, Path(logs), max_s=6 * 3600) as beside_logs:
         ours, failed = measure_runs(args.env, client, args.runs)

@@ -164,15 +164,54 @@ def label_rows(labels: Sequence[tuple[float, str]], data: dict[str, Any], *, row
     """A text row for each label (time, text), so that labels do not overlap; a label takes about
     ``char_share`` of the chart's width per character, leftwards near the right edge if ``flip``.
     When every row is taken, the least crowded one."""
+    return [row for row in _rows(labels, data, rows, flip, char_share, share=True) if row is not None]
+
+
+#: each event drawn as a marker, with its label's text row (None: no label)
+Placed = list[tuple[dict[str, Any], int | None]]
+
+
+def event_rows(data: dict[str, Any], *, rows: int, char_share: float = 0.006) -> Placed:
+    """The events drawn as markers (all but injects and heals, which are the fault windows), each
+    with the text row of its label, or None when it goes unlabelled: its label repeats an earlier
+    one (a target marked failed every few seconds), or no row has room for it. Event labels never
+    overlap, unlike fault labels: a region's watch can report dozens of events in a minute, and
+    piled-up text is unreadable. Every event is listed in the report's Events table anyway."""
+    markers = [e for e in data["events"] if e["kind"] not in FAULT_KINDS]
+    seen: set[str] = set()
+    fresh = []
+    for event in markers:
+        label = event_label(event)
+        fresh.append(label not in seen)
+        seen.add(label)
+    wanted = [(e["t"], event_label(e)) for e, new in zip(markers, fresh, strict=True) if new]
+    placed = iter(_rows(wanted, data, rows, True, char_share, share=False))
+    return [(event, next(placed) if new else None) for event, new in zip(markers, fresh, strict=True)]
+
+
+def unlabelled_note(placed: Placed) -> str:
+    """A line under the chart when some markers have no label ("" when all do)."""
+    missing = sum(row is None for _, row in placed)
+    if not missing:
+        return ""
+    return (f"{missing} of {len(placed)} event markers have no label here (a repeat, or no room): "
+            "the list of events has them all")
+
+
+def _rows(labels: Sequence[tuple[float, str]], data: dict[str, Any], rows: int, flip: bool, char_share: float,
+          *, share: bool) -> list[int | None]:
+    """For each label, the first row with room for it; when there is none, the least crowded row
+    if ``share``, else None (and the label takes no room)."""
     low, high = span(data)
     taken: list[list[tuple[float, float]]] = [[] for _ in range(rows)]
-    found = []
+    found: list[int | None] = []
     for t, text in labels:
         size = len(text) * char_share * (high - low)
         start, end = (t - size, t) if flip and near_right_edge(t, data) else (t, t + size)
         free = [r for r in range(rows) if all(end <= a or start >= b for a, b in taken[r])]
-        row = free[0] if free else min(range(rows), key=lambda r: len(taken[r]))
-        taken[row].append((start, end))
+        row = free[0] if free else min(range(rows), key=lambda r: len(taken[r])) if share else None
+        if row is not None:
+            taken[row].append((start, end))
         found.append(row)
     return found
 

@@ -2,7 +2,7 @@
 
 Top: requests per second per kind (ok solid, failed dashed, unknown dotted); bottom: latency p50,
 p99 and max per window on a log axis; both: faults as shaded, labelled windows and the watch's
-events as labelled markers. No pyplot: a bare Figure has no global state and no GUI backend.
+events as markers, labelled unless repeated or crowded (chart.event_rows). No pyplot: a bare Figure has no global state and no GUI backend.
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ STYLES = {OK: "-", FAILED: "--", UNKNOWN: ":"}
 EVENT_COLOURS = {"failover": "#0057b8", "db-leader": "#5b8fd0", "target": "#777777", "sync": "#8a5cc2",
                  "drives": "#b07a00", "steady": "#2a8a2a", "not-steady": "#cc6600", "nemesis": "#444444"}
 FAULT_COLOUR = "#d62728"
+# An event label's width per character, as a share of the axes' width: 7 pt DejaVu Sans at 100 dpi
+# is about 5.8 px a character, on axes about 780 px wide.
+CHAR_SHARE = 0.0075
+LABEL_BOX = {"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 0.5}  # readable over the lines
 
 
 def svg(data: dict[str, Any], *, title: str = "") -> str:
@@ -45,12 +49,14 @@ def _figure(data: dict[str, Any], title: str) -> Figure:
     rate, lat = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     _rates(rate, data)
     _latency(lat, data)
+    placed = chart.event_rows(data, rows=7, char_share=CHAR_SHARE)
     for axes in (rate, lat):
         _faults(axes, data, labelled=axes is rate)
-        _events(axes, data, labelled=axes is rate)
+        _events(axes, data, placed, labelled=axes is rate)
         axes.grid(True, alpha=0.3)
     rate.set_xlim(*chart.span(data))
-    lat.set_xlabel(f"seconds from the {data['origin']}")
+    note = chart.unlabelled_note(placed)
+    lat.set_xlabel(f"seconds from the {data['origin']}" + (f"\n{note}" if note else ""))
     figure.suptitle(chart.heading(data, title), fontsize=10)
     return figure
 
@@ -102,14 +108,13 @@ def _faults(axes: Axes, data: dict[str, Any], *, labelled: bool) -> None:
                       va="top", fontsize=8, color=FAULT_COLOUR)
 
 
-def _events(axes: Axes, data: dict[str, Any], *, labelled: bool) -> None:
-    markers = [e for e in data["events"] if e["kind"] not in chart.FAULT_KINDS]
-    rows = chart.label_rows([(e["t"], chart.event_label(e)) for e in markers], data, rows=7)
-    for row, event in zip(rows, markers, strict=True):
+def _events(axes: Axes, data: dict[str, Any], placed: chart.Placed, *, labelled: bool) -> None:
+    for event, row in placed:
         colour = EVENT_COLOURS.get(event["kind"], "#999999")
         axes.axvline(event["t"], color=colour, linestyle=(0, (2, 2)), linewidth=0.9)
-        if labelled:
+        if labelled and row is not None:
             label = chart.event_label(event)
             left = chart.near_right_edge(event["t"], data)  # written leftwards, to stay inside the chart
             axes.text(event["t"], 0.8 - 0.09 * row, f"{label} " if left else f" {label}", fontsize=7, color=colour,
-                      ha="right" if left else "left", transform=axes.get_xaxis_transform(), clip_on=False)
+                      ha="right" if left else "left", transform=axes.get_xaxis_transform(), clip_on=False,
+                      bbox=LABEL_BOX)

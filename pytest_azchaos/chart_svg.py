@@ -2,7 +2,7 @@
 
 It shows what the matplotlib chart shows (chart_mpl.py), more plainly: requests per second per
 kind and outcome, latency p50 / p99 / max on a log axis, faults as shaded labelled windows and
-events as labelled markers, in seconds from the first fault.
+events as markers (labelled unless repeated or crowded), in seconds from the first fault.
 """
 
 from __future__ import annotations
@@ -98,18 +98,19 @@ def _faults(data: dict[str, Any], x: Scale) -> list[str]:
 
 
 def _events(data: dict[str, Any], x: Scale) -> list[str]:
-    parts = []
-    markers = [e for e in data["events"] if e["kind"] not in chart.FAULT_KINDS]
-    rows = chart.label_rows([(e["t"], chart.event_label(e)) for e in markers], data, rows=10)
-    for row, e in zip(rows, markers, strict=True):
+    lines, labels = [], []  # every marker first, then the labels over them
+    placed = chart.event_rows(data, rows=10)
+    for e, row in placed:
         label = chart.event_label(e)
-        parts.append(f'<line class="event" x1="{x(e["t"]):.1f}" x2="{x(e["t"]):.1f}" y1="{TOP_Y}" '
+        lines.append(f'<line class="event" x1="{x(e["t"]):.1f}" x2="{x(e["t"]):.1f}" y1="{TOP_Y}" '
                      f'y2="{LAT_Y + LAT_H}" stroke="#0057b8" stroke-dasharray="2 2">'
                      f'<title>{e["t"]:+.1f} s {escape(label)}</title></line>')
-        left = chart.near_right_edge(e["t"], data)  # written leftwards, to stay inside the chart
-        parts.append(_text(x(e["t"]) + (-2 if left else 2), TOP_Y + 50 + 11 * row, label, colour="#0057b8", size=9,
-                           anchor="end" if left else "start"))
-    return parts
+        if row is not None:
+            left = chart.near_right_edge(e["t"], data)  # written leftwards, to stay inside the chart
+            labels.append(_text(x(e["t"]) + (-2 if left else 2), TOP_Y + 50 + 11 * row, label, colour="#0057b8",
+                                size=9, anchor="end" if left else "start", halo=True))
+    note = chart.unlabelled_note(placed)
+    return lines + labels + ([_text(LEFT, HEIGHT - 4, note, colour="#555")] if note else [])
 
 
 def _time_axis(low: float, high: float, x: Scale) -> list[str]:
@@ -143,6 +144,9 @@ def _seconds(value: float) -> str:
     return f"{value * 1000:g} ms" if value < 1 else f"{value:g} s"
 
 
-def _text(x: float, y: float, text: str, *, anchor: str = "start", colour: str = "#333", size: int = 10) -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" fill="{colour}">'
+def _text(x: float, y: float, text: str, *, anchor: str = "start", colour: str = "#333", size: int = 10,
+          halo: bool = False) -> str:
+    # A halo (a white outline drawn under the letters) keeps a label readable over the lines.
+    style = ' stroke="#fff" stroke-width="3" stroke-opacity="0.8" paint-order="stroke"' if halo else ""
+    return (f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" fill="{colour}"{style}>'
             f'{escape(text)}</text>')

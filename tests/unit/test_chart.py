@@ -90,3 +90,33 @@ def test_labels_that_would_overlap_get_rows_of_their_own() -> None:
     assert chart.near_right_edge(90, data) and not chart.near_right_edge(60, data)
     assert chart.label_rows([(60, "x" * 40), (90, "y" * 40)], data, rows=2) == [0, 1]
     assert chart.label_rows([(60, "x" * 40), (90, "y" * 40)], data, rows=2, flip=False) == [0, 0]
+
+
+def crowded(*labels: tuple[float, str, str]) -> dict:
+    """Chart data over 0..100 s with these events (time, kind, subject), no windows."""
+    events = [{"t": t, "wall": 0.0, "kind": kind, "subject": subject, "detail": ""} for t, kind, subject in labels]
+    window = {"counts": {"read": {OK: 10, FAILED: 0, UNKNOWN: 0}}, "p50_s": 0.01, "p99_s": 0.02, "max_s": 0.03}
+    return {"windows": [{"t": t, **window} for t in range(100)], "window_s": 1.0, "events": events, "faults": [],
+            "origin": "first fault", "t0_wall": 0.0}
+
+
+def test_an_event_label_is_left_out_when_it_repeats_or_has_no_room_and_labels_never_overlap() -> None:
+    data = crowded((1, "lb", "a marked failed"), (2, "lb", "b marked failed"), (3, "lb", "c marked failed"),
+                   (7, "lb", "a marked failed"), (50, "sync", "db"), (60, "inject", "outage(a)"))
+    placed = chart.event_rows(data, rows=2)
+    assert [(e["t"], row) for e, row in placed] == [(1, 0), (2, 1), (3, None), (7, None), (50, 0)]  # no inject
+    assert chart.unlabelled_note(placed) == ("2 of 5 event markers have no label here (a repeat, or no room): "
+                                             "the list of events has them all")
+    assert chart.unlabelled_note(chart.event_rows(data, rows=3)).startswith("1 of 5 ")  # only the repeat
+    assert chart.unlabelled_note(chart.event_rows(crowded((1, "sync", "db")), rows=1)) == ""
+
+
+@pytest.mark.parametrize("engine", ["matplotlib", "svg"])
+def test_both_drawings_label_a_repeated_event_once_and_say_how_many_went_unlabelled(
+        engine: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZCHAOS_CHART", engine)
+    events = [(t, "lb", "app-a-1 marked failed") for t in range(0, 60, 6)] + [(30, "failover", "db")]
+    drawing = chart.svg(crowded(*events))
+    assert drawing.count("lb app-a-1 marked failed</text>") == 1 and "failover db</text>" in drawing
+    assert "9 of 11 event markers have no label here" in drawing
+    assert drawing.count('class="event"' if engine == "svg" else "stroke-dasharray") >= 11  # every marker drawn

@@ -187,9 +187,7 @@ def fault_types(fault: Any) -> list[str]:
 
 def verdict_text(result: SLOResult) -> str:
     """E.g. "PASS 12 ms <= 500 ms", the value shown as the report shows it."""
-    relation = "<=" if result.passed else ">"
-    if result.name == "availability":
-        relation = ">=" if result.passed else "<"
+    relation = ("<=", ">", ">=", "<")[2 * result.at_least + (not result.passed)]
     return f"{'PASS' if result.passed else 'FAIL'} {show(result, result.value, result.limit)} {relation} " \
            f"{show(result, result.limit)}"
 

@@ -37,7 +37,8 @@ Readback = Mapping[str, "str | None"]
 
 @dataclass(frozen=True)
 class SLOResult:
-    """The verdict of one SLO: the measured value against its limit (``unit`` "s" for durations)."""
+    """The verdict of one SLO: the measured value against its limit (``unit`` "s" for durations).
+    The value must stay within the limit, or reach it when ``at_least`` (availability)."""
 
     name: str
     value: float
@@ -45,6 +46,7 @@ class SLOResult:
     passed: bool
     message: str
     unit: str = ""
+    at_least: bool = False
 
     def raise_if_failed(self) -> None:
         if not self.passed:
@@ -103,7 +105,7 @@ def availability(history: History, timeline: Timeline, limit: float = 1.0) -> SL
     message = f"availability = {value:.2%} {'>=' if passed else '<'} {limit:.2%} (of {len(ops)} requests)"
     if bad:
         message += ": " + _describe(bad, timeline)
-    return SLOResult("availability", value, limit, passed, message)
+    return SLOResult("availability", value, limit, passed, message, at_least=True)
 
 
 # --- latency ----------------------------------------------------------------------------------------

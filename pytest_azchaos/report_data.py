@@ -89,7 +89,7 @@ def slo_entry(result: SLOResult) -> dict[str, Any]:
     return {"name": result.name, "value": _finite(result.value), "limit": _finite(result.limit),
             "passed": result.passed, "verdict": "pass" if result.passed else "fail", "message": result.message,
             "unit": result.unit, "shown": show(result, result.value, result.limit),
-            "shown_limit": show(result, result.limit)}
+            "shown_limit": limit_text(result)}
 
 
 def _finite(value: float) -> float | None:
@@ -136,6 +136,11 @@ def error_text(op: Operation) -> str:
     """What went wrong, in a few words: the error class or HTTP status, and the outcome."""
     what = op.error or (f"HTTP {op.status}" if op.status is not None else "no answer")
     return what if op.outcome != "unknown" else f"{what} (outcome unknown)"
+
+
+def limit_text(result: SLOResult) -> str:
+    """The limit as the tables show it: "500ms"; ">= 99.90%" for a value that must reach it."""
+    return (">= " if result.at_least else "") + show(result, result.limit)
 
 
 def show(result: SLOResult, value: float, against: float | None = None) -> str:

@@ -67,7 +67,7 @@ def figures(request: pytest.FixtureRequest) -> Figure:
         shown = _shown(value, unit)
         relation = (">=" if passed else "<") if at_least else ("<=" if passed else ">")
         message = f"{name} = {shown} {relation} {_shown(limit, unit)}" + (f": {why}" if why else "")
-        result = SLOResult(name, value, limit, passed, message, unit)
+        result = SLOResult(name, value, limit, passed, message, unit, at_least=at_least)
         request.config.hook.pytest_azchaos_slo_evaluated(item=request.node, results=[result])
         result.raise_if_failed()
         return result

@@ -49,6 +49,21 @@ def entry(verdict: str = "slo_broken", test: str = "t.py::test_outage", **kw: An
                                   results=kw.pop("results", [BROKEN, NEVER, UNMEASURED]), **kw)
 
 
+def test_a_limit_the_value_must_reach_is_shown_as_such_in_the_tables_and_in_allure() -> None:
+    from pytest_azchaos.allure_report import verdict_text
+    from pytest_azchaos.checks import availability
+
+    history, timeline = recording()
+    reached = availability(history, timeline, 0.1)  # 3 of 13 succeeded: 23.08% >= 10%
+    slowed = SLOResult("p50[write]", 0.224, 0.2, True, "p50[write] = 224 ms >= 200 ms", "s", at_least=True)
+    short = replace(slowed, value=0.15, passed=False)
+    within = SLOResult("p99", 0.12, 0.5, True, "p99 = 120 ms <= 500 ms", "s")
+    found = entry(results=[reached, slowed, short, within])["slos"]
+    assert [s["shown_limit"] for s in found] == [">= 10.00%", ">= 200ms", ">= 200ms", "500ms"]
+    assert [verdict_text(r) for r in (reached, slowed, short, within)] == [
+        "PASS 23.08% >= 10.00%", "PASS 224ms >= 200ms", "FAIL 150ms < 200ms", "PASS 120ms <= 500ms"]
+
+
 def test_an_entry_has_json_safe_slos_faults_events_timings_and_the_commonest_errors() -> None:
     found = entry()
     broken, never, unmeasured = found["slos"]

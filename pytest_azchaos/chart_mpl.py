@@ -2,7 +2,8 @@
 
 Top: requests per second per kind (ok solid, failed dashed, unknown dotted); bottom: latency p50,
 p99 and max per window on a log axis; both: faults as shaded, labelled windows and the watch's
-events as markers, labelled unless repeated or crowded (chart.event_rows). No pyplot: a bare Figure has no global state and no GUI backend.
+events as markers, labelled unless repeated or crowded (chart.event_rows). No pyplot: a bare
+Figure has no global state and no GUI backend.
 """
 
 from __future__ import annotations

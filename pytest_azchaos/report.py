@@ -270,6 +270,8 @@ def junit_properties(results: list[SLOResult]) -> list[tuple[str, str]]:
         prefix = f"azchaos.slo.{r.name}"
         found += [(f"{prefix}.value", _number(r.value)), (f"{prefix}.limit", _number(r.limit)),
                   (f"{prefix}.verdict", "pass" if r.passed else "fail")]
+        if r.at_least:  # the value must reach the limit, not stay within it
+            found.append((f"{prefix}.at_least", "true"))
         if not r.passed:
             found.append((f"{prefix}.message", r.message))
     return found

@@ -186,13 +186,15 @@ def test_a_report_written_before_environments_still_shows_its_one_environment() 
 
 
 def test_junit_properties_carry_value_limit_verdict_and_the_message_of_a_failure() -> None:
-    props = dict(junit_properties([BROKEN, NEVER, SLOResult("p99", 0.25, 0.5, True, "ok", "s")]))
+    reached = SLOResult("availability", 0.999, 0.99, True, "ok", at_least=True)
+    props = dict(junit_properties([BROKEN, NEVER, SLOResult("p99", 0.25, 0.5, True, "ok", "s"), reached]))
     assert props["azchaos.slo.failed_requests.value"] == "11"
     assert props["azchaos.slo.failed_requests.verdict"] == "fail"
     assert props["azchaos.slo.failed_requests.message"].startswith("failed_requests = 11 > 0")
     assert (props["azchaos.slo.failover_time.value"], props["azchaos.slo.failover_time.limit"]) == ("inf", "120")
     assert (props["azchaos.slo.p99.value"], props["azchaos.slo.p99.verdict"]) == ("0.25", "pass")
     assert "azchaos.slo.p99.message" not in props
+    assert props["azchaos.slo.availability.at_least"] == "true" and "azchaos.slo.p99.at_least" not in props
 
 
 def test_write_report_writes_json_html_and_each_tests_charts(tmp_path: Path) -> None:

@@ -164,7 +164,8 @@ def test_a_test_that_fails_by_its_own_assert_keeps_its_traffic_faults_and_slos_i
     result.stdout.no_fnmatch_line("*SLO broken*")
     data = report_schema.load(fake.path / "out" / "report.json")
     entry = next(t for t in data["tests"] if t["test"].endswith("::test_own_check"))
-    assert entry["verdict"] == "failed" and entry["timings"]["requests"] > 10
+    # Kept at all is the point: how many 400 ms at 50/s gives depends on the host (8 beside installs).
+    assert entry["verdict"] == "failed" and entry["timings"]["requests"] > 0
     assert entry["reason"] == "AssertionError: the app's own check failed"
     page = (fake.path / "out" / "report.html").read_text()
     assert page.count("AssertionError: the app&#x27;s own check failed") == 2  # the verdicts' why and the test

@@ -21,7 +21,7 @@ from typing import TypeVar
 import pytest
 
 from pytest_azchaos import Call, Experiment, SLOResult, Stack
-from pytest_azchaos.checks import percentile
+from pytest_azchaos.checks import percentile, seconds_text
 from pytest_azchaos.history import FAILED, OK, READ, UNKNOWN, WRITE, History, Operation
 
 Figure = Callable[..., SLOResult]
@@ -64,7 +64,7 @@ def figures(request: pytest.FixtureRequest) -> Figure:
     def figure(name: str, value: float, limit: float, why: str = "", *, at_least: bool = False,
                unit: str = "") -> SLOResult:
         passed = value >= limit if at_least else value <= limit
-        shown = _shown(value, unit)
+        shown = _shown(value, unit, limit)  # "205 ms >= 200 ms", not "0.2s >= 0.2s"
         relation = (">=" if passed else "<") if at_least else ("<=" if passed else ">")
         message = f"{name} = {shown} {relation} {_shown(limit, unit)}" + (f": {why}" if why else "")
         result = SLOResult(name, value, limit, passed, message, unit, at_least=at_least)
@@ -75,10 +75,10 @@ def figures(request: pytest.FixtureRequest) -> Figure:
     return figure
 
 
-def _shown(value: float, unit: str) -> str:
+def _shown(value: float, unit: str, against: float | None = None) -> str:
     if math.isinf(value):
         return "never"
-    return f"{value:.1f}s" if unit == "s" else f"{value:g}"
+    return seconds_text(value, against) if unit == "s" else f"{value:g}"
 
 
 def latency(history: History, kind: str, q: float) -> float:

@@ -134,7 +134,8 @@ def latency(history: History, timeline: Timeline, limit: float, *, q: float, nam
         return _unproven(name, limit, "no answered requests were recorded", unit="s")
     value = percentile([op.latency for op in ops], q)
     passed = value <= limit
-    message = f"{name} = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)} (of {len(ops)} answered requests)"
+    message = (f"{name} = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)} "
+               f"(of {len(ops)} answered requests)")
     if not passed:
         slow = [op for op in ops if op.latency > limit]
         when = _when(slow, timeline)
@@ -178,8 +179,8 @@ def write_downtime(history: History, timeline: Timeline, limit: float) -> SLORes
     value, bad, good = max(stretches, key=lambda stretch: stretch[0])
     passed = value <= limit
     until = "the end of the test" if good is None else _at(good.scheduled, timeline)
-    message = (f"write_downtime = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: {bad.kind} failed from "
-               f"{_at(bad.scheduled, timeline)} until {until}")
+    message = (f"write_downtime = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: "
+               f"{bad.kind} failed from {_at(bad.scheduled, timeline)} until {until}")
     return SLOResult("write_downtime", value, limit, passed, message, "s")
 
 
@@ -219,8 +220,9 @@ def failover_time(history: History, timeline: Timeline, limit: float) -> SLOResu
     done = next((op for op in writes if op.outcome == OK and op.end >= failover.mono), None)
     value = math.inf if done is None else done.end - fault.mono
     passed = value <= limit
-    message = (f"{name} = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: {fault.kind} {fault.subject}, then "
-               f"{failover.detail or 'a new DB leader'} at {failover.mono - fault.mono:+.1f} s, ")
+    message = (f"{name} = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: "
+               f"{fault.kind} {fault.subject}, then {failover.detail or 'a new DB leader'} "
+               f"at {failover.mono - fault.mono:+.1f} s, ")
     message += ("and no write was acknowledged after it" if done is None
                 else f"first write acknowledged at {done.end - fault.mono:+.1f} s")
     return SLOResult(name, value, limit, passed, message, "s")
@@ -244,8 +246,9 @@ def _write_recovery(writes: list[Operation], fault: Event, limit: float) -> SLOR
     passed = value <= limit
     tail = ("and writes never came back" if done is None
             else f"writes acknowledged again at {done.end - fault.mono:+.1f} s")
-    return SLOResult("failover_time", value, limit, passed, f"failover_time = {seconds_text(value, limit)} {_rel(passed)} "
-                     f"{seconds_text(limit)}: no DB leader change after {fault.kind} {fault.subject}; {tail}", "s")
+    return SLOResult("failover_time", value, limit, passed,
+                     f"failover_time = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: "
+                     f"no DB leader change after {fault.kind} {fault.subject}; {tail}", "s")
 
 
 def recovery_time(history: History, timeline: Timeline, limit: float, *, window_s: float = 1.0) -> SLOResult:
@@ -268,7 +271,8 @@ def recovery_time(history: History, timeline: Timeline, limit: float, *, window_
         value = above[-1] + window_s - fault.mono
         detail = f"back to it from {value:+.1f} s on"
     passed = value <= limit
-    return SLOResult(name, value, limit, passed, f"{name} = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: "
+    return SLOResult(name, value, limit, passed,
+                     f"{name} = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: "
                      f"baseline error rate {baseline:.1%}; after {fault.kind} {fault.subject} {detail}", "s")
 
 

@@ -139,8 +139,9 @@ def error_text(op: Operation) -> str:
 
 
 def limit_text(result: SLOResult) -> str:
-    """The limit as the tables show it: "500ms"; ">= 99.90%" for a value that must reach it."""
-    return (">= " if result.at_least else "") + show(result, result.limit)
+    """The limit as the tables show it: "500ms"; ">=99.90%" for a value that must reach it (one
+    word, as every cell of the terminal's table is, for tools that split its lines)."""
+    return (">=" if result.at_least else "") + show(result, result.limit)
 
 
 def show(result: SLOResult, value: float, against: float | None = None) -> str:

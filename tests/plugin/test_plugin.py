@@ -179,7 +179,7 @@ def test_latency_slos_pass_and_fail_with_the_measured_value(fake: pytest.Pyteste
     result.stdout.fnmatch_lines(["*SLO broken:*",
                                  "*max_latency = * ms > 0 ms (of * answered requests): * took longer*"])
     result.stdout.re_match_lines([r".*::test_generous\s+p99\s+\d+ms\s+10.0s\s+PASS",
-                                  r".*::test_generous\s+availability\s+100.00%\s+>= 99.00%\s+PASS"])
+                                  r".*::test_generous\s+availability\s+100.00%\s+>=99.00%\s+PASS"])
 
 
 def test_command_line_slos_apply_to_every_test_with_traffic(fake: pytest.Pytester) -> None:

@@ -59,7 +59,7 @@ def test_a_limit_the_value_must_reach_is_shown_as_such_in_the_tables_and_in_allu
     short = replace(slowed, value=0.15, passed=False)
     within = SLOResult("p99", 0.12, 0.5, True, "p99 = 120 ms <= 500 ms", "s")
     found = entry(results=[reached, slowed, short, within])["slos"]
-    assert [s["shown_limit"] for s in found] == [">= 10.00%", ">= 200ms", ">= 200ms", "500ms"]
+    assert [s["shown_limit"] for s in found] == [">=10.00%", ">=200ms", ">=200ms", "500ms"]
     assert [verdict_text(r) for r in (reached, slowed, short, within)] == [
         "PASS 23.08% >= 10.00%", "PASS 224ms >= 200ms", "FAIL 150ms < 200ms", "PASS 120ms <= 500ms"]
 

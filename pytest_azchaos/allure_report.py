@@ -38,7 +38,7 @@ import pytest
 from allure_commons import plugin_manager
 
 from . import __version__, chart
-from .checks import SLOResult
+from .checks import SLOResult, relation
 from .errors import AzChaosError, NotSteady
 from .faults.registry import default_registry
 from .history import History, Operation
@@ -187,8 +187,8 @@ def fault_types(fault: Any) -> list[str]:
 
 def verdict_text(result: SLOResult) -> str:
     """E.g. "PASS 12 ms <= 500 ms", the value shown as the report shows it."""
-    relation = ("<=", ">", ">=", "<")[2 * result.at_least + (not result.passed)]
-    return f"{'PASS' if result.passed else 'FAIL'} {show(result, result.value, result.limit)} {relation} " \
+    sign = relation(result.passed, result.at_least)
+    return f"{'PASS' if result.passed else 'FAIL'} {show(result, result.value, result.limit)} {sign} " \
            f"{show(result, result.limit)}"
 
 

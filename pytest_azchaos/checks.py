@@ -74,7 +74,7 @@ def failed_requests(history: History, timeline: Timeline, limit: float = 0,
     if not ops:
         return _unproven(name, limit, "no requests were recorded")
     passed = len(bad) <= limit
-    message = f"{name} = {len(bad)} {_rel(passed)} {_fmt(limit)} (of {len(ops)} requests)"
+    message = f"{name} = {len(bad)} {relation(passed)} {_fmt(limit)} (of {len(ops)} requests)"
     if bad:
         message += ": " + _describe(bad, timeline)
     return SLOResult(name, len(bad), limit, passed, message)
@@ -88,7 +88,7 @@ def failed_ratio(history: History, timeline: Timeline, limit: float = 0) -> SLOR
         return _unproven("failed_ratio", limit, "no requests were recorded")
     ratio = len(bad) / len(ops)
     passed = ratio <= limit
-    message = f"failed_ratio = {ratio:.4f} {_rel(passed)} {limit:g} ({len(bad)} of {len(ops)} requests)"
+    message = f"failed_ratio = {ratio:.4f} {relation(passed)} {limit:g} ({len(bad)} of {len(ops)} requests)"
     if bad:
         message += ": " + _describe(bad, timeline)
     return SLOResult("failed_ratio", ratio, limit, passed, message)
@@ -102,7 +102,7 @@ def availability(history: History, timeline: Timeline, limit: float = 1.0) -> SL
     bad = [op for op in ops if op.outcome != OK]
     value = 1 - len(bad) / len(ops)
     passed = value >= limit
-    message = f"availability = {value:.2%} {'>=' if passed else '<'} {limit:.2%} (of {len(ops)} requests)"
+    message = f"availability = {value:.2%} {relation(passed, at_least=True)} {limit:.2%} (of {len(ops)} requests)"
     if bad:
         message += ": " + _describe(bad, timeline)
     return SLOResult("availability", value, limit, passed, message, at_least=True)
@@ -134,7 +134,7 @@ def latency(history: History, timeline: Timeline, limit: float, *, q: float, nam
         return _unproven(name, limit, "no answered requests were recorded", unit="s")
     value = percentile([op.latency for op in ops], q)
     passed = value <= limit
-    message = (f"{name} = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)} "
+    message = (f"{name} = {seconds_text(value, limit)} {relation(passed)} {seconds_text(limit)} "
                f"(of {len(ops)} answered requests)")
     if not passed:
         slow = [op for op in ops if op.latency > limit]
@@ -179,7 +179,7 @@ def write_downtime(history: History, timeline: Timeline, limit: float) -> SLORes
     value, bad, good = max(stretches, key=lambda stretch: stretch[0])
     passed = value <= limit
     until = "the end of the test" if good is None else _at(good.scheduled, timeline)
-    message = (f"write_downtime = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: "
+    message = (f"write_downtime = {seconds_text(value, limit)} {relation(passed)} {seconds_text(limit)}: "
                f"{bad.kind} failed from {_at(bad.scheduled, timeline)} until {until}")
     return SLOResult("write_downtime", value, limit, passed, message, "s")
 
@@ -220,7 +220,7 @@ def failover_time(history: History, timeline: Timeline, limit: float) -> SLOResu
     done = next((op for op in writes if op.outcome == OK and op.end >= failover.mono), None)
     value = math.inf if done is None else done.end - fault.mono
     passed = value <= limit
-    message = (f"{name} = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: "
+    message = (f"{name} = {seconds_text(value, limit)} {relation(passed)} {seconds_text(limit)}: "
                f"{fault.kind} {fault.subject}, then {failover.detail or 'a new DB leader'} "
                f"at {failover.mono - fault.mono:+.1f} s, ")
     message += ("and no write was acknowledged after it" if done is None
@@ -247,7 +247,7 @@ def _write_recovery(writes: list[Operation], fault: Event, limit: float) -> SLOR
     tail = ("and writes never came back" if done is None
             else f"writes acknowledged again at {done.end - fault.mono:+.1f} s")
     return SLOResult("failover_time", value, limit, passed,
-                     f"failover_time = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: "
+                     f"failover_time = {seconds_text(value, limit)} {relation(passed)} {seconds_text(limit)}: "
                      f"no DB leader change after {fault.kind} {fault.subject}; {tail}", "s")
 
 
@@ -272,7 +272,7 @@ def recovery_time(history: History, timeline: Timeline, limit: float, *, window_
         detail = f"back to it from {value:+.1f} s on"
     passed = value <= limit
     return SLOResult(name, value, limit, passed,
-                     f"{name} = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: "
+                     f"{name} = {seconds_text(value, limit)} {relation(passed)} {seconds_text(limit)}: "
                      f"baseline error rate {baseline:.1%}; after {fault.kind} {fault.subject} {detail}", "s")
 
 
@@ -301,7 +301,7 @@ def lost_writes(history: History, timeline: Timeline, limit: float, *, readback:
         return _unproven(name, limit, "no write was acknowledged")
     lost = [op for op in acked if op.key is not None and readback.get(op.key) != op.value]
     passed = len(lost) <= limit
-    message = (f"{name} = {len(lost)} {_rel(passed)} {_fmt(limit)} (of {len(acked)} acknowledged writes; "
+    message = (f"{name} = {len(lost)} {relation(passed)} {_fmt(limit)} (of {len(acked)} acknowledged writes; "
                f"{unknown} with unknown outcome, not counted)")
     if lost:
         missing = sum(readback.get(op.key or "") is None for op in lost)
@@ -326,7 +326,7 @@ def stale_reads(history: History, timeline: Timeline, limit: float) -> SLOResult
         return _unproven(name, limit, "no read of an acknowledged write was recorded")
     stale = [op for op in reads if op.value not in _allowed(writes[op.key or ""], op)]
     passed = len(stale) <= limit
-    message = f"{name} = {len(stale)} {_rel(passed)} {_fmt(limit)} (of {len(reads)} reads of acknowledged writes)"
+    message = f"{name} = {len(stale)} {relation(passed)} {_fmt(limit)} (of {len(reads)} reads of acknowledged writes)"
     if stale:
         when = _when(stale, timeline)
         message += f": {', '.join(sorted({op.kind for op in stale}))} missed an acknowledged write" + (
@@ -381,8 +381,9 @@ def _restored(service: str, points: list[tuple[float, int, int]], first: Event, 
     lowest = min(n for t, n, _ in points if lost[0] <= t < (heal if back is None else back))
     value = math.inf if back is None else back - fault.mono
     passed = value <= limit
-    message = (f"{name} = {seconds_text(value, limit)} {_rel(passed)} {seconds_text(limit)}: after {fault.subject}, "
-               f"{lowest} of {lost[2]} {service} replicas healthy from {lost[0] - fault.mono:+.1f} s")
+    message = (f"{name} = {seconds_text(value, limit)} {relation(passed)} {seconds_text(limit)}: "
+               f"after {fault.subject}, {lowest} of {lost[2]} {service} replicas healthy "
+               f"from {lost[0] - fault.mono:+.1f} s")
     if back is not None:
         message += f", all {lost[2]} again at {back - fault.mono:+.1f} s, before the heal"
     elif heal < math.inf:
@@ -439,7 +440,11 @@ def _fault_before(timeline: Timeline, t: float) -> Event | None:
     return before[-1] if before else (injects[0] if injects else None)
 
 
-def _rel(passed: bool) -> str:
+def relation(passed: bool, at_least: bool = False) -> str:
+    """The sign between a figure and its limit: "<=" or ">" for a limit that must not be passed,
+    ">=" or "<" for one that must be reached (``at_least``, as availability's)."""
+    if at_least:
+        return ">=" if passed else "<"
     return "<=" if passed else ">"
 
 

@@ -21,7 +21,7 @@ from typing import TypeVar
 import pytest
 
 from pytest_azchaos import Call, Experiment, SLOResult, Stack
-from pytest_azchaos.checks import percentile, seconds_text
+from pytest_azchaos.checks import percentile, relation, seconds_text
 from pytest_azchaos.history import FAILED, OK, READ, UNKNOWN, WRITE, History, Operation
 
 Figure = Callable[..., SLOResult]
@@ -65,8 +65,7 @@ def figures(request: pytest.FixtureRequest) -> Figure:
                unit: str = "") -> SLOResult:
         passed = value >= limit if at_least else value <= limit
         shown = _shown(value, unit, limit)  # "205 ms >= 200 ms", not "0.2s >= 0.2s"
-        relation = (">=" if passed else "<") if at_least else ("<=" if passed else ">")
-        message = f"{name} = {shown} {relation} {_shown(limit, unit)}" + (f": {why}" if why else "")
+        message = f"{name} = {shown} {relation(passed, at_least)} {_shown(limit, unit)}" + (f": {why}" if why else "")
         result = SLOResult(name, value, limit, passed, message, unit, at_least=at_least)
         request.config.hook.pytest_azchaos_slo_evaluated(item=request.node, results=[result])
         result.raise_if_failed()
@@ -76,8 +75,6 @@ def figures(request: pytest.FixtureRequest) -> Figure:
 
 
 def _shown(value: float, unit: str, against: float | None = None) -> str:
-    if math.isinf(value):
-        return "never"
     return seconds_text(value, against) if unit == "s" else f"{value:g}"
 
 

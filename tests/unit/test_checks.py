@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_azchaos.checks import SLOResult, evaluate, failed_requests
+from pytest_azchaos.checks import SLOResult, evaluate, failed_requests, relation
 from pytest_azchaos.errors import ConfigError, SLOViolation
 from pytest_azchaos.history import FAILED, OK, UNKNOWN, History, Operation
 from pytest_azchaos.timeline import Timeline
@@ -17,6 +17,13 @@ def test_all_ok_passes() -> None:
     result = failed_requests(History([op(1), op(2), op(3)]), Timeline())
     assert result == SLOResult("failed_requests", 0, 0, True, "failed_requests = 0 <= 0 (of 3 requests)")
     result.raise_if_failed()
+
+
+@pytest.mark.parametrize(("passed", "at_least", "sign"),
+                         [(True, False, "<="), (False, False, ">"), (True, True, ">="), (False, True, "<")])
+def test_the_sign_between_a_figure_and_its_limit_says_which_way_the_limit_points(
+        passed: bool, at_least: bool, sign: str) -> None:
+    assert relation(passed, at_least) == sign
 
 
 def test_failures_fail_with_when_and_why_relative_to_the_fault() -> None:

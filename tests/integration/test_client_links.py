@@ -15,6 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
 from pytest_azchaos import Experiment, Stack
+from pytest_azchaos.client import Client, RemoteDisconnected
 
 pytestmark = pytest.mark.usefixtures("leaves_nothing_behind")
 
@@ -67,3 +68,22 @@ def test_latency_on_client_s3_slows_a_boto3_call_and_a_cut_fails_it(stack: Stack
     with azchaos.cut("region/client->s3"), pytest.raises(BotoCoreError):
         client.put_object(Bucket=bucket, Key="client-link/cut", Body=b"x")
     assert put_seconds(client, bucket) < 0.28, "the link is still slow or cut after the heal"
+
+
+def test_a_kept_alive_connection_closed_under_a_request_resends_a_get_once_and_never_a_post(
+        stack: Stack, azchaos: Experiment) -> None:
+    """The load generator's client, for real: when the server closes a kept-alive connection after
+    a request went out and before any answer (an LB reload races a request this way), an idempotent
+    request is sent again on a new connection and a POST is not. The unit tests
+    (tests/unit/test_client.py) play the race with a socket server; here Toxiproxy's limit_data
+    toxic plays it in front of nginx and the example app: each connection may carry 1,500 bytes
+    upstream, so its first request (1,100 bytes, a long key) passes and its second is cut part way.
+    """
+    path = "/items/resend-" + "k" * 1000
+    with (azchaos.toxic("region/client->lb", "limit_data", direction="upstream", bytes=1500),
+          Client(str(stack.endpoint("client_lb")), timeout_s=10) as client):
+        assert client.send("PUT", path, b"kept").status == 200
+        answer = client.send("GET", path)  # cut on the kept-alive connection, then sent again
+        assert answer.status == 200 and b'"value": "kept"' in answer.body, answer
+        with pytest.raises((RemoteDisconnected, ConnectionResetError)):
+            client.send("POST", "/items", b"x" * 1000)  # the same cut: it may have been acted on

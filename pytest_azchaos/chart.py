@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -174,19 +175,24 @@ Placed = list[tuple[dict[str, Any], int | None]]
 def event_rows(data: dict[str, Any], *, rows: int, char_share: float = 0.006) -> Placed:
     """The events drawn as markers (all but injects and heals, which are the fault windows), each
     with the text row of its label, or None when it goes unlabelled: its label repeats an earlier
-    one (a target marked failed every few seconds), or no row has room for it. Event labels never
+    one (a target marked failed every few seconds; a label that differs only by its closing count,
+    ", 3 failures", is a repeat too), or no row has room for it. Event labels never
     overlap, unlike fault labels: a region's watch can report dozens of events in a minute, and
     piled-up text is unreadable. Every event is listed in the report's Events table anyway."""
     markers = [e for e in data["events"] if e["kind"] not in FAULT_KINDS]
     seen: set[str] = set()
     fresh = []
     for event in markers:
-        label = event_label(event)
+        label = _TRAILING_COUNT.sub("", event_label(event))
         fresh.append(label not in seen)
         seen.add(label)
     wanted = [(e["t"], event_label(e)) for e, new in zip(markers, fresh, strict=True) if new]
     placed = iter(_rows(wanted, data, rows, True, char_share, share=False))
     return [(event, next(placed) if new else None) for event, new in zip(markers, fresh, strict=True)]
+
+
+#: a label's closing count, as in "lb app-a-1 marked failed: timed out (connecting), 3 failures"
+_TRAILING_COUNT = re.compile(r", \d+ \w+$")
 
 
 def unlabelled_note(placed: Placed) -> str:

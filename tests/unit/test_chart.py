@@ -109,6 +109,10 @@ def test_an_event_label_is_left_out_when_it_repeats_or_has_no_room_and_labels_ne
                                              "the list of events has them all")
     assert chart.unlabelled_note(chart.event_rows(data, rows=3)).startswith("1 of 5 ")  # only the repeat
     assert chart.unlabelled_note(chart.event_rows(crowded((1, "sync", "db")), rows=1)) == ""
+    # A label that differs only by its closing count repeats; one that differs otherwise does not.
+    counted = crowded((1, "lb", "a marked failed, 1 failure"), (20, "lb", "a marked failed, 12 failures"),
+                      (40, "capacity", "app 2/3"), (60, "capacity", "app 3/3"))
+    assert [row for _, row in chart.event_rows(counted, rows=2)] == [0, None, 0, 0]
 
 
 @pytest.mark.parametrize("engine", ["matplotlib", "svg"])

@@ -23,20 +23,20 @@ Events recorded (kind, subject, detail):
 
 Each kind of fact is polled in its own thread every 0.25 s, and a change is stamped with
 the time its look began: it happened at most one interval (plus one look) before. A look may
-stamp a fact itself, ``"<detail> @<monotonic time>"`` (the LB's view, from its log's lines):
-such a fact is an event each time it is seen, and a subject that is an LB target's address
+stamp a fact itself, ``Stamped(detail, at)`` (the LB's view, from its log's lines, with their
+monotonic time): such a fact is an event each time it is seen, and a subject that is an LB target's address
 (``10.0.3.4:8080``) is named by its member (``Stack.upstreams``).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from .stack import Fact, Stamped
 from .timeline import CAPACITY, DB_LEADER, FAILOVER, SYNC, Timeline
 
 if TYPE_CHECKING:
@@ -82,21 +82,20 @@ class HealthWatch:
             thread.join()
         self._pool.shutdown(wait=True)
 
-    def _run(self, look: Callable[[], dict[str, str]]) -> None:
+    def _run(self, look: Callable[[], Mapping[str, Fact]]) -> None:
         while not self._stop.wait(self.interval_s):
             seen_at = time.monotonic()  # a change happened before the look began: stamp it then
             self.update(_quietly(look), at=seen_at)
 
-    def update(self, facts: dict[str, str], *, at: float | None = None) -> None:
+    def update(self, facts: Mapping[str, Fact], *, at: float | None = None) -> None:
         """Record an event for each fact that changed since the last look, and each stamped fact."""
-        stamped = {name: found for name, value in facts.items() if (found := _stamped(value))}
-        for name, (detail, when) in stamped.items():
-            kind, subject = name.split(" ", 1)
-            self.timeline.record(kind, self._member(subject), detail, at=when)
+        states = {name: value for name, value in facts.items() if isinstance(value, str)}
+        for name, value in facts.items():
+            if isinstance(value, Stamped):
+                kind, subject = name.split(" ", 1)
+                self.timeline.record(kind, self._member(subject), value.detail, at=value.at)
         with self._lock:
-            for name, value in facts.items():
-                if name in stamped:
-                    continue
+            for name, value in states.items():
                 old = self.facts.get(name)
                 if old is None or _essence(old) == _essence(value):
                     continue
@@ -105,7 +104,7 @@ class HealthWatch:
                     self._leader_changed(subject, value, at)
                 else:
                     self.timeline.record(kind, subject, value, at=at)
-            self.facts.update({name: value for name, value in facts.items() if name not in stamped})
+            self.facts.update(states)
 
     def _leader_changed(self, service: str, leader: str, at: float | None) -> None:
         if leader == "none":
@@ -127,32 +126,25 @@ class HealthWatch:
         return self._targets.get(subject, subject)
 
     def snapshot(self) -> dict[str, str]:
-        """Look at the stack once: each app target's health, each DB service's leader, MinIO's drives."""
+        """Look at the stack once: each app target's health, each DB service's leader, MinIO's drives
+        (the states; a stamped fact is news, and a first look has none)."""
         facts: dict[str, str] = {}
         for found in self._pool.map(_quietly, self._looks()):
-            facts.update(found)
+            facts.update({name: value for name, value in found.items() if isinstance(value, str)})
         return facts
 
-    def _looks(self) -> list[Callable[[], dict[str, str]]]:
+    def _looks(self) -> list[Callable[[], Mapping[str, Fact]]]:
         return self.stack.looks()  # each role's looks at its members (pytest_azchaos.stack.roles)
 
 
+T = TypeVar("T")
 TARGETS_EVERY_S = 1.0  # read the LB targets' addresses at most this often
-_STAMP = re.compile(r"^(?P<detail>.*) @(?P<at>\d+\.\d+)$")
-
-
-def _stamped(value: str) -> tuple[str, float] | None:
-    """A fact a look stamped itself, "detail @123.456" (monotonic), as (detail, time)."""
-    found = _STAMP.match(value)
-    return (found["detail"], float(found["at"])) if found else None
-
-
 def _essence(value: str) -> str:
     """A fact without its measurement (", lag 123 B"): a change of lag alone is no event."""
     return value.split(", lag ", 1)[0]
 
 
-def _quietly(look: Callable[[], dict[str, str]]) -> dict[str, str]:
+def _quietly(look: Callable[[], Mapping[str, T]]) -> Mapping[str, T]:
     """Take one look; a look that fails (a store mid-failover, a port not published) sees nothing."""
     try:
         return look()

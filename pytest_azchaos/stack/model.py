@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from ..errors import ConfigError
 
@@ -117,6 +117,18 @@ class Topology:
         if az not in self.azs:
             raise ConfigError(unknown("AZ", az, list(self.azs), where=str(self.path)))
         return az
+
+
+class Stamped(NamedTuple):
+    """A fact that a look of the watch timed itself: an event each time it is seen, at ``at``
+    (monotonic), rather than a state whose changes are events (the LB's view, from its log)."""
+
+    detail: str
+    at: float
+
+
+#: what a look of the watch says of one thing: its state, or an event it timed itself
+Fact = str | Stamped
 
 
 @dataclass(frozen=True)

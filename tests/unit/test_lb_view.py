@@ -15,6 +15,7 @@ import pytest
 
 from pytest_azchaos.checks import failed_requests
 from pytest_azchaos.history import FAILED, READ, History, Operation
+from pytest_azchaos.stack import Fact, Stamped
 from pytest_azchaos.stack.roles.lb import MARKED, NO_LIVE, ErrorLogLook, UpstreamLine, parse_line
 from pytest_azchaos.timeline import LB, Timeline
 from pytest_azchaos.watch import HealthWatch
@@ -56,6 +57,11 @@ def mono(wall: float) -> float:
     return wall + time.monotonic() - time.time()
 
 
+def stamp(fact: Fact) -> Stamped:
+    assert isinstance(fact, Stamped), f"an LB event is stamped with its own time: {fact!r}"
+    return fact
+
+
 def look(every_s: float = 1.0) -> ErrorLogLook:
     return ErrorLogLook(object(), object(), every_s=every_s)  # type: ignore[arg-type]
 
@@ -67,17 +73,18 @@ def test_a_busy_second_is_one_event_per_target_with_its_count() -> None:
     assert lb.due(t + 0.5) == {}  # a second is not over yet: more lines may come
     facts = lb.due(t + 1.01)
     assert set(facts) == {"lb 172.22.0.4:8080", "lb 172.22.0.5:8080"}
-    detail, _, at = facts["lb 172.22.0.4:8080"].rpartition(" @")
+    detail, at = facts["lb 172.22.0.4:8080"]
     assert detail == "marked failed: timed out (reading response header), 2 failures"
-    assert float(at) == pytest.approx(t, abs=0.01)  # the line's own second
-    assert facts["lb 172.22.0.5:8080"].startswith("failed: timed out (reading response header), 1 failure @")
+    assert at == pytest.approx(t, abs=0.01)  # the line's own second
+    assert facts["lb 172.22.0.5:8080"] == Stamped("failed: timed out (reading response header), 1 failure",
+                                                  pytest.approx(t, abs=0.01))
     assert lb.due(t + 5) == {}
 
 
 def test_a_backlog_of_seconds_comes_out_one_event_per_target_per_look_oldest_first() -> None:
     lb, t = look(), mono(AT_35)
     lb.add([TIMED_OUT, TIMED_OUT.replace(":35 ", ":36 "), TIMED_OUT.replace(":35 ", ":37 ")], since=t - 1, now=t + 3)
-    stamps = [float(lb.due(t + 3.01)["lb 172.22.0.4:8080"].rpartition(" @")[2]) for _ in range(3)]
+    stamps = [stamp(lb.due(t + 3.01)["lb 172.22.0.4:8080"]).at for _ in range(3)]
     assert stamps == pytest.approx([t, t + 1, t + 2], abs=0.01)
     assert lb.due(t + 3.01) == {}
 
@@ -86,7 +93,7 @@ def test_no_live_upstreams_is_counted_in_requests() -> None:
     lb, t = look(), mono(AT_35 + 67)
     lb.add([REFUSED, DISABLED.replace("172.22.0.4:8080", "127.0.0.1:9"), NO_LIVE_LINE, NO_LIVE_LINE],
            since=t - 1, now=t)
-    facts = {name: value.rpartition(" @")[0] for name, value in lb.due(t + 1).items()}
+    facts = {name: stamp(value).detail for name, value in lb.due(t + 1).items()}
     assert facts == {"lb 127.0.0.1:9": "marked failed: connection refused (connecting), 1 failure",
                      "lb app": "no live upstreams, 2 requests"}
 
@@ -98,8 +105,8 @@ def test_a_line_is_stamped_between_the_look_that_missed_it_and_the_one_that_read
     # ... nor earlier than the previous look, which did not see it.
     lb.add([TIMED_OUT.replace(" 07:52:35", " 06:52:35").replace("172.22.0.4", "172.22.0.9")], since=t - 0.25, now=t)
     facts = lb.due(t + 1)
-    assert float(facts["lb 172.22.0.4:8080"].rpartition(" @")[2]) == pytest.approx(t)
-    assert float(facts["lb 172.22.0.9:8080"].rpartition(" @")[2]) == pytest.approx(t - 0.25)
+    assert stamp(facts["lb 172.22.0.4:8080"]).at == pytest.approx(t)
+    assert stamp(facts["lb 172.22.0.9:8080"]).at == pytest.approx(t - 0.25)
 
 
 # -- reading the log incrementally, by HTTP range, from a server like nginx's ----------------------------
@@ -171,7 +178,8 @@ def test_each_look_reads_only_the_new_whole_lines(served: tuple[Path, ServedStac
     with log.open("a") as out:
         out.write(DISABLED + "\n" + REFUSED[:40])  # a line still being written
     first = lb()
-    assert list(first) == ["lb 172.22.0.4:8080"] and first["lb 172.22.0.4:8080"].startswith("marked failed, 1 failure")
+    assert list(first) == ["lb 172.22.0.4:8080"]
+    assert stamp(first["lb 172.22.0.4:8080"]).detail == "marked failed, 1 failure"
     with log.open("a") as out:
         out.write(REFUSED[40:] + "\n")
     assert list(lb()) == ["lb 127.0.0.1:9"]
@@ -202,10 +210,10 @@ def test_the_watch_records_each_stamped_fact_under_the_targets_name() -> None:
     region = Region({"172.22.0.4:8080": "app-a-1"})
     w = HealthWatch(region, Timeline(), interval_s=3600).start()  # type: ignore[arg-type]
     w.stop()
-    w.update({"lb 172.22.0.4:8080": "marked failed: timed out (reading response header), 3 failures @100.5"})
-    w.update({"lb 172.22.0.4:8080": "marked failed: timed out (reading response header), 3 failures @101.5",
-              "lb 172.22.0.9:8080": "failed: connection refused (connecting), 1 failure @101.7",
-              "lb app": "no live upstreams, 2 requests @101.9"})
+    w.update({"lb 172.22.0.4:8080": Stamped("marked failed: timed out (reading response header), 3 failures", 100.5)})
+    w.update({"lb 172.22.0.4:8080": Stamped("marked failed: timed out (reading response header), 3 failures", 101.5),
+              "lb 172.22.0.9:8080": Stamped("failed: connection refused (connecting), 1 failure", 101.7),
+              "lb app": Stamped("no live upstreams, 2 requests", 101.9)})
     assert [(e.mono, e.kind, e.subject, e.detail.split(",")[0]) for e in w.timeline.events] == [
         (100.5, LB, "app-a-1", "marked failed: timed out (reading response header)"),
         (101.5, LB, "app-a-1", "marked failed: timed out (reading response header)"),

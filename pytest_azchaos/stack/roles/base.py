@@ -16,10 +16,10 @@ from typing import Any
 
 import requests
 
-from ..model import Link, Member, ServiceSpec, StackView
+from ..model import Fact, Link, Member, ServiceSpec, StackView
 
 #: one look of the watch: facts named "<kind> <subject>", e.g. {"leader db": "db-a-1"}
-Look = Callable[[], dict[str, str]]
+Look = Callable[[], Mapping[str, Fact]]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from ... import resources
-from ..model import Member, ServiceSpec, StackView
+from ..model import Fact, Member, ServiceSpec, StackView, Stamped
 from .base import TCP_OPEN, Look, Reconfiguration, Role, http_ok
 
 CONFIG = "/etc/nginx/nginx.conf"
@@ -338,9 +338,9 @@ class ErrorLogLook:
     """The watch's look at what nginx decided about its targets: the new lines of its error log.
 
     Each call reads what nginx wrote since the last one and returns, per target, at most one
-    event a second (``every_s``) summing its lines: ``{"lb 172.18.0.7:18080": "marked failed:
-    timed out (reading response header), 3 failures @1234.567"}``. The subject is nginx's
-    address (the watch names the member); ``@`` is the event's own monotonic time: its first
+    event a second (``every_s``) summing its lines: ``{"lb 172.18.0.7:18080": Stamped("marked
+    failed: timed out (reading response header), 3 failures", 1234.567)}``. The subject is nginx's
+    address (the watch names the member); the stamp is the event's own monotonic time: its first
     line's second, but not before the previous look (which did not see it) nor after this one.
     The first call only finds where the log ends: what came before the watch is not news.
     """
@@ -353,7 +353,7 @@ class ErrorLogLook:
         self._last = time.monotonic()  # when the last look that read the log began
         self._tallies: dict[str, list[Tally]] = {}
 
-    def __call__(self) -> dict[str, str]:
+    def __call__(self) -> dict[str, Fact]:
         now = time.monotonic()
         self.add(self._new_lines(), since=self._last, now=now)
         self._last = now
@@ -372,13 +372,13 @@ class ErrorLogLook:
                 tallies.append(Tally(at))
             tallies[-1].add(found.what)
 
-    def due(self, now: float) -> dict[str, str]:
+    def due(self, now: float) -> dict[str, Fact]:
         """The oldest tally of each target that is ``every_s`` old (or has a younger one), as a fact."""
-        facts = {}
+        facts: dict[str, Fact] = {}
         for peer, tallies in self._tallies.items():
             if tallies and (len(tallies) > 1 or now - tallies[0].at >= self.every_s):
                 tally = tallies.pop(0)
-                facts[f"lb {peer}"] = f"{tally.detail()} @{tally.at:.6f}"
+                facts[f"lb {peer}"] = Stamped(tally.detail(), tally.at)
         return facts
 
     def _new_lines(self) -> list[str]:

@@ -8,7 +8,8 @@ Events recorded (kind, subject, detail):
   (``db-leader``, "none" while there is no leader at all);
 - ``drives``, ``s3``, "4/6 online": MinIO's drives going offline or back online;
 - ``replication``, ``db/db-b-1``, "streaming sync, lag 0 B": a standby's state or sync state
-  changed (its lag in bytes at that moment is in the detail; a change of lag alone is no event);
+  changed (its lag in bytes at that moment is in the detail; a change of lag alone is no event:
+  the role says so with a ``Measured`` fact);
 - ``endpoint``, ``db``, "to db-b-1" / "to none": the node the DB endpoint (HAProxy) sends writes
   to, and ``marked-down``, ``db``, "db-a-1": the nodes it has marked down (from its statistics);
 - ``sync``, ``db``, "sync standby db-b-1" / "no synchronous standby": a synchronous DB has or
@@ -36,7 +37,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
-from .stack import Fact, Stamped
+from .stack import Fact, Measured, Stamped
 from .timeline import CAPACITY, DB_LEADER, FAILOVER, SYNC, Timeline
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class HealthWatch:
         self.stack = stack
         self.timeline = timeline
         self.interval_s = interval_s
-        self.facts: dict[str, str] = {}
+        self.facts: dict[str, str | Measured] = {}  # the latest state of each thing looked at
         self._leaders: dict[str, str] = {}  # DB service -> its last known leader
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -68,8 +69,9 @@ class HealthWatch:
             # The state the test starts in: checks need it to explain losses (sync) and to know
             # what capacity is lost and restored (capacity).
             if kind in (SYNC, CAPACITY):
-                self.timeline.record(kind, subject, value)
-        self._leaders = {name[7:]: v for name, v in self.facts.items() if name.startswith("leader ") and v != "none"}
+                self.timeline.record(kind, subject, str(value))
+        self._leaders = {name[7:]: str(v) for name, v in self.facts.items()
+                         if name.startswith("leader ") and str(v) != "none"}
         for look in self._looks():
             thread = threading.Thread(target=self._run, args=(look,), name="azchaos-watch", daemon=True)
             thread.start()
@@ -89,7 +91,7 @@ class HealthWatch:
 
     def update(self, facts: Mapping[str, Fact], *, at: float | None = None) -> None:
         """Record an event for each fact that changed since the last look, and each stamped fact."""
-        states = {name: value for name, value in facts.items() if isinstance(value, str)}
+        states = {name: value for name, value in facts.items() if not isinstance(value, Stamped)}
         for name, value in facts.items():
             if isinstance(value, Stamped):
                 kind, subject = name.split(" ", 1)
@@ -97,13 +99,13 @@ class HealthWatch:
         with self._lock:
             for name, value in states.items():
                 old = self.facts.get(name)
-                if old is None or _essence(old) == _essence(value):
+                if old is None or _state(old) == _state(value):
                     continue
                 kind, subject = name.split(" ", 1)
                 if kind == "leader":
-                    self._leader_changed(subject, value, at)
+                    self._leader_changed(subject, str(value), at)
                 else:
-                    self.timeline.record(kind, subject, value, at=at)
+                    self.timeline.record(kind, subject, str(value), at=at)
             self.facts.update(states)
 
     def _leader_changed(self, service: str, leader: str, at: float | None) -> None:
@@ -125,12 +127,12 @@ class HealthWatch:
             self._targets.update(_quietly(self.stack.upstreams))
         return self._targets.get(subject, subject)
 
-    def snapshot(self) -> dict[str, str]:
+    def snapshot(self) -> dict[str, str | Measured]:
         """Look at the stack once: each app target's health, each DB service's leader, MinIO's drives
         (the states; a stamped fact is news, and a first look has none)."""
-        facts: dict[str, str] = {}
+        facts: dict[str, str | Measured] = {}
         for found in self._pool.map(_quietly, self._looks()):
-            facts.update({name: value for name, value in found.items() if isinstance(value, str)})
+            facts.update({name: value for name, value in found.items() if not isinstance(value, Stamped)})
         return facts
 
     def _looks(self) -> list[Callable[[], Mapping[str, Fact]]]:
@@ -139,9 +141,9 @@ class HealthWatch:
 
 T = TypeVar("T")
 TARGETS_EVERY_S = 1.0  # read the LB targets' addresses at most this often
-def _essence(value: str) -> str:
-    """A fact without its measurement (", lag 123 B"): a change of lag alone is no event."""
-    return value.split(", lag ", 1)[0]
+def _state(value: str | Measured) -> str:
+    """A fact without its measurement: a change of measurement alone is no event."""
+    return value.state if isinstance(value, Measured) else value
 
 
 def _quietly(look: Callable[[], Mapping[str, T]]) -> Mapping[str, T]:

@@ -127,8 +127,19 @@ class Stamped(NamedTuple):
     at: float
 
 
-#: what a look of the watch says of one thing: its state, or an event it timed itself
-Fact = str | Stamped
+class Measured(NamedTuple):
+    """A state with a measurement taken with it ("streaming sync" and "lag 0 B"): only a change of
+    state is an event, and the event's detail carries the measurement of that moment."""
+
+    state: str
+    measure: str
+
+    def __str__(self) -> str:
+        return f"{self.state}, {self.measure}"
+
+
+#: what a look of the watch says of one thing: its state (perhaps measured), or an event it timed itself
+Fact = str | Measured | Stamped
 
 
 @dataclass(frozen=True)

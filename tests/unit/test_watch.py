@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_azchaos.stack import Fact, Measured
 from pytest_azchaos.timeline import FAILOVER, Timeline
 from pytest_azchaos.watch import HealthWatch
 
@@ -11,14 +12,14 @@ from pytest_azchaos.watch import HealthWatch
 class OneLook:
     """A stack with one look, which sees ``facts``."""
 
-    def __init__(self, facts: dict[str, str]) -> None:
+    def __init__(self, facts: dict[str, Fact]) -> None:
         self.facts = facts
 
     def looks(self) -> list[Any]:
         return [lambda: dict(self.facts)]
 
 
-def watch(first: dict[str, str]) -> HealthWatch:
+def watch(first: dict[str, Fact]) -> HealthWatch:
     """A watch started on a stack that looks like ``first``, its background looks stopped at once."""
     w = HealthWatch(OneLook(first), Timeline(), interval_s=3600).start()  # type: ignore[arg-type]
     w.stop()
@@ -60,12 +61,13 @@ def test_new_members_appear_without_an_event() -> None:
 
 
 def test_replication_changes_are_events_but_lag_alone_is_not() -> None:
-    w = watch({"replication db/db-b-1": "streaming sync, lag 0 B", "sync db": "sync standby db-b-1"})
+    w = watch({"replication db/db-b-1": Measured("streaming sync", "lag 0 B"), "sync db": "sync standby db-b-1"})
     start = [("sync", "db", "sync standby db-b-1")]  # the state writes start in, recorded by start()
-    w.update({"replication db/db-b-1": "streaming sync, lag 4096 B", "sync db": "sync standby db-b-1"})
+    w.update({"replication db/db-b-1": Measured("streaming sync", "lag 4096 B"), "sync db": "sync standby db-b-1"})
     assert events(w) == start
-    w.update({"replication db/db-b-1": "stopped replica, lag 81920 B", "sync db": "no synchronous standby"})
-    w.update({"replication db/db-b-1": "streaming sync, lag 0 B", "sync db": "sync standby db-b-1"})
+    w.update({"replication db/db-b-1": Measured("stopped replica", "lag 81920 B"), "sync db": "no synchronous standby"})
+    w.update({"replication db/db-b-1": Measured("streaming sync", "lag 0 B"), "sync db": "sync standby db-b-1"})
+    w.update({"replication db/db-b-1": "streaming sync", "sync db": "sync standby db-b-1"})  # the lag unknown
     assert events(w) == [*start, ("replication", "db/db-b-1", "stopped replica, lag 81920 B"),
                          ("sync", "db", "no synchronous standby"),
                          ("replication", "db/db-b-1", "streaming sync, lag 0 B"),
@@ -88,7 +90,7 @@ def test_replication_facts_name_each_standby_and_the_sync_one(monkeypatch: Any) 
     w = HealthWatch(stack, Timeline())
     seen = w.snapshot()  # the looks that need the engine (object() here) see nothing
     assert {k: v for k, v in seen.items() if k.startswith(("replication", "sync"))} == {
-        "replication db/db-b-1": "streaming async, lag 2048 B", "sync db": "no synchronous standby"}
+        "replication db/db-b-1": Measured("streaming async", "lag 2048 B"), "sync db": "no synchronous standby"}
     nodes["db-b-1"]["role"] = "sync_standby"
     assert w.snapshot()["sync db"] == "sync standby db-b-1"
 

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from ...errors import StackError
-from ..model import NO_SYNC, Member, ServiceSpec, StackView
+from ..model import NO_SYNC, Fact, Measured, Member, ServiceSpec, StackView
 from .base import HTTP_200, TCP_OPEN, Look, Role, http_json, http_ok
 
 PATRONI_PORT = 8008
@@ -168,18 +168,19 @@ class DbRole(Role):
                        if n.get("role") == "leader" and n.get("state") == "running"), None)
         return {f"leader {service}": leader or "none"}
 
-    def _replication_facts(self, stack: StackView, service: str) -> dict[str, str]:
+    def _replication_facts(self, stack: StackView, service: str) -> dict[str, Fact]:
+        """Each standby's replication and sync state, with its lag (a change of lag alone is no event)."""
         leader, nodes, replication = self.view(stack, service)
         if leader is None:  # no leader, no replication to look at (the leader look records that)
             return {}
-        facts = {}
+        facts: dict[str, Fact] = {}
         for name, node in nodes.items():
             if name != leader:
                 repl = replication.get(name, {})
                 lag = node.get("lag")
-                facts[f"replication {service}/{name}"] = (
-                    f"{repl.get('state') or node.get('state')} {repl.get('sync_state') or node.get('role')}"
-                    + (f", lag {lag} B" if isinstance(lag, int) else ""))
+                state = f"{repl.get('state') or node.get('state')} {repl.get('sync_state') or node.get('role')}"
+                measured = Measured(state, f"lag {lag} B") if isinstance(lag, int) else state
+                facts[f"replication {service}/{name}"] = measured
         synced = _streaming_sync(nodes, replication)
         # An asynchronous DB never has one: every write it acknowledges can be lost with the
         # primary, and a lost-writes verdict must say so rather than blame nothing.

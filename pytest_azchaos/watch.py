@@ -72,6 +72,9 @@ class HealthWatch:
                 self.timeline.record(kind, subject, str(value))
         self._leaders = {name[7:]: str(v) for name, v in self.facts.items()
                          if name.startswith("leader ") and str(v) != "none"}
+        # The LB's targets while all serve: a killed or cut-off target leaves the LB's list at once,
+        # and what nginx logs about it comes later (a partition's events all named an address).
+        self._targets.update(_quietly(self.stack.upstreams))
         for look in self._looks():
             thread = threading.Thread(target=self._run, args=(look,), name="azchaos-watch", daemon=True)
             thread.start()

@@ -219,8 +219,19 @@ def test_the_watch_records_each_stamped_fact_under_the_targets_name() -> None:
         (101.5, LB, "app-a-1", "marked failed: timed out (reading response header)"),
         (101.7, LB, "172.22.0.9:8080", "failed: connection refused (connecting)"),  # unknown: as nginx says
         (101.9, LB, "app", "no live upstreams")]
-    assert region.asked == 1  # an unknown address asks again, but not at every event
+    assert region.asked == 2  # at the start, and again for an unknown address, but not at every event
     assert "lb app" not in w.facts
+
+
+def test_a_target_known_as_the_watch_starts_keeps_its_name_once_the_lb_no_longer_lists_it() -> None:
+    """A killed or cut-off target leaves the LB's list at once, and nginx's first words about it can
+    come later: every LB event of the partition scenario named an address, not a member."""
+    region = Region({"172.22.0.4:8080": "app-a-1"})
+    w = HealthWatch(region, Timeline(), interval_s=3600).start()  # type: ignore[arg-type]
+    w.stop()
+    region.addresses = {}  # AZ a is cut off: the LB lists only the targets that serve
+    w.update({"lb 172.22.0.4:8080": Stamped("marked failed: timed out (connecting), 1 failure", 100.0)})
+    assert [e.subject for e in w.timeline.events] == ["app-a-1"]
 
 
 def test_failed_requests_say_the_lb_marked_their_replica_failed_while_they_ran() -> None:

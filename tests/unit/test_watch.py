@@ -18,6 +18,9 @@ class OneLook:
     def looks(self) -> list[Any]:
         return [lambda: dict(self.facts)]
 
+    def upstreams(self) -> dict[str, str]:
+        return {}
+
 
 def watch(first: dict[str, Fact]) -> HealthWatch:
     """A watch started on a stack that looks like ``first``, its background looks stopped at once."""

@@ -6,7 +6,7 @@ Everything that knows a service lives in :mod:`pytest_azchaos.stack.roles`; the 
 
 from __future__ import annotations
 
-from .model import Fact, Measured, Member, Stamped
+from .model import Fact, Look, Measured, Member, Stamped
 from .stack import Stack, new_run_id, plan
 
-__all__ = ["Fact", "Measured", "Member", "Stack", "Stamped", "new_run_id", "plan"]
+__all__ = ["Fact", "Look", "Measured", "Member", "Stack", "Stamped", "new_run_id", "plan"]

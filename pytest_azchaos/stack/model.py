@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
@@ -140,6 +140,8 @@ class Measured(NamedTuple):
 
 #: what a look of the watch says of one thing: its state (perhaps measured), or an event it timed itself
 Fact = str | Measured | Stamped
+#: one look of the watch: facts named "<kind> <subject>", e.g. {"leader db": "db-a-1"}
+Look = Callable[[], Mapping[str, Fact]]
 
 
 @dataclass(frozen=True)

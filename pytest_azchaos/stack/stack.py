@@ -33,13 +33,14 @@ from .model import (
     REGIONAL,
     SECRET_NAMES,
     Link,
+    Look,
     Member,
     Topology,
     container_name,
     network_name,
 )
 from .plan import image_names, new_run_id, plan
-from .roles import ROLES, Look
+from .roles import ROLES
 from .roles.db import DbRole
 from .scaling import AutoScaling
 

@@ -6,7 +6,7 @@ Adding a service to the engine is a module here and one line in this registry.
 from __future__ import annotations
 
 from .app import AppRole
-from .base import Look, Reconfiguration, Role
+from .base import Reconfiguration, Role
 from .db import DbEndpointRole, DbRole
 from .etcd import EtcdRole
 from .lb import LbRole
@@ -22,4 +22,4 @@ ROLES: dict[str, Role] = {
 #: the roles an environment file may name (the others come along with one of them)
 DECLARED = tuple(name for name in ROLES if not any(name in r.companions for r in ROLES.values()))
 
-__all__ = ["DECLARED", "ROLES", "Look", "Reconfiguration", "Role"]
+__all__ = ["DECLARED", "ROLES", "Reconfiguration", "Role"]

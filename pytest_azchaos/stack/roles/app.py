@@ -6,8 +6,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from ...errors import StackError
-from ..model import Member, StackView, capacity
-from .base import Look, Role, health_path, http_ok
+from ..model import Look, Member, StackView, capacity
+from .base import Role, health_path, http_ok
 from .db import READ_ONLY_OFFSET
 
 

@@ -10,16 +10,13 @@ through :class:`~pytest_azchaos.stack.model.StackView`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
-from ..model import Fact, Link, Member, ServiceSpec, StackView
-
-#: one look of the watch: facts named "<kind> <subject>", e.g. {"leader db": "db-a-1"}
-Look = Callable[[], Mapping[str, Fact]]
+from ..model import Link, Look, Member, ServiceSpec, StackView
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from typing import Any
 import requests
 
 from ...errors import StackError
-from ..model import NO_SYNC, Fact, Measured, Member, ServiceSpec, StackView
-from .base import HTTP_200, TCP_OPEN, Look, Role, http_json, http_ok
+from ..model import NO_SYNC, Fact, Look, Measured, Member, ServiceSpec, StackView
+from .base import HTTP_200, TCP_OPEN, Role, http_json, http_ok
 
 PATRONI_PORT = 8008
 DATA_DIR = "/var/lib/postgresql/data"

@@ -14,8 +14,8 @@ from typing import Any
 import requests
 
 from ... import resources
-from ..model import Fact, Member, ServiceSpec, StackView, Stamped
-from .base import TCP_OPEN, Look, Reconfiguration, Role, http_ok
+from ..model import Fact, Look, Member, ServiceSpec, StackView, Stamped
+from .base import TCP_OPEN, Reconfiguration, Role, http_ok
 
 CONFIG = "/etc/nginx/nginx.conf"
 # nginx's worker processes, by their titles ("nginx: worker process", "... is shutting down"); the

@@ -12,8 +12,8 @@ from typing import Any
 
 import requests
 
-from ..model import Member, ServiceSpec, StackView
-from .base import HTTP_200, Look, Role, http_ok
+from ..model import Look, Member, ServiceSpec, StackView
+from .base import HTTP_200, Role, http_ok
 
 #: the erasure set sizes MinIO forms (cmd/endpoint-ellipses.go, setSizes)
 SET_SIZES = range(2, 17)

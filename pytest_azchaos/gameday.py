@@ -281,7 +281,7 @@ class GameDay:
         now = time.monotonic()
         recent = self.history.last(5.0)
         answered = [op.latency for op in self.history.last(RECENT_S) if op.outcome != UNKNOWN]
-        facts = {name: str(value) for name, value in list(self.watch.facts.items())}
+        facts = self.watch.states()
         leader = next((v for k, v in facts.items() if k.startswith("leader ")), "n/a")
         sync = next((v for k, v in facts.items() if k.startswith("sync ")), "n/a")
         return Status(

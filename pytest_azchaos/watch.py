@@ -87,6 +87,11 @@ class HealthWatch:
             thread.join()
         self._pool.shutdown(wait=True)
 
+    def states(self) -> dict[str, str]:
+        """The latest state of each thing looked at, as text ({"leader db": "db-a-1"}); any thread."""
+        with self._lock:
+            return {name: str(value) for name, value in self.facts.items()}
+
     def _run(self, look: Callable[[], Mapping[str, Fact]]) -> None:
         while not self._stop.wait(self.interval_s):
             seen_at = time.monotonic()  # a change happened before the look began: stamp it then

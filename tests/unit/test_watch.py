@@ -176,3 +176,9 @@ def test_capacity_counts_healthy_replicas_of_those_declared_and_replacements(mon
     w.start()
     w.stop()
     assert ("capacity", "app", "3/3 healthy") in events(w)  # the state the test starts in
+
+
+def test_states_are_the_latest_facts_as_text() -> None:
+    w = watch({"leader db": "db-a-1", "replication db/db-b-1": Measured("streaming sync", "lag 0 B")})
+    w.update({"leader db": "db-b-1", "replication db/db-b-1": Measured("streaming sync", "lag 8 B")})
+    assert w.states() == {"leader db": "db-b-1", "replication db/db-b-1": "streaming sync, lag 8 B"}

@@ -20,7 +20,7 @@ from pytest_azchaos.stack.roles.lb import MARKED, NO_LIVE, ErrorLogLook, Upstrea
 from pytest_azchaos.timeline import LB, Timeline
 from pytest_azchaos.watch import HealthWatch
 
-# Real lines, from the region's nginx (1.22): AZ a frozen under traffic; then two closed ports.
+# Real lines, from the region's nginx (1.22; 1.26 writes them alike): AZ a frozen under traffic; then two closed ports.
 TIMED_OUT = ('2026/12/04 07:52:35 [error] 6#6: *39 upstream timed out (110: Connection timed out) while reading '
              'response header from upstream, client: 172.22.0.1, server: , request: "GET / HTTP/1.1", upstream: '
              '"http://172.22.0.4:8080/", host: "127.0.0.1:32775"')

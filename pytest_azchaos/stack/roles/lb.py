@@ -258,7 +258,7 @@ VIEW_SERVER = """
 MARKED = "marked failed"  # nginx's "upstream server temporarily disabled": skipped for fail_timeout
 NO_LIVE = "no live upstreams"  # every target marked failed or full: the request got 502 at once
 
-# A line about a target, e.g. (nginx 1.22):
+# A line about a target, e.g. (nginx 1.22; 1.26 writes the same):
 # 2025/01/31 10:00:03 [error] 29#29: *815 upstream timed out (110: Connection timed out) while reading
 # response header from upstream, client: 172.18.0.1, server: , request: "GET /items/1 HTTP/1.1",
 # upstream: "http://172.18.0.7:18080/items/1", host: "127.0.0.1:32768"

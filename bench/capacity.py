@@ -195,6 +195,25 @@ def overload(url: str, workload: Sequence[Request], rate: float, low: float, *, 
 # -- targets -----------------------------------------------------------------------------------------
 
 
+def where(parser: argparse.ArgumentParser) -> argparse._MutuallyExclusiveGroup:
+    """Add --env and --run-id, the region a benchmark measures; return their group (for more)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--env", type=Path, default=ROOT / "environments" / "default.yaml",
+                       help="start a stack of this environment (removed at the end)")
+    group.add_argument("--run-id", help="measure a running stack (azchaos up) instead of starting one")
+    return group
+
+
+@contextmanager
+def region(args: argparse.Namespace, *, progress: Callable[[str], None] = QUIET) -> Iterator[Stack]:
+    """The stack of --run-id, or one of --env started here and removed after."""
+    if args.run_id:
+        yield Stack.attach(args.run_id, progress=QUIET)
+    else:
+        with Stack(load(args.env), progress=progress).owned() as stack:
+            yield stack
+
+
 @contextmanager
 def target(args: argparse.Namespace, client: docker.DockerClient) -> Iterator[tuple[str, str]]:
     """Yield (base URL, run id) of what to measure; a stack or nginx started here is removed after."""
@@ -207,20 +226,14 @@ def target(args: argparse.Namespace, client: docker.DockerClient) -> Iterator[tu
             yield url, container.labels[LABEL_RUN]  # type: ignore[attr-defined]
         finally:
             container.remove(force=True)  # type: ignore[attr-defined]
-    elif args.run_id:
-        yield Stack.attach(args.run_id, progress=QUIET).lb_url, args.run_id
     else:
-        with Stack(load(args.env), progress=QUIET).owned() as stack:
+        with region(args) as stack:
             yield stack.lb_url, stack.run_id
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--env", type=Path, default=ROOT / "environments" / "default.yaml",
-                       help="start a stack of this environment (removed at the end)")
-    where.add_argument("--run-id", help="measure a running stack (azchaos up) instead of starting one")
-    where.add_argument("--nginx-only", action="store_true", help="the reference: one bare nginx container")
+    where(parser).add_argument("--nginx-only", action="store_true", help="the reference: one bare nginx container")
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default=None,
                         help="default: example_app on a stack, root with --nginx-only")
     parser.add_argument("--rates", default=",".join(map(str, RATES)), help="comma-separated req/s, in order")

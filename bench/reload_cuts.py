@@ -21,19 +21,18 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import boto3
 import docker
 from botocore.config import Config
 
-from pytest_azchaos import Stack, load
+from pytest_azchaos import Stack
 from pytest_azchaos.client import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capacity import QUIET, ROOT
+from capacity import region, where
 
 SIZE = 64 * 1024
 LEFT_OPEN = "left in connection"  # nginx: "open socket #N left in connection M", then "aborting"
@@ -128,21 +127,9 @@ def report(endpoint: str, label: str, outcomes: collections.Counter[str], reload
     print(f"{endpoint:<3} {label:<16} {total:>7} {ok:>7} {cut:>5} {per:>13} {reloads:>7} {left:>11}   {other}")
 
 
-@contextmanager
-def region(args: argparse.Namespace) -> Iterator[Stack]:
-    if args.run_id:
-        yield Stack.attach(args.run_id, progress=QUIET)
-    else:
-        with Stack(load(args.env), progress=print).owned() as stack:
-            yield stack
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--env", type=Path, default=ROOT / "environments" / "default.yaml",
-                       help="start a stack of this environment (removed at the end)")
-    where.add_argument("--run-id", help="measure a running stack (azchaos up) instead of starting one")
+    where(parser)
     parser.add_argument("--seconds", type=float, default=40, help="length of each phase")
     parser.add_argument("--every", type=float, default=0.3, help="seconds between reloads")
     parser.add_argument("--threads", type=int, default=8, help="client threads")
@@ -152,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.every <= 0 or args.seconds <= 0 or args.threads <= 0:
         parser.error("--seconds, --every and --threads must be positive")
     endpoints = args.endpoint or sorted(GETTERS)
-    with region(args) as stack:
+    with region(args, progress=print) as stack:
         lb = next(m for m in stack.members_all if m.role == "lb")
         container = docker.from_env().containers.get(lb.container)
         version = container.exec_run(["nginx", "-v"]).output.decode().strip()

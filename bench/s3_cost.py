@@ -30,12 +30,11 @@ import boto3
 import docker
 from botocore.config import Config
 
-from pytest_azchaos import Stack, load
 from pytest_azchaos.backend import LABEL_RUN
 from pytest_azchaos.images import ImageSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from capacity import QUIET, ROOT, usage
+from capacity import ROOT, region, usage, where
 
 SIZE = 64 * 1024
 THREADS = 8
@@ -112,21 +111,9 @@ def _ready(container: Any) -> str:
     raise RuntimeError(f"the reference MinIO did not get ready in 60 s: {container.logs(tail=20).decode()}")
 
 
-@contextmanager
-def region(args: argparse.Namespace) -> Iterator[tuple[str, dict[str, str]]]:
-    if args.run_id:
-        yield args.run_id, Stack.attach(args.run_id, progress=QUIET).endpoints()["s3"]
-    else:
-        with Stack(load(args.env), progress=QUIET).owned() as stack:
-            yield stack.run_id, stack.endpoints()["s3"]
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--env", type=Path, default=ROOT / "environments" / "default.yaml",
-                       help="start a stack of this environment (removed at the end)")
-    where.add_argument("--run-id", help="measure a running stack (azchaos up) instead of starting one")
+    where(parser)
     parser.add_argument("--requests", type=int, default=1000, help="PUTs, then as many GETs, per target")
     parser.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
                         help="one more six-drive reference with these environment variables (repeatable)")
@@ -134,8 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     variants = [_variant(parser, text) for text in args.variant]
     client = docker.from_env()
     print(f"{args.requests} requests of {SIZE // 1024} KiB per verb, {THREADS} client threads")
-    with region(args) as (run_id, s3):
-        measure("the region (S3 endpoint)", client, run_id, s3, args.requests,
+    with region(args) as stack:
+        measure("the region (S3 endpoint)", client, stack.run_id, stack.endpoints()["s3"], args.requests,
                 lambda name: name == "lb" or name.startswith("s3-"))
     for drives in (1, 6):
         with reference(client, drives) as (run_id, s3):

@@ -178,9 +178,16 @@ class Reporter:
         data = self.data()
         if data["environments"]:  # the facts are collected once, here; other reports (Allure) get them
             self.config.hook.pytest_azchaos_environments_used(environments=data["environments"])
-        final = {v["test"]: v["verdict"] for v in self._finals()}
+        # A test's verdicts in the run: one per process that ran it (xdist's --dist each runs every
+        # test on every worker). The run is "not steady" only where no verdict of a failed test is a
+        # failure of its own: keyed by test alone, a worker's not-steady verdict hid another's
+        # broken SLO when it happened to end last.
+        finals: dict[str, set[str]] = {}
+        for verdict in self._finals():
+            finals.setdefault(verdict["test"], set()).add(verdict["verdict"])
         if exitstatus == 1 and self.failures and all(
-                when == "call" and final.get(test) == "not_steady" for test, when in self.failures):
+                when == "call" and "not_steady" in finals.get(test, set())
+                and finals[test] <= {"not_steady", "passed"} for test, when in self.failures):
             session.exitstatus = EXIT_NOT_STEADY
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -160,6 +160,20 @@ def test_with_xdist_workers_the_run_is_reported_once_with_every_workers_tests(fa
     assert run(fake, "-n", "2").ret == 1
 
 
+def test_with_xdist_each_a_failure_on_one_worker_is_not_hidden_by_not_steady_on_another(
+        fake: pytest.Pytester) -> None:
+    """--dist each runs a test on every worker: one worker's "not steady" must not turn another's real
+    failure of the same test into exit status 6. gw1 fails at once; gw0's verdict comes last."""
+    fake.makepyfile(NESTED.replace("def test_second_fault_on_a_broken_stack(azchaos):\n", (
+        "def test_second_fault_on_a_broken_stack(azchaos):\n"
+        "    import os\n"
+        "    assert os.environ['PYTEST_XDIST_WORKER'] != 'gw1', 'a failure of its own on gw1'\n")))
+    result = run(fake, "-n", "2", "--dist", "each")
+    result.assert_outcomes(failed=2)
+    assert result.ret == 1, result.stdout.str()
+    result.stdout.fnmatch_lines(["*a failure of its own on gw1*"])
+
+
 OUTAGES = "import pytest\n" + "".join(f"""
 
 def test_outage_{n}(azchaos):

@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
-from .stack import Fact, Measured, Stamped
+from .stack import Fact, Look, Measured, Stamped
 from .timeline import CAPACITY, DB_LEADER, FAILOVER, SYNC, Timeline
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class HealthWatch:
         with self._lock:
             return {name: str(value) for name, value in self.facts.items()}
 
-    def _run(self, look: Callable[[], Mapping[str, Fact]]) -> None:
+    def _run(self, look: Look) -> None:
         while not self._stop.wait(self.interval_s):
             seen_at = time.monotonic()  # a change happened before the look began: stamp it then
             self.update(_quietly(look), at=seen_at)
@@ -143,7 +143,7 @@ class HealthWatch:
             facts.update({name: value for name, value in found.items() if not isinstance(value, Stamped)})
         return facts
 
-    def _looks(self) -> list[Callable[[], Mapping[str, Fact]]]:
+    def _looks(self) -> list[Look]:
         return self.stack.looks()  # each role's looks at its members (pytest_azchaos.stack.roles)
 
 

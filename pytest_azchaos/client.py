@@ -50,7 +50,9 @@ class ProtocolError(Exception):
 
 
 class RemoteDisconnected(ProtocolError):
-    """The server closed the connection without a word of answer."""
+    """The server closed the connection without a word of answer (``reused``: a kept-alive one)."""
+
+    reused = False
 
 
 class _ResetWhenReused(Exception):
@@ -111,12 +113,13 @@ class Client:
     Connecting waits at most CONNECT_TIMEOUT_S; each read of the answer, at most ``timeout_s``.
     """
 
-    def __init__(self, base_url: str, *, timeout_s: float) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float, resend_unanswered: bool = False) -> None:
         parts = urllib.parse.urlsplit(base_url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.prefix = parts.path.rstrip("/")
         self.timeout_s = timeout_s
+        self.resend_unanswered = resend_unanswered
         self._host_header = f"Host: {parts.netloc}\r\nUser-Agent: pytest-azchaos\r\nAccept-Encoding: identity\r\n"
         self._sock: socket.socket | None = None
         self._rfile: io.BufferedReader | None = None
@@ -130,18 +133,25 @@ class Client:
         as browsers do (an LB reload closes idle connections, and a request can race that
         close without the server ever seeing it). So is one whose kept-alive connection was
         reset before the first byte of an answer: the same race, ended by a reset. A reset
-        on a new connection, or once the answer began, is the server's doing and is raised;
-        any other request is not resent.
+        on a new connection, or once the answer began, is the server's doing and is raised.
+
+        Any other request is resent only with ``resend_unanswered``, and only on a kept-alive
+        connection closed or reset without a word: for a server that answers for whatever it
+        passed on, as the region's LB does (a target's failure reaches the client as a 502 or
+        504, never as a silent close), such a close is the race above and nothing was done.
         """
         try:
             return self._exchange(method, path, body)
-        except RemoteDisconnected:
-            if method not in IDEMPOTENT:
+        except RemoteDisconnected as closed:
+            if not self._may_resend(method, reused=closed.reused):
                 raise
         except _ResetWhenReused as reset:
-            if method not in IDEMPOTENT:
+            if not self._may_resend(method, reused=True):
                 raise reset.cause from None
         return self._exchange(method, path, body)
+
+    def _may_resend(self, method: str, *, reused: bool) -> bool:
+        return method in IDEMPOTENT or (self.resend_unanswered and reused)
 
     def __enter__(self) -> Client:
         return self
@@ -179,6 +189,10 @@ class Client:
             self.close()
             if reused and not heard:
                 raise _ResetWhenReused(exc) from exc
+            raise
+        except RemoteDisconnected as exc:
+            self.close()
+            exc.reused = reused
             raise
         except BaseException:
             self.close()  # a connection in an unknown state is never reused

@@ -120,7 +120,11 @@ class Experiment:
         """
         traffic = Traffic(self.stack.lb_url, rate_per_s=rate_per_s, workload=workload, history=self.history,
                           ramp_from_per_s=ramp_from_per_s, ramp=ramp, timeout_s=timeout_s,
-                          upstreams=self.stack.upstreams())
+                          upstreams=self.stack.upstreams(),
+                          # Through the region's LB, a kept-alive connection closed without a word is one
+                          # its reload (or keepalive timeout) closed idle: the request never reached the
+                          # app, so a POST is resent too. An ALB closes no connection to register targets.
+                          resend_unanswered=True)
         self._traffic.append(traffic)
         return traffic.start()
 

@@ -135,7 +135,10 @@ class Traffic:
     ``ramp`` ramp the rate up linearly; ``timeout_s`` bounds each request;
     ``max_in_flight`` bounds the operations under way at once (threads are added only
     while the server stalls, see :mod:`pytest_azchaos.workers`); ``upstreams`` names the
-    LB's target addresses ("10.0.0.5:80" -> "app-a-1") in each operation's ``upstream``.
+    LB's target addresses ("10.0.0.5:80" -> "app-a-1") in each operation's ``upstream``;
+    ``resend_unanswered`` resends any request, not only idempotent ones, whose kept-alive
+    connection closed without a word (only sound through a proxy that answers for its targets,
+    such as the region's LB: :meth:`Client.send`).
     """
 
     def __init__(
@@ -150,6 +153,7 @@ class Traffic:
         ramp_from_per_s: float | None = None,
         ramp: float | str = 0,
         upstreams: Mapping[str, str] | None = None,
+        resend_unanswered: bool = False,
     ) -> None:
         if not _is_loopback(base_url):
             raise ConfigError(f"traffic goes only to 127.0.0.1 (loopback), not to {base_url!r}")
@@ -172,6 +176,7 @@ class Traffic:
         self._scheduler: threading.Thread | None = None
         self._latest: dict[str, str] = {}  # write kind -> latest acknowledged key
         self.upstreams = dict(upstreams or {})  # the LB's target addresses -> member aliases
+        self.resend_unanswered = resend_unanswered
 
     def start(self) -> Traffic:
         """Start sending in the background (again is a no-op: ``with experiment.traffic()`` starts it once)."""
@@ -232,7 +237,8 @@ class Traffic:
     def _client(self) -> Client:
         client: Client | None = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = Client(self.base_url, timeout_s=self.timeout_s)
+            client = self._local.client = Client(self.base_url, timeout_s=self.timeout_s,
+                                                 resend_unanswered=self.resend_unanswered)
             with self._lock:
                 self._clients.append(client)
         return client

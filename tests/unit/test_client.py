@@ -185,3 +185,21 @@ def test_a_reset_on_a_new_connection_or_inside_an_answer_is_raised(
         with pytest.raises(ConnectionResetError):
             client.send("GET", "/b")
     assert len(requests) == 3
+
+
+def test_behind_the_regions_lb_any_request_is_resent_when_a_kept_alive_connection_closes_silently(
+        canned: tuple[str, list[bytes], list[bytes]]) -> None:
+    """The LB answers for its targets: a kept-alive connection it closes or resets without a word is
+    one its reload closed idle, and the request never reached a target. With ``resend_unanswered``
+    a POST goes again too; on a new connection the close is no race, and it stands."""
+    url, answers, requests = canned
+    answers += [OK, b"", OK, OK, RESET, OK]
+    with Client(url, timeout_s=2, resend_unanswered=True) as client:
+        statuses = [client.send("GET", "/a").status, client.send("POST", "/b", b"x").status]
+        statuses += [client.send("GET", "/c").status, client.send("POST", "/d", b"y").status]
+    assert statuses == [200] * 4
+    assert [request.split(b" ")[1] for request in requests] == [b"/a", b"/b", b"/b", b"/c", b"/d", b"/d"]
+    answers += [b"", OK]
+    with Client(url, timeout_s=2, resend_unanswered=True) as client, pytest.raises(RemoteDisconnected):
+        client.send("POST", "/new", b"z")
+    assert len(requests) == 7

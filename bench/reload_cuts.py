@@ -27,9 +27,10 @@ from pathlib import Path
 import boto3
 import docker
 from botocore.config import Config
+from botocore.exceptions import IncompleteReadError, ResponseStreamingError
 
 from pytest_azchaos import Stack
-from pytest_azchaos.client import Client
+from pytest_azchaos.client import Client, ProtocolError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from capacity import region, where
@@ -77,6 +78,18 @@ def s3_getter(stack: Stack, key: str) -> Callable[[], Callable[[], str]]:
 GETTERS = {"lb": app_getter, "s3": s3_getter}
 
 
+def attempt(get: Callable[[], str]) -> str:
+    """What one GET got: its outcome, "cut short" for an answer cut short, else the error's name."""
+    try:
+        return get()
+    except ProtocolError as exc:  # the generator's client: a cut answer says how much came
+        return "cut short" if exc.got is not None else type(exc).__name__
+    except (IncompleteReadError, ResponseStreamingError):  # boto3: the body was cut short
+        return "cut short"
+    except Exception as exc:  # what a client saw is the figure
+        return type(exc).__name__
+
+
 def phase(stack: Stack, lb: docker.models.containers.Container, per_thread: Callable[[], Callable[[], str]],
           *, threads: int, seconds: float, every: float) -> tuple[collections.Counter[str], int, int]:
     """GET for ``seconds`` with ``threads`` threads, reloading the LB every ``every`` s (0: never).
@@ -90,12 +103,7 @@ def phase(stack: Stack, lb: docker.models.containers.Container, per_thread: Call
     def getting() -> None:
         get = per_thread()
         while time.monotonic() < stop:
-            try:
-                outcome = get()
-            except Exception as exc:  # what a client saw is the figure; the message says which hop
-                text = str(exc)
-                outcome = "cut short" if "bytes of the answer" in text or "IncompleteRead" in text \
-                    or "Connection broken" in text else type(exc).__name__
+            outcome = attempt(get)
             with lock:
                 outcomes[outcome] += 1
 
@@ -140,8 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--seconds, --every and --threads must be positive")
     endpoints = args.endpoint or sorted(GETTERS)
     with region(args, progress=print) as stack:
-        lb = next(m for m in stack.members_all if m.role == "lb")
-        container = docker.from_env().containers.get(lb.container)
+        container = docker.from_env().containers.get(stack.members(role="lb")[0].container)
         version = container.exec_run(["nginx", "-v"]).output.decode().strip()
         print(f"{args.threads} threads GET {SIZE // 1024} KiB for {args.seconds:g} s per phase; "
               f"reloads every {args.every:g} s; {version}")

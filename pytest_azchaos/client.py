@@ -46,7 +46,15 @@ class NotSent(Exception):
 
 
 class ProtocolError(Exception):
-    """The request was sent, but no well-formed answer came back (its fate is unknown)."""
+    """The request was sent, but no well-formed answer came back (its fate is unknown).
+
+    For an answer cut short, ``got`` and ``expected`` are the bytes of its body read and announced.
+    """
+
+    def __init__(self, message: str, *, got: int | None = None, expected: int | None = None) -> None:
+        super().__init__(message)
+        self.got = got
+        self.expected = expected
 
 
 class RemoteDisconnected(ProtocolError):
@@ -302,7 +310,8 @@ def _read_chunked(rfile: BinaryIO) -> bytes:
 def _read_exactly(rfile: BinaryIO, size: int) -> bytes:
     data = rfile.read(size)
     if len(data) < size:
-        raise ProtocolError(f"the connection closed after {len(data)} of {size} bytes of the answer")
+        raise ProtocolError(f"the connection closed after {len(data)} of {size} bytes of the answer",
+                            got=len(data), expected=size)
     return data
 
 

@@ -32,7 +32,7 @@ RELOADS = 40
 
 def test_reloads_under_traffic_cut_no_answer(stack: Stack) -> None:
     assert Client(stack.lb_url, timeout_s=10).send("PUT", "/objects/reload-test", b"r" * SIZE).status == 200
-    lb = docker.from_env().containers.get(next(m.container for m in stack.members_all if m.role == "lb"))
+    lb = docker.from_env().containers.get(stack.members(role="lb")[0].container)
     since = int(time.time()) - 1
     done = threading.Event()
     answers: list[str] = []  # "ok", or what went wrong

@@ -88,10 +88,11 @@ def test_a_malformed_or_cut_answer_is_a_protocol_error(canned: tuple[str, list[b
     url, answers, _ = canned
     answers += [b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nshort"]
     with Client(url, timeout_s=2) as client:
-        with pytest.raises(ProtocolError, match="not an HTTP answer"):
+        with pytest.raises(ProtocolError, match="not an HTTP answer") as malformed:
             client.send("GET", "/")
-        with pytest.raises(ProtocolError, match="after 5 of 10 bytes"):
+        with pytest.raises(ProtocolError, match="after 5 of 10 bytes") as cut:
             client.send("GET", "/")
+    assert (malformed.value.got, cut.value.got, cut.value.expected) == (None, 5, 10)
 
 
 def test_a_silent_close_is_resent_only_when_idempotent(canned: tuple[str, list[bytes], list[bytes]]) -> None:

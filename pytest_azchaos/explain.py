@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .history import Operation
-from .timeline import DB_LEADER, ENDPOINT, FAILOVER, HEAL, INJECT, LB, NO_SYNC, SYNC, TARGET, Event, Timeline
+from .timeline import DB_LEADER, ENDPOINT, FAILOVER, HEAL, INJECT, LB, LB_ALERT, NO_SYNC, SYNC, TARGET, Event, Timeline
 
 
 def state_at(events: Sequence[Event], t: float) -> tuple[str, ...]:
@@ -64,11 +64,16 @@ LB_EVENT_S = 1.0
 
 def lb_saw(op: Operation, lb_events: Sequence[Event]) -> tuple[str, ...]:
     """What the LB logged about the targets ``op`` went to while it ran, from ``LB`` events:
-    ("LB marked app-a-1 failed: timed out (reading response header)",)."""
+    ("LB marked app-a-1 failed: timed out (reading response header)",); and about itself, from
+    ``LB_ALERT`` events, whatever the target: ("LB alert: worker process exited on signal 9",)."""
     tried = (op.upstream or "").split(" > ")
     seen: dict[str, str] = {}
     for event in lb_events:
-        if event.subject in tried and op.scheduled - LB_EVENT_S <= event.mono <= op.end:
+        if not op.scheduled - LB_EVENT_S <= event.mono <= op.end:
+            continue
+        if event.kind == LB_ALERT:
+            seen.setdefault(f"{LB_ALERT} {event.subject}", f"LB alert: {event.detail.rpartition(', ')[0]}")
+        elif event.subject in tried:
             seen.setdefault(event.subject, _lb_phrase(event))
     return tuple(seen.values())
 
@@ -91,7 +96,7 @@ def causes(ops: Sequence[Operation], timeline: Timeline, *, at: str = "scheduled
     ``most`` groups. Empty when it would only repeat the message: one group, during the faults
     alone, from no named target."""
     events = timeline.events
-    lb_events = [e for e in events if e.kind == LB]
+    lb_events = [e for e in events if e.kind in (LB, LB_ALERT)]
     injects = [e for e in events if e.kind == INJECT]
     groups: dict[tuple[str, str, tuple[str, ...]], list[Operation]] = {}
     for op in ops:

@@ -7,6 +7,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .stack.model import LB_ALERT as LB_ALERT
 from .stack.model import NO_SYNC as NO_SYNC
 from .stack.model import parse_capacity as parse_capacity
 
@@ -24,7 +25,8 @@ ENDPOINT = "endpoint"  # the node the DB endpoint sends writes to changed ("to n
 MARKED_DOWN = "marked-down"  # the nodes the DB endpoint marked down changed
 CAPACITY = "capacity"  # an app service's healthy replicas of those declared changed: "2/3 healthy"
 LB = "lb"  # what the LB itself saw of a target (its error log): "marked failed: timed out (...), 3 failures"
-# NO_SYNC, the detail of a SYNC event when there is none, is the DB role's fact (stack.model)
+# LB_ALERT ("lb-alert"): the LB's own trouble, not a target's (nginx's alerts), "worker process exited on
+# signal 9, 1 alert"; NO_SYNC, the detail of a SYNC event when there is none: the roles' facts (stack.model)
 
 
 @dataclass(frozen=True)

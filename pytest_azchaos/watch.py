@@ -20,7 +20,9 @@ Events recorded (kind, subject, detail):
 - ``lb``, ``app-a-1``, "marked failed: timed out (reading response header), 3 failures": what
   the load balancer itself saw and decided (nginx's passive checks, from its error log), at
   most one event per target and second; ``lb``, ``app``, "no live upstreams, 9 requests":
-  nginx had no target left for those requests.
+  nginx had no target left for those requests;
+- ``lb-alert``, ``lb``, "worker process exited on signal 9, 1 alert": the load balancer's own
+  trouble, not a target's (nginx's alerts about itself).
 
 Each kind of fact is polled in its own thread every 0.25 s, and a change is stamped with
 the time its look began: it happened at most one interval (plus one look) before. A look may

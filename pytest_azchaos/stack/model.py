@@ -30,6 +30,8 @@ LABEL_KEPT = "azchaos.kept"  # on a volume: the run outlives its owner on purpos
 
 #: a DB's state when no standby that Patroni recorded as synchronous streams (a fact of the watch)
 NO_SYNC = "no synchronous standby"
+#: the kind of a fact about the LB's own trouble, not a target's (nginx's alerts: a worker that died)
+LB_ALERT = "lb-alert"
 
 
 def capacity(healthy: int, declared: int) -> str:

@@ -16,8 +16,8 @@ import pytest
 from pytest_azchaos.checks import failed_requests
 from pytest_azchaos.history import FAILED, READ, History, Operation
 from pytest_azchaos.stack import Fact, Stamped
-from pytest_azchaos.stack.roles.lb import MARKED, NO_LIVE, ErrorLogLook, UpstreamLine, parse_line
-from pytest_azchaos.timeline import LB, Timeline
+from pytest_azchaos.stack.roles.lb import MARKED, NO_LIVE, OWN, ErrorLogLook, UpstreamLine, parse_line
+from pytest_azchaos.timeline import LB, LB_ALERT, Timeline
 from pytest_azchaos.watch import HealthWatch
 
 # Real lines, from the region's nginx (1.22; 1.26 writes them alike): AZ a frozen under traffic; then two closed ports.
@@ -36,6 +36,9 @@ BUFFERED = ('2026/12/04 07:53:43 [warn] 7#7: *9 an upstream response is buffered
             '/var/lib/nginx/proxy/1/00/0000000001 while reading upstream, client: 127.0.0.1, server: , request: '
             '"GET /objects/k HTTP/1.1", upstream: "http://172.22.0.4:8080/objects/k", host: "x"')
 STARTED = "2026/12/04 07:52:27 [notice] 1#1: start worker process 6"
+# The LB's own trouble: its worker killed (the region's nginx 1.26), and nginx 1.22's bug #2367.
+KILLED = "2026/12/06 21:36:04 [alert] 1#1: worker process 1425 exited on signal 9"
+LEFT_OPEN = "2026/12/06 21:36:04 [alert] 29#29: *20 open socket #27 left in connection 20"
 
 AT_35 = float(calendar.timegm((2026, 12, 4, 7, 52, 35)))
 
@@ -45,6 +48,12 @@ def test_real_lines_say_which_target_failed_how_and_when() -> None:
     assert parse_line(DISABLED) == UpstreamLine(AT_35, "172.22.0.4:8080", MARKED)
     assert parse_line(REFUSED) == UpstreamLine(AT_35 + 67, "127.0.0.1:9", "connection refused (connecting)")
     assert parse_line(NO_LIVE_LINE) == UpstreamLine(AT_35 + 67, "app", NO_LIVE)
+
+
+def test_the_lbs_own_alerts_are_read_without_the_numbers_that_differ_each_time() -> None:
+    at = float(calendar.timegm((2026, 12, 6, 21, 36, 4)))
+    assert parse_line(KILLED) == UpstreamLine(at, OWN, "worker process exited on signal 9")
+    assert parse_line(LEFT_OPEN) == UpstreamLine(at, OWN, "open socket left in connection")
 
 
 def test_lines_that_are_no_failure_of_a_target_are_skipped() -> None:
@@ -64,6 +73,16 @@ def stamp(fact: Fact) -> Stamped:
 
 def look(every_s: float = 1.0) -> ErrorLogLook:
     return ErrorLogLook(object(), object(), every_s=every_s)  # type: ignore[arg-type]
+
+
+def test_the_lbs_own_alerts_are_one_event_under_its_name() -> None:
+    lb = ErrorLogLook(object(), type("Member", (), {"alias": "lb"})())  # type: ignore[arg-type]
+    t = mono(float(calendar.timegm((2026, 12, 6, 21, 36, 4))))
+    lb.add([KILLED, LEFT_OPEN, LEFT_OPEN, TIMED_OUT.replace("2026/12/04 07:52:35", "2026/12/06 21:36:04")],
+           since=t - 1, now=t)
+    facts = {name: stamp(value).detail for name, value in lb.due(t + 1).items()}
+    assert facts == {f"{LB_ALERT} lb": "open socket left in connection, 3 alerts",
+                     "lb 172.22.0.4:8080": "failed: timed out (reading response header), 1 failure"}
 
 
 def test_a_busy_second_is_one_event_per_target_with_its_count() -> None:
@@ -247,3 +266,14 @@ def test_failed_requests_say_the_lb_marked_their_replica_failed_while_they_ran()
             "(reading response header) (+0.0 s to +0.5 s after inject outage(a, freeze))") in message
     assert "1x read HTTP 502 from app-a-1 during outage(a, freeze) (+10.0 s" in message  # no LB event then
     assert "app-b-1" not in message
+
+
+def test_failed_requests_say_the_lb_itself_was_in_trouble_whatever_their_replica() -> None:
+    events = Timeline()
+    events.record(LB_ALERT, "lb", "worker process exited on signal 9, 1 alert", at=100.4)
+    ops = [Operation("read", 100.0, 100.0, 100.5, FAILED, error="ProtocolError", action=READ, upstream="app-b-1"),
+           Operation("read", 103.0, 103.0, 103.1, FAILED, 502, action=READ, upstream="app-b-1")]
+    message = failed_requests(History(ops), events, 0).message
+    assert ("1x read ProtocolError from app-b-1 LB alert: worker process exited on signal 9 (0.0 s long)"
+            in message), message
+    assert "1x read HTTP 502 from app-b-1 with no fault or unhealthy part on the timeline" in message

@@ -14,7 +14,7 @@ from typing import Any
 import requests
 
 from ... import resources
-from ..model import Fact, Look, Member, ServiceSpec, StackView, Stamped
+from ..model import LB_ALERT, Fact, Look, Member, ServiceSpec, StackView, Stamped
 from .base import TCP_OPEN, Reconfiguration, Role, http_ok
 
 CONFIG = "/etc/nginx/nginx.conf"
@@ -168,6 +168,7 @@ def render(stack: StackView, lb: ServiceSpec, *, running: set[str] | None = None
         "s3_server": S3_SERVER.format(port=lb.options["s3_port"], servers=_upstream(stack, s3, running))
         if s3 else "",
         "view_server": VIEW_SERVER.format(port=VIEW_PORT, log=ERROR_LOG),
+        "error_log": ERROR_LOG,
     }
     for key, value in values.items():
         template = template.replace("{{" + key + "}}", value)
@@ -241,7 +242,8 @@ VIEW_SERVER = """
     # for what its passive checks decided, so failed attempts, targets marked failed and "no live
     # upstreams" are read from its error log, served here to the watch (new bytes only, by range).
     # At warn: "upstream server temporarily disabled" is a warning. At http level the main
-    # error_log is no longer inherited, so stderr (docker logs) is named again.
+    # error_log is no longer inherited, so stderr (docker logs) is named again. The main level
+    # writes the same file: nginx's alerts about itself (a worker that died) are news too.
     error_log stderr warn;
     error_log {log} warn;
 
@@ -257,6 +259,7 @@ VIEW_SERVER = """
 
 MARKED = "marked failed"  # nginx's "upstream server temporarily disabled": skipped for fail_timeout
 NO_LIVE = "no live upstreams"  # every target marked failed or full: the request got 502 at once
+OWN = ""  # the peer of a line about the LB itself, not about a target
 
 # A line about a target, e.g. (nginx 1.22; 1.26 writes the same):
 # 2025/01/31 10:00:03 [error] 29#29: *815 upstream timed out (110: Connection timed out) while reading
@@ -266,6 +269,13 @@ _LINE = re.compile(r'^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[\w+\] \d+#\d+: 
                    r'(?: while (?P<doing>[^,]+))?, client: .*?, upstream: "\w+://(?P<peer>[^/"]+)')
 # What a target did wrong; other lines with an upstream (a response buffered to a file) are no failure.
 _FAILURES = ("timed out", "failed (", "prematurely closed", "upstream sent")
+# The LB's own trouble: an alert, critical or emergency line about no target, e.g.
+# 2026/12/06 21:40:02 [alert] 1#1: worker process 29 exited on signal 9
+# 2026/12/06 21:40:02 [alert] 29#29: *20 open socket #27 left in connection 20
+_OWN_LINE = re.compile(r"^(?P<time>\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) \[(?:alert|crit|emerg)\] \d+#\d+: "
+                       r"(?:\*\d+ )?(?P<what>.+?)(?:, client: .*)?$")
+# The numbers that differ from one line of the same trouble to the next: processes, sockets, connections.
+_IDS = re.compile(r"(?<=process) \d+|(?<=socket) #\d+|(?<=connection) \d+")
 
 
 @dataclass(frozen=True)
@@ -273,15 +283,16 @@ class UpstreamLine:
     """One line of nginx's error log about a target: what nginx saw or decided, and when."""
 
     wall: float  # the line's time (whole seconds, time.time() scale)
-    peer: str  # the target as nginx names it, "172.18.0.7:18080"; the upstream ("app") for NO_LIVE
-    what: str  # MARKED, NO_LIVE, or a failure: "timed out (reading response header)"
+    peer: str  # the target as nginx names it, "172.18.0.7:18080"; the upstream ("app") for NO_LIVE; OWN
+    what: str  # MARKED, NO_LIVE, a failure: "timed out (reading response header)"; or the LB's own alert
 
 
 def parse_line(line: str) -> UpstreamLine | None:
-    """Read one line of nginx's error log; None unless it is about a target."""
+    """Read one line of nginx's error log; None unless it is about a target or the LB's own trouble."""
     found = _LINE.match(line.strip())
     if not found:
-        return None
+        own = _OWN_LINE.match(line.strip())
+        return UpstreamLine(_wall(own["time"]), OWN, _IDS.sub("", own["what"])) if own else None
     what = found["what"]
     if what.startswith("upstream server temporarily disabled"):
         what = MARKED
@@ -291,9 +302,12 @@ def parse_line(line: str) -> UpstreamLine | None:
         what = _failure(what, found["doing"] or "")
     else:
         return None
-    # nginx writes local time, and the image has no time zone (UTC); the look clamps it anyway.
-    wall = calendar.timegm(time.strptime(found["time"], "%Y/%m/%d %H:%M:%S"))
-    return UpstreamLine(float(wall), found["peer"], what)
+    return UpstreamLine(_wall(found["time"]), found["peer"], what)
+
+
+def _wall(stamp: str) -> float:
+    """A line's time. nginx writes local time, and the image has no time zone (UTC); the look clamps it anyway."""
+    return float(calendar.timegm(time.strptime(stamp, "%Y/%m/%d %H:%M:%S")))
 
 
 def _failure(what: str, doing: str) -> str:
@@ -309,6 +323,7 @@ class Tally:
     """What nginx logged about one target within about a second, from its first line at ``at``."""
 
     at: float  # monotonic
+    own: bool = False  # the LB's own alerts, not a target's failures
     failures: collections.Counter[str] = field(default_factory=collections.Counter)
     marked: int = 0
     refused: int = 0  # requests answered at once for want of a live target
@@ -322,7 +337,10 @@ class Tally:
             self.failures[what] += 1
 
     def detail(self) -> str:
-        """ "marked failed: timed out (reading response header), 3 failures"; "no live upstreams, 9 requests"."""
+        """ "marked failed: timed out (reading response header), 3 failures"; "no live upstreams, 9 requests";
+        the LB's own: "worker process exited on signal 9, 1 alert"."""
+        if self.own:
+            return f"{self.failures.most_common(1)[0][0]}, {_count(sum(self.failures.values()), 'alert')}"
         if self.refused:
             return f"{NO_LIVE}, {_count(self.refused, 'request')}"
         reason = f": {self.failures.most_common(1)[0][0]}" if self.failures else ""
@@ -342,6 +360,8 @@ class ErrorLogLook:
     failed: timed out (reading response header), 3 failures", 1234.567)}``. The subject is nginx's
     address (the watch names the member); the stamp is the event's own monotonic time: its first
     line's second, but not before the previous look (which did not see it) nor after this one.
+    nginx's alerts about itself (a worker that died) come the same way, under the LB's name:
+    ``{"lb-alert lb": Stamped("worker process exited on signal 9, 1 alert", ...)}``.
     The first call only finds where the log ends: what came before the watch is not news.
     """
 
@@ -369,7 +389,7 @@ class ErrorLogLook:
             at = min(max(found.wall + to_mono, since), now)
             tallies = self._tallies.setdefault(found.peer, [])
             if not tallies or at >= tallies[-1].at + self.every_s:
-                tallies.append(Tally(at))
+                tallies.append(Tally(at, own=found.peer == OWN))
             tallies[-1].add(found.what)
 
     def due(self, now: float) -> dict[str, Fact]:
@@ -378,7 +398,8 @@ class ErrorLogLook:
         for peer, tallies in self._tallies.items():
             if tallies and (len(tallies) > 1 or now - tallies[0].at >= self.every_s):
                 tally = tallies.pop(0)
-                facts[f"lb {peer}"] = Stamped(tally.detail(), tally.at)
+                name = f"{LB_ALERT} {self.member.alias}" if peer == OWN else f"lb {peer}"
+                facts[name] = Stamped(tally.detail(), tally.at)
         return facts
 
     def _new_lines(self) -> list[str]:

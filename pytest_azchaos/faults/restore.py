@@ -26,13 +26,15 @@ STOPPED = ("exited", "created", "dead")  # states a start brings back
 def restore(stack: Stack, *, timeout_s: float = 120) -> list[str]:
     """Undo every fault on ``stack`` and wait until it is ready; return what was done."""
     # What is started or reconnected stays out of the LB until ready (Stack.hold_out).
-    coming_back = [m for m in stack.members_all if stack.backend.state(m.container) in STOPPED
-                   or (m.az != REGIONAL and not _on_region(stack, m))]
+    stopped = [m for m in stack.members_all if stack.backend.state(m.container) in STOPPED]
+    coming_back = stopped + [m for m in stack.members_all
+                             if m not in stopped and m.az != REGIONAL and not _on_region(stack, m)]
     if coming_back:
         stack.hold_out(coming_back)
     done = _containers(stack)
+    stack.forget_ports(stopped)  # a started container is published on new ports
     done += _networks(stack)
-    done += _links(stack)
+    done += _links(stack, started={m.container for m in stopped})
     # Always: wait until ready (what a record's own heal started may still be starting), then
     # register every target with the LB again. A member that another process took out (a drained
     # MinIO node whose fault record was lost) is running and ready, yet not among the targets.
@@ -81,12 +83,14 @@ def _on_region(stack: Stack, member: Member) -> bool:
     return stack.network(REGIONAL) in stack.backend.networks_of(member.container)
 
 
-def _links(stack: Stack) -> list[str]:
-    """Remove every toxic and enable every proxy of each running Toxiproxy."""
+def _links(stack: Stack, *, started: set[str]) -> list[str]:
+    """Remove every toxic and enable every proxy of each running Toxiproxy. One just ``started``
+    is left alone: it read its proxies, all enabled and without toxics, from its configuration,
+    and its API may not listen yet."""
     done = []
     proxies = {link.proxy for link in stack.links()}
     for proxy in (m for m in stack.members_all if m.alias in proxies):
-        if stack.backend.state(proxy.container) != "running":
+        if proxy.container in started or stack.backend.state(proxy.container) != "running":
             continue
         api = ToxiproxyApi(f"http://127.0.0.1:{stack.host_port(proxy)}", name=proxy.alias)
         try:

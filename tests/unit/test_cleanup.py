@@ -205,7 +205,7 @@ def test_restore_says_which_toxiproxy_did_not_answer() -> None:
     with pytest.raises(StackError, match=r"restoring the links failed: Toxiproxy toxiproxy-a "
                                          rf"\(http://127.0.0.1:{stack.port}\), listing proxies: ConnectionError: "
                                          r".*docker logs azchaos-x-toxiproxy-a"):
-        _links(stack)  # type: ignore[arg-type]
+        _links(stack, started=set())  # type: ignore[arg-type]
 
 
 def test_a_link_fault_says_which_toxiproxy_did_not_answer() -> None:

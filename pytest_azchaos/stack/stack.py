@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +74,7 @@ class Stack:
         self.secrets = secrets_ or {name: secrets.token_urlsafe(18) for name in SECRET_NAMES}
         self._ports: dict[tuple[str, int], int] = {}
         self._held_out: set[str] = set()  # containers a heal is bringing back (hold_out)
+        self._reconfiguring = threading.Lock()  # one reconfiguration at a time (reconfigure)
         self.scaling: AutoScaling | None = None
 
     @classmethod
@@ -395,16 +397,30 @@ class Stack:
         self.reconfigure()
 
     def reconfigure(self) -> None:
-        """Apply what each running member's role needs after members changed (e.g. the LB's targets)."""
-        for member in self.members_all:
-            change = ROLES[member.role].reconfigure(self, member)
-            if change is None or not self.is_running(member):
-                continue
-            self.backend.put_files(member.container, dict(change.files))
-            code, output = self.backend.exec(member.container, list(change.command))
-            if code != 0:
-                raise StackError(f"reconfiguring {member.alias} ({' '.join(change.command)}) failed: "
-                                 f"{output.strip()}")
+        """Apply what each running member's role needs after members changed (e.g. the LB's targets).
+
+        One at a time: the auto scaling thread and a heal both reconfigure, and a change rendered
+        before another's but applied after it would leave the LB with the older state (a member
+        held out let back in). A change whose command fails is rendered and tried once more: a
+        member that stopped in between (a fault landing) is then left out.
+        """
+        with self._reconfiguring:
+            for member in self.members_all:
+                self._reconfigure(member, again=True)
+
+    def _reconfigure(self, member: Member, *, again: bool) -> None:
+        change = ROLES[member.role].reconfigure(self, member)
+        if change is None or not self.is_running(member):
+            return
+        self.backend.put_files(member.container, dict(change.files))
+        code, output = self.backend.exec(member.container, list(change.command))
+        if code == 0:
+            return
+        failed = f"reconfiguring {member.alias} ({' '.join(change.command)}) failed: {output.strip()}"
+        if not again:
+            raise StackError(failed)
+        self.progress(f"{failed}; trying once more")
+        self._reconfigure(member, again=False)
 
     def reload_lb(self) -> None:
         """Kept for callers of 0.1: the same as :meth:`reconfigure`."""

@@ -21,6 +21,8 @@ import pytest
 
 from pytest_azchaos import Experiment, Stack
 from pytest_azchaos.client import Client
+from pytest_azchaos.faults.restore import restore
+from pytest_azchaos.stack.roles.lb import CONFIG
 from pytest_azchaos.traffic import OK, Request
 
 pytestmark = pytest.mark.usefixtures("leaves_nothing_behind")
@@ -77,3 +79,27 @@ def test_reloads_under_traffic_fail_no_post(stack: Stack) -> None:
     failed = [f"{op.error or op.status} ({op.detail})" for op in ops if op.outcome != OK]
     assert len(ops) > 20 * RELOADS, f"too few requests to tell: {len(ops)}"
     assert failed == [], f"{len(failed)} of {len(ops)} POSTs failed in {RELOADS * 2} reloads"
+
+
+def test_a_reload_that_nginx_refuses_is_rendered_again(stack: Stack) -> None:
+    """A target's link proxy that stops between the render and the reload (a fault landing) no longer
+    resolves, and nginx refuses the whole new configuration: the stack renders it again without it."""
+    link = next(k for k in stack.links() if k.name == "b/lb->app-b-1")
+    proxy = next(m.container for m in stack.members_all if m.alias == link.proxy)
+    put, said = stack.backend.put_files, []
+
+    def put_then_stop(name: str, files: dict[str, str]) -> None:
+        put(name, files)
+        stack.backend.put_files = put  # type: ignore[method-assign]
+        stack.backend.stop([proxy])
+
+    stack.backend.put_files = put_then_stop  # type: ignore[method-assign]
+    progress, stack.progress = stack.progress, said.append
+    try:
+        stack.reconfigure()
+    finally:
+        stack.backend.put_files, stack.progress = put, progress  # type: ignore[method-assign]
+    code, conf = stack.backend.exec(stack.members(role="lb")[0].container, ["cat", CONFIG])
+    restore(stack, timeout_s=120)
+    assert [s for s in said if "trying once more" in s and "host not found" in s], said
+    assert code == 0 and f"server {link.address} " not in conf  # AZ b's link proxy is left out

@@ -6,6 +6,8 @@ tests/integration/test_heal_hold_out.py.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ class FakeBackend:
         self.log: list[tuple[str, Any]] = []
         self.addresses: dict[str, str] = {}  # the LB's server address -> the target's alias
         self.workers = [""]  # what the LB's worker listing prints, call by call (the last repeats)
+        self.reloads: list[tuple[int, str]] = []  # what the LB's reloads answer, call by call (then: 0)
 
     def state(self, name: str) -> str:
         return self.states.get(name, "running")
@@ -76,7 +79,7 @@ class FakeBackend:
             output = self.workers.pop(0) if len(self.workers) > 1 else self.workers[0]
             self.log.append(("workers", output))
             return 0, output
-        return 0, ""
+        return self.reloads.pop(0) if self.reloads else (0, "")
 
 
 class FakeStack(Stack):
@@ -109,7 +112,7 @@ def lb_after(log: list[tuple[str, Any]], event: str) -> list[str]:
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> FakeStack:
-    monkeypatch.setattr(restore_module, "_links", lambda stack: [])  # no Toxiproxy to ask here
+    monkeypatch.setattr(restore_module, "_links", lambda stack, started: [])  # no Toxiproxy to ask here
     return FakeStack()
 
 
@@ -220,3 +223,43 @@ def test_heal_all_lets_back_a_node_drained_by_a_command_whose_record_was_lost(st
     again.fake.log = stack.fake.log
     restore_module.restore(again, timeout_s=1)
     assert stack.fake.log[-1] == ("lb", list(AZ_B))
+
+
+# -- reconfiguring the LB: one at a time, and once more when its reload fails ----------------------
+
+
+def test_a_reload_that_fails_is_rendered_and_tried_once_more(stack: FakeStack) -> None:
+    """A target that stopped between the render and the reload no longer resolves: nginx refuses the
+    new configuration. The next render leaves the stopped target out."""
+    refused = (1, 'nginx: [emerg] host not found in upstream "app-b-1:8080"')
+    stack.fake.reloads = [refused]
+    stack.reconfigure()
+    assert [kind for kind, _ in stack.fake.log] == ["lb", "lb"]
+    stack.fake.reloads = [refused, refused]
+    with pytest.raises(StackError, match='reconfiguring lb .* failed: .*host not found in upstream "app-b-1:8080"'):
+        stack.reconfigure()
+
+
+def test_reconfigurations_from_two_threads_leave_the_lb_with_the_later_state(stack: FakeStack) -> None:
+    """Auto scaling's new member and a heal's hold-out, at once: the change rendered first must not be
+    applied last (the held-out AZ would be back in the LB while it starts)."""
+    putting, go = threading.Event(), threading.Event()
+    put = stack.fake.put_files
+
+    def slow_put(name: str, files: dict[str, str]) -> None:
+        if threading.current_thread().name == "scaling":
+            putting.set()
+            go.wait(5)
+        put(name, files)
+
+    stack.fake.put_files = slow_put  # type: ignore[method-assign]
+    scaling = threading.Thread(target=stack.reconfigure, name="scaling")
+    scaling.start()
+    assert putting.wait(5)  # it rendered AZ b in, and is putting that
+    heal = threading.Thread(target=stack.hold_out, args=(stack.members(az="b"),))
+    heal.start()
+    time.sleep(0.2)  # room for the heal's reconfiguration to run ahead, if it may
+    go.set()
+    scaling.join()
+    heal.join()
+    assert stack.fake.log[-1] == ("lb", [])

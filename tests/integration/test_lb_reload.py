@@ -45,7 +45,7 @@ def test_reloads_under_traffic_cut_no_answer(stack: Stack) -> None:
             try:
                 answer = client.send("GET", "/objects/reload-test")
                 answers.append("ok" if (answer.status, answer.body) == (200, b"r" * SIZE)
-                               else f"HTTP {answer.status}, {len(answer.body)} bytes")
+                               else f"HTTP {answer.status}, {len(answer.body)} bytes: {answer.detail()}")
             except Exception as exc:  # the test reports every failure, whatever its kind
                 answers.append(f"{type(exc).__name__}: {exc}")
 

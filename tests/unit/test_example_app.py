@@ -155,3 +155,28 @@ def test_small_objects_go_up_in_one_request(app: Any) -> None:
 
 def test_the_server_queues_a_burst_of_connections(app: Any) -> None:
     assert app.Server.request_queue_size >= 1024
+
+
+def test_an_s3_call_whose_connection_was_closed_unanswered_is_made_once_more(app: Any) -> None:
+    """The S3 endpoint's reload closes idle kept-alive connections: a call sent at that instant was
+    never read. It goes again once; a timeout or a second close is the answer (503)."""
+    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+    failures: list[Exception] = []
+
+    def get_object(**kw: Any) -> dict[str, Any]:
+        if failures:
+            raise failures.pop(0)
+        return {"Body": types.SimpleNamespace(read=lambda: b"data")}
+
+    objects = object.__new__(app.Objects)
+    objects.client = types.SimpleNamespace(get_object=get_object, exceptions=types.SimpleNamespace(NoSuchKey=KeyError))
+    failures += [ConnectionClosedError(endpoint_url="http://lb:9000")]
+    assert objects.get("k") == b"data"
+    failures += [ConnectionClosedError(endpoint_url="http://lb:9000")] * 2
+    with pytest.raises(app.Unavailable, match="ConnectionClosedError"):
+        objects.get("k")
+    failures[:] = [ReadTimeoutError(endpoint_url="http://lb:9000"), "never reached"]  # type: ignore[list-item]
+    with pytest.raises(app.Unavailable, match="ReadTimeoutError"):
+        objects.get("k")
+    assert failures == ["never reached"]

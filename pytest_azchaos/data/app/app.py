@@ -26,8 +26,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 AZ = os.environ.get("AZCHAOS_AZ", "?")
 REPLICA = os.environ.get("AZCHAOS_REPLICA", "?")
@@ -43,6 +44,7 @@ READ_RETRY_S = 2.5  # item reads are retried for this long while no DB endpoint 
 STATEMENT_TIMEOUT_MS = 2000
 S3_READ_TIMEOUT_S = 4
 SYNC_CANCELED = "canceling wait for synchronous replication"
+T = TypeVar("T")
 
 
 class Unavailable(Exception):
@@ -232,20 +234,35 @@ class Objects:
     def put(self, key: str, body: bytes) -> str:
         try:
             if len(body) < PART_SIZE:  # one request; upload_fileobj would start a thread pool for it
-                self.client.put_object(Bucket=BUCKET, Key=key, Body=body)
+                closed_once_more(lambda: self.client.put_object(Bucket=BUCKET, Key=key, Body=body))
             else:
-                self.client.upload_fileobj(io.BytesIO(body), BUCKET, key, Config=self.transfer)
+                closed_once_more(lambda: self.client.upload_fileobj(io.BytesIO(body), BUCKET, key,
+                                                                    Config=self.transfer))
         except Exception as exc:
             raise Unavailable(f"s3: {type(exc).__name__}: {exc}") from None
         return hashlib.sha256(body).hexdigest()
 
     def get(self, key: str) -> bytes | None:
         try:
-            return bytes(self.client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+            return bytes(closed_once_more(lambda: self.client.get_object(Bucket=BUCKET, Key=key))["Body"].read())
         except self.client.exceptions.NoSuchKey:
             return None
         except Exception as exc:
             raise Unavailable(f"s3: {type(exc).__name__}: {exc}") from None
+
+
+def closed_once_more(call: Callable[[], T]) -> T:
+    """Make an S3 call, and once more if the endpoint closed its kept-alive connection before any
+    answer (boto3's ConnectionClosedError): a load balancer closes idle connections when it reloads,
+    and a request sent at that instant is never read. Each call is otherwise made once (no retries
+    in the client's config): a timeout or an error answer is the S3 endpoint's to route around,
+    within the 4 s this replica has."""
+    from botocore.exceptions import ConnectionClosedError
+
+    try:
+        return call()
+    except ConnectionClosedError:
+        return call()
 
 
 ITEMS: MemoryItems | DbItems = DbItems(DATABASE_URL, DATABASE_READ_URL) if DATABASE_URL else MemoryItems()

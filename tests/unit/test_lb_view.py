@@ -16,7 +16,7 @@ import pytest
 from pytest_azchaos.checks import failed_requests
 from pytest_azchaos.history import FAILED, READ, History, Operation
 from pytest_azchaos.stack import Fact, Stamped
-from pytest_azchaos.stack.roles.lb import MARKED, NO_LIVE, OWN, ErrorLogLook, UpstreamLine, parse_line
+from pytest_azchaos.stack.roles.lb import MARKED, NO_LIVE, ErrorLogLook, UpstreamLine, parse_line
 from pytest_azchaos.timeline import LB, LB_ALERT, Timeline
 from pytest_azchaos.watch import HealthWatch
 
@@ -52,8 +52,8 @@ def test_real_lines_say_which_target_failed_how_and_when() -> None:
 
 def test_the_lbs_own_alerts_are_read_without_the_numbers_that_differ_each_time() -> None:
     at = float(calendar.timegm((2026, 12, 6, 21, 36, 4)))
-    assert parse_line(KILLED) == UpstreamLine(at, OWN, "worker process exited on signal 9")
-    assert parse_line(LEFT_OPEN) == UpstreamLine(at, OWN, "open socket left in connection")
+    assert parse_line(KILLED) == UpstreamLine(at, "", "worker process exited on signal 9", own=True)
+    assert parse_line(LEFT_OPEN) == UpstreamLine(at, "", "open socket left in connection", own=True)
 
 
 def test_lines_that_are_no_failure_of_a_target_are_skipped() -> None:

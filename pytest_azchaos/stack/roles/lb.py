@@ -124,7 +124,7 @@ def _upstream(stack: StackView, service: str, running: set[str] | None, *, max_c
     lines, addresses = [], []
     for member, address in _targets(stack, service):
         link = next((k for k in stack.links() if k.name == f"{member.az}/lb->{member.alias}"), None)
-        via = [member.container] + ([m.container for m in stack.members() if link and m.alias == link.proxy])
+        via = [member.container] + ([stack.member(link.proxy).container] if link else [])
         if running is not None and not set(via) <= running:
             continue
         limit = f" max_conns={max_conns}" if max_conns else ""
@@ -259,7 +259,6 @@ VIEW_SERVER = """
 
 MARKED = "marked failed"  # nginx's "upstream server temporarily disabled": skipped for fail_timeout
 NO_LIVE = "no live upstreams"  # every target marked failed or full: the request got 502 at once
-OWN = ""  # the peer of a line about the LB itself, not about a target
 
 # A line about a target, e.g. (nginx 1.22; 1.26 writes the same):
 # 2025/01/31 10:00:03 [error] 29#29: *815 upstream timed out (110: Connection timed out) while reading
@@ -283,8 +282,9 @@ class UpstreamLine:
     """One line of nginx's error log about a target: what nginx saw or decided, and when."""
 
     wall: float  # the line's time (whole seconds, time.time() scale)
-    peer: str  # the target as nginx names it, "172.18.0.7:18080"; the upstream ("app") for NO_LIVE; OWN
+    peer: str  # the target as nginx names it, "172.18.0.7:18080"; the upstream ("app") for NO_LIVE; "" if own
     what: str  # MARKED, NO_LIVE, a failure: "timed out (reading response header)"; or the LB's own alert
+    own: bool = False  # about the LB itself (a worker that died), not about a target
 
 
 def parse_line(line: str) -> UpstreamLine | None:
@@ -292,7 +292,7 @@ def parse_line(line: str) -> UpstreamLine | None:
     found = _LINE.match(line.strip())
     if not found:
         own = _OWN_LINE.match(line.strip())
-        return UpstreamLine(_wall(own["time"]), OWN, _IDS.sub("", own["what"])) if own else None
+        return UpstreamLine(_wall(own["time"]), "", _IDS.sub("", own["what"]), own=True) if own else None
     what = found["what"]
     if what.startswith("upstream server temporarily disabled"):
         what = MARKED
@@ -389,7 +389,7 @@ class ErrorLogLook:
             at = min(max(found.wall + to_mono, since), now)
             tallies = self._tallies.setdefault(found.peer, [])
             if not tallies or at >= tallies[-1].at + self.every_s:
-                tallies.append(Tally(at, own=found.peer == OWN))
+                tallies.append(Tally(at, own=found.own))
             tallies[-1].add(found.what)
 
     def due(self, now: float) -> dict[str, Fact]:
@@ -398,7 +398,7 @@ class ErrorLogLook:
         for peer, tallies in self._tallies.items():
             if tallies and (len(tallies) > 1 or now - tallies[0].at >= self.every_s):
                 tally = tallies.pop(0)
-                name = f"{LB_ALERT} {self.member.alias}" if peer == OWN else f"lb {peer}"
+                name = f"{LB_ALERT} {self.member.alias}" if tally.own else f"lb {peer}"
                 facts[name] = Stamped(tally.detail(), tally.at)
         return facts
 

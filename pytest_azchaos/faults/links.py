@@ -30,7 +30,7 @@ TOXICS: dict[str, tuple[str, ...]] = {
 DIRECTIONS = ("downstream", "upstream", "both")
 def api_of(stack: Stack, link: Link) -> ToxiproxyApi:
     """The Toxiproxy API of the server that carries ``link``."""
-    member = next(m for m in stack.members_all if m.alias == link.proxy)
+    member = stack.member(link.proxy)
     return ToxiproxyApi(f"http://127.0.0.1:{stack.host_port(member)}", name=member.alias)
 
 

@@ -99,6 +99,14 @@ class Stack:
         return [m for m in self.members_all
                 if az in (None, m.az) and role in (None, m.role) and service in (None, m.service)]
 
+    def member(self, alias: str) -> Member:
+        """Return the member called ``alias`` ("app-a-1", "toxiproxy-b-1"); an unknown one is a ConfigError."""
+        for member in self.members_all:
+            if member.alias == alias:
+                return member
+        known = ", ".join(sorted(m.alias for m in self.members_all))
+        raise ConfigError(f"no member {alias!r}: expected one of {known}")
+
     def container_of(self, alias: str) -> str:
         return container_name(self.run_id, alias)
 

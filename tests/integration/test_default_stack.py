@@ -121,7 +121,7 @@ def test_killing_the_primary_fails_over_within_30s_without_losing_rows(stack: St
         for n in range(200):
             conn.execute("INSERT INTO committed VALUES (%s)", (n,))
     leader = stack.status()["roles"]["db"]["leader"]
-    primary = next(m for m in stack.members(role="db") if m.alias == leader)
+    primary = stack.member(leader)
     stack.backend.kill([primary.container])
     killed = time.monotonic()
     while True:

@@ -36,7 +36,7 @@ def latencies_by_replica(stack: Stack, n: int = 45) -> dict[str, list[float]]:
 
 
 def app_direct(stack: Stack, alias: str) -> str:
-    member = next(m for m in stack.members(role="app") if m.alias == alias)
+    member = stack.member(alias)
     return stack.url(member, member.port)
 
 
@@ -180,7 +180,7 @@ def primary_and_standby(stack: Stack) -> tuple[Member, Member]:
     with psycopg.connect(stack.db_dsn(), autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS fencing (side text, at timestamptz DEFAULT clock_timestamp())")
     leader = stack.status()["roles"]["db"]["leader"]
-    old = next(m for m in stack.members(role="db") if m.alias == leader)
+    old = stack.member(leader)
     new = next(m for m in stack.members(role="db") if m.alias != leader)
     assert local_write(stack, old, "old") and local_write(stack, new, "new") is None
     return old, new

@@ -85,7 +85,7 @@ def test_a_reload_that_nginx_refuses_is_rendered_again(stack: Stack) -> None:
     """A target's link proxy that stops between the render and the reload (a fault landing) no longer
     resolves, and nginx refuses the whole new configuration: the stack renders it again without it."""
     link = next(k for k in stack.links() if k.name == "b/lb->app-b-1")
-    proxy = next(m.container for m in stack.members_all if m.alias == link.proxy)
+    proxy = stack.member(link.proxy).container
     put, said = stack.backend.put_files, []
 
     def put_then_stop(name: str, files: dict[str, str]) -> None:

@@ -189,6 +189,10 @@ class _ToxiproxyGone:
     def members_all(self) -> list[Any]:
         return [self.proxy]
 
+    def member(self, alias: str) -> Any:
+        assert alias == self.proxy.alias
+        return self.proxy
+
     def links(self) -> list[Any]:
         from pytest_azchaos.stack.model import Link
 

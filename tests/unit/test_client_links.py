@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pytest_azchaos import Stack, load
+import pytest
+
+from pytest_azchaos import ConfigError, Stack, load
 from pytest_azchaos.faults.schedule import candidates
 from pytest_azchaos.stack.roles import DECLARED, ROLES
 
@@ -42,7 +44,7 @@ def test_the_default_region_has_a_client_link_to_each_regional_endpoint() -> Non
 
 def test_the_client_links_run_on_a_regional_toxiproxy_that_no_az_outage_takes_down() -> None:
     s = stack()
-    proxy = next(m for m in s.members_all if m.alias == "toxiproxy")
+    proxy = s.member("toxiproxy")
     assert (proxy.role, proxy.az, proxy.container) == ("toxiproxy-region", "region", "azchaos-r1-toxiproxy")
     assert "toxiproxy-region" not in DECLARED  # it comes with the toxiproxy service
     assert s.members(az="a", role="toxiproxy-region") == []
@@ -50,13 +52,13 @@ def test_the_client_links_run_on_a_regional_toxiproxy_that_no_az_outage_takes_do
 
 def test_the_regional_toxiproxy_publishes_its_listening_ports_and_proxies_only_client_links() -> None:
     s = stack()
-    proxy = next(m for m in s.members_all if m.alias == "toxiproxy")
+    proxy = s.member("toxiproxy")
     role = ROLES[proxy.role]
     assert set(role.ports(s, proxy)) == {8474, 28080, 29000, 25432}
     config = json.loads(role.files(s, proxy)["/etc/toxiproxy.json"])
     assert {p["name"]: p["upstream"] for p in config} == {
         "region.client_to_lb": "lb:80", "region.client_to_s3": "lb:9000", "region.client_to_db": "db:5432"}
-    per_az = next(m for m in s.members_all if m.alias == "toxiproxy-a-1")
+    per_az = s.member("toxiproxy-a-1")
     proxies = json.loads(ROLES["toxiproxy"].files(s, per_az)["/etc/toxiproxy.json"])
     assert proxies and not any("client" in p["name"] for p in proxies)
 
@@ -80,3 +82,10 @@ def test_the_random_nemesis_leaves_the_client_links_alone() -> None:
     subjects = [f.subject for f in candidates(stack())]
     assert any("a/app->s3" in subject for subject in subjects)
     assert not any("client->" in subject for subject in subjects)
+
+
+def test_a_member_is_found_by_its_alias_and_an_unknown_alias_names_those_there_are() -> None:
+    s = stack()
+    assert (s.member("app-b-1").role, s.member("app-b-1").az) == ("app", "b")
+    with pytest.raises(ConfigError, match=r"no member 'app-z-1': expected one of .*app-a-1.*toxiproxy-b-1"):
+        s.member("app-z-1")

@@ -414,21 +414,21 @@ class Stack:
         """
         with self._reconfiguring:
             for member in self.members_all:
-                self._reconfigure(member, again=True)
+                self._reconfigure(member)
 
-    def _reconfigure(self, member: Member, *, again: bool) -> None:
-        change = ROLES[member.role].reconfigure(self, member)
-        if change is None or not self.is_running(member):
-            return
-        self.backend.put_files(member.container, dict(change.files))
-        code, output = self.backend.exec(member.container, list(change.command))
-        if code == 0:
-            return
-        failed = f"reconfiguring {member.alias} ({' '.join(change.command)}) failed: {output.strip()}"
-        if not again:
-            raise StackError(failed)
-        self.progress(f"{failed}; trying once more")
-        self._reconfigure(member, again=False)
+    def _reconfigure(self, member: Member) -> None:
+        for last in (False, True):
+            change = ROLES[member.role].reconfigure(self, member)
+            if change is None or not self.is_running(member):
+                return
+            self.backend.put_files(member.container, dict(change.files))
+            code, output = self.backend.exec(member.container, list(change.command))
+            if code == 0:
+                return
+            failed = f"reconfiguring {member.alias} ({' '.join(change.command)}) failed: {output.strip()}"
+            if last:
+                raise StackError(failed)
+            self.progress(f"{failed}; trying once more")
 
     def reload_lb(self) -> None:
         """Kept for callers of 0.1: the same as :meth:`reconfigure`."""

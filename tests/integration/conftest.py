@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,8 @@ import docker
 import pytest
 
 from pytest_azchaos import Stack, load
-from pytest_azchaos.backend import LABEL_RUN
+from pytest_azchaos.backend import LABEL_OWNER, LABEL_RUN
+from pytest_azchaos.stack.owner import owner_dead
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,21 +33,49 @@ def docker_client() -> docker.DockerClient:
     return client
 
 
-def azchaos_objects(client: docker.DockerClient) -> set[str]:
-    """Every container, network and volume labelled azchaos.run, by name."""
+def azchaos_objects(client: docker.DockerClient) -> dict[str, str]:
+    """Every container, network and volume labelled azchaos.run: its owner label, by name."""
     selector = {"label": LABEL_RUN}
-    found = {c["Names"][0] for c in client.api.containers(all=True, filters=selector)}
-    found |= {n.name for n in client.networks.list(filters=selector)}
-    found |= {v.name for v in client.volumes.list(filters=selector)}
+    found = {c["Names"][0]: c["Labels"].get(LABEL_OWNER, "") for c in client.api.containers(all=True, filters=selector)}
+    found |= {n["Name"]: (n["Labels"] or {}).get(LABEL_OWNER, "") for n in client.api.networks(filters=selector)}
+    found |= {v["Name"]: (v["Labels"] or {}).get(LABEL_OWNER, "")
+              for v in client.api.volumes(filters=selector).get("Volumes") or []}
     return found
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def someone_elses(owner: str) -> bool:
+    """True if ``owner`` is a live process that this test process did not start: another test run
+    on the same host, whose stacks are none of this test's business. What this test made is owned
+    by it, by a process it started (dead by now, or still its child), or kept on purpose."""
+    fields = dict(part.partition("=")[::2] for part in owner.split(";") if "=" in part)
+    if not fields.get("pid", "").isdigit() or owner_dead(owner):
+        return False
+    pid = int(fields["pid"])
+    while pid > 1:
+        if pid == os.getpid():
+            return False
+        pid = _parent(pid)
+    return True
 
 
 @pytest.fixture
 def leaves_nothing_behind(docker_client: docker.DockerClient) -> Iterator[None]:
-    """Fail the test if it leaves any labelled container, network or volume behind."""
+    """Fail the test if it leaves any labelled container, network or volume behind.
+
+    Stacks of another test run on the host (owned by a live process this one did not start) are
+    not counted: two runs on one machine would otherwise fail each other's tests."""
     before = azchaos_objects(docker_client)
     yield
-    left = azchaos_objects(docker_client) - before
+    left = {name for name, owner in azchaos_objects(docker_client).items()
+            if name not in before and not someone_elses(owner)}
     assert not left, f"left behind: {sorted(left)}"
 
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def leader_az(stack: Stack) -> str:
     leader = stack.status()["roles"]["db"]["leader"]
-    return next(m.az for m in stack.members(role="db") if m.alias == leader)
+    return stack.member(leader).az
 
 
 def one_run(stack: Stack) -> tuple[float, float, float]:

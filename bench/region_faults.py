@@ -43,7 +43,7 @@ READS = ("read", "get_object")
 
 def leader_az(stack: Stack) -> str:
     leader = stack.status()["roles"]["db"]["leader"]
-    return next(m.az for m in stack.members(role="db") if m.alias == leader)
+    return stack.member(leader).az
 
 
 def failed_after(ops: list[Operation], t0: float) -> list[tuple[float, float, str]]:
@@ -111,7 +111,7 @@ def fence(stack: Stack, az: str) -> dict[str, float]:
     import threading
 
     leader = stack.status()["roles"]["db"]["leader"]
-    old = next(m for m in stack.members(role="db") if m.alias == leader)
+    old = stack.member(leader)
     new = next(m for m in stack.members(role="db") if m.alias != leader)
     stack.sql(old, "CREATE TABLE IF NOT EXISTS fencing (side text, at timestamptz)")
     accepted: dict[str, list[float]] = {"old": [], "new": []}

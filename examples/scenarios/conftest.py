@@ -41,7 +41,7 @@ def primary_az(azchaos: Experiment) -> str:
 
 def leader_az(stack: Stack) -> str:
     leader = stack.status()["roles"]["db"]["leader"]
-    return next(m.az for m in stack.members(role="db") if m.alias == leader)
+    return stack.member(leader).az
 
 
 @pytest.fixture

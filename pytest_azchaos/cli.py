@@ -19,7 +19,7 @@ from typing import NoReturn
 import docker.errors
 import requests.exceptions
 
-from . import cli_faults, cli_gameday, cli_report
+from . import __version__, cli_faults, cli_gameday, cli_report
 from .errors import AzChaosError, ConfigError, EngineError
 from .faults.state import FaultState, state_dir
 from .resources import data_root, environment_file
@@ -43,6 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="azchaos", description="Chaos-engineering of multi-AZ stacks: build, start, inspect, stop."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (pytest-azchaos)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     env_help = "environment file, or the name of a bundled one (default: default)"
 

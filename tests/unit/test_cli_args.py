@@ -23,3 +23,12 @@ def test_a_negative_duration_reaches_the_duration_check(capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):  # checked while parsing: before any stack is looked for
         cli._parser().parse_args(cli._joined_values(["fault", "outage", "a", "--for", "-5s"]))
     assert "argument --for: --for: expected a duration like '10s'" in capsys.readouterr().err
+
+
+def test_version_names_the_package_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_azchaos import __version__
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"azchaos {__version__} (pytest-azchaos)\n"

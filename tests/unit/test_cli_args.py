@@ -32,3 +32,11 @@ def test_version_names_the_package_and_exits_0(capsys: pytest.CaptureFixture[str
         cli.main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"azchaos {__version__} (pytest-azchaos)\n"
+
+
+def test_the_version_said_is_the_version_installed() -> None:
+    from importlib.metadata import version
+
+    from pytest_azchaos import __version__
+
+    assert __version__ == version("pytest-azchaos"), "pyproject.toml and pytest_azchaos/__init__.py disagree"

@@ -56,12 +56,22 @@ def owner_token(pid: int | None = None) -> str:
     return f"host={socket.gethostname()};boot={boot};pidns={pidns};pid={pid};start={ticks}"
 
 
+def _fields(token: str) -> dict[str, str]:
+    return dict(part.partition("=")[::2] for part in token.split(";") if "=" in part)
+
+
+def owner_pid(token: str) -> int | None:
+    """Return the PID that the ``azchaos.owner`` label ``token`` names; None for an empty or unreadable one."""
+    pid = _fields(token).get("pid", "")
+    return int(pid) if pid.isdigit() else None
+
+
 def owner_dead(token: str) -> bool:
     """Return True only if the owner named by ``token`` provably no longer runs.
 
     False for an empty or unreadable token, another boot or host, or another PID namespace
     (another container): there the PID says nothing."""
-    fields = dict(part.partition("=")[::2] for part in token.split(";") if "=" in part)
+    fields = _fields(token)
     identity = _host_identity()
     if identity is None or not fields.get("pid", "").isdigit() or not fields.get("start"):
         return False

@@ -12,7 +12,7 @@ import pytest
 
 from pytest_azchaos import Stack, load
 from pytest_azchaos.backend import LABEL_OWNER, LABEL_RUN
-from pytest_azchaos.stack.owner import owner_dead
+from pytest_azchaos.stack.owner import owner_dead, owner_pid
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,10 +55,9 @@ def someone_elses(owner: str) -> bool:
     """True if ``owner`` is a live process that this test process did not start: another test run
     on the same host, whose stacks are none of this test's business. What this test made is owned
     by it, by a process it started (dead by now, or still its child), or kept on purpose."""
-    fields = dict(part.partition("=")[::2] for part in owner.split(";") if "=" in part)
-    if not fields.get("pid", "").isdigit() or owner_dead(owner):
+    pid = owner_pid(owner)
+    if pid is None or owner_dead(owner):
         return False
-    pid = int(fields["pid"])
     while pid > 1:
         if pid == os.getpid():
             return False

@@ -45,6 +45,11 @@ def test_a_process_whose_start_time_cannot_be_read_is_not_provably_dead(monkeypa
     assert not owner.owner_dead(token)
 
 
+def test_the_owner_label_names_its_pid() -> None:
+    assert owner.owner_pid(owner.owner_token()) == os.getpid()
+    assert owner.owner_pid("") is None and owner.owner_pid("host=x;pid=;start=1") is None
+
+
 def test_a_reused_pid_does_not_keep_a_dead_owner_alive() -> None:
     token = owner.owner_token().replace(";start=", ";start=1")  # same PID, another start time
     assert owner.owner_dead(token)

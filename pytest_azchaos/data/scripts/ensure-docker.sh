@@ -35,12 +35,31 @@ if ! command -v dockerd >/dev/null 2>&1; then
     apt-get install -y -qq --no-install-recommends docker.io iptables >/dev/null
 fi
 
+# The pid file of a dockerd or containerd that ended with the machine (a snapshot restored, a
+# container restarted with /var/run kept) names a PID that another process may hold by now.
+# dockerd then takes containerd for running ("containerd is still running"), waits for a socket
+# that never comes and gives up: "timeout waiting for containerd to start". So a pid file whose
+# process is not the one it names is removed before dockerd starts.
+clear_stale_pidfile() {  # FILE NAME
+    local file=$1 name=$2 pid
+    [ -f "$file" ] || return 0
+    pid=$(tr -dc '0-9' <"$file")
+    if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ]; then
+        return 0
+    fi
+    log "removing $file: it names process ${pid:-?}, which is not a running $name"
+    rm -f "$file"
+}
+
 if ! pgrep -x dockerd >/dev/null 2>&1; then
     if [ "$(id -u)" != 0 ]; then
         log "error: dockerd is installed but not running, and starting it needs root."
         log "hint: run 'sudo dockerd &' or 'sudo systemctl start docker', then retry."
         exit 1
     fi
+    run_dir=${AZCHAOS_RUN_DIR:-/var/run}
+    clear_stale_pidfile "$run_dir/docker.pid" dockerd
+    clear_stale_pidfile "$run_dir/docker/containerd/containerd.pid" containerd
     logfile=${AZCHAOS_DOCKERD_LOG:-/var/log/azchaos-dockerd.log}
     log "starting dockerd in the background (log: $logfile)"
     nohup dockerd >"$logfile" 2>&1 </dev/null &

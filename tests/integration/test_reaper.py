@@ -4,6 +4,7 @@ was killed with it, the next start does; a second Ctrl-C while removing leaves n
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pytest_azchaos.backend import LABEL_RUN, DockerBackend
 from pytest_azchaos.stack import reaper
 
 ROOT = Path(__file__).resolve().parents[2]
+AZCHAOS = str(Path(sys.executable).with_name("azchaos"))
 
 
 def test_sigkilled_pytest_leaves_nothing_behind(pytester: pytest.Pytester, docker_client: docker.DockerClient) -> None:
@@ -144,3 +146,61 @@ def test_a_script_killed_with_sigterm_leaves_nothing_behind(docker_client: docke
     while (left := _objects_of(docker_client, run_id)) and time.monotonic() < deadline:
         time.sleep(1)
     assert not left, f"{len(left)} object(s) of the killed script are still there after 60 s: {sorted(left)}"
+
+
+GAMEDAY = """\
+name: hold
+environment: {env}
+steps:
+  - traffic: {{rate: 5/s}}
+  - wait: {wait}
+"""
+
+
+def _command(tmp_path: Path, command: str, wait: str = "600s") -> tuple[list[str], str]:
+    """``azchaos up`` or ``azchaos gameday`` of the tiny environment; the progress line that names its run."""
+    env_file = tmp_path / "tiny.yaml"
+    env_file.write_text(TINY.format(images=ROOT / "environments" / "images"))
+    if command == "up":  # killed while the stack starts: a half-started stack
+        return [AZCHAOS, "up", "--env", str(env_file)], r"starting stack (\S+) "
+    scenario = tmp_path / "hold.yaml"
+    scenario.write_text(GAMEDAY.format(env=env_file, wait=wait))
+    return [AZCHAOS, "gameday", str(scenario), "--report", str(tmp_path / "report")], r"on stack (\S+):"
+
+
+@pytest.mark.parametrize("command", ["up", "gameday"])
+def test_a_command_killed_while_it_holds_a_stack_leaves_nothing_behind(
+        command: str, tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    args, names_run = _command(tmp_path, command)
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    assert proc.stderr is not None
+    said = []
+    for line in proc.stderr:
+        said.append(line)
+        if found := re.search(names_run, line):
+            run_id = found.group(1)
+            break
+    else:
+        pytest.fail(f"azchaos {command} never named its stack (exit {proc.wait()}):\n{''.join(said)}")
+    deadline = time.monotonic() + 120
+    while not _objects_of(docker_client, run_id) and time.monotonic() < deadline:  # something to leave behind
+        time.sleep(0.1)
+    assert _objects_of(docker_client, run_id), f"azchaos {command} created nothing in 120 s"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while (left := _objects_of(docker_client, run_id)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not left, f"{len(left)} object(s) of the killed command are still there after 60 s: {sorted(left)}"
+
+
+def test_a_game_day_that_started_its_stack_removes_it_at_the_end(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    args, names_run = _command(tmp_path, "gameday", wait="2s")
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = re.search(names_run, done.stderr)
+    assert found, done.stderr[-3000:]
+    assert _objects_of(docker_client, found.group(1)) == set(), "the game day left its stack running"
+    assert f"removing stack {found.group(1)}" in done.stderr

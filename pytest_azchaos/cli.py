@@ -122,15 +122,10 @@ def _up(args: argparse.Namespace) -> int:
     if args.run_id and args.run_id in backend.runs():
         raise ConfigError(f"a stack with run id {args.run_id!r} exists already; choose another run id, "
                           f"or remove it with 'azchaos down --run-id {args.run_id}'")
-    reaper.sweep(backend, _progress)
     stack = Stack(topo, run_id=args.run_id, backend=backend, images_mode=args.images, progress=_progress)
-    guard = reaper.spawn(stack.run_id)  # removes a half-started stack if this command is killed
-    try:
+    with reaper.Guard(backend, stack.run_id, _progress):  # removes a half-started stack if this command is killed
         stack.up()
         backend.mark_kept(stack.run_id)  # from now on it outlives this command, on purpose
-    finally:
-        guard.kill()
-        guard.wait()
     print(json.dumps({"run_id": stack.run_id, "endpoints": stack.endpoints()}, indent=2))
     return 0
 

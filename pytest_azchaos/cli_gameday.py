@@ -51,21 +51,18 @@ def gameday(args: argparse.Namespace, only_run: Callable[[DockerBackend, str | N
         return _run(args, scenario, stack, progress)
     stack = Stack(load(environment_file(args.env or scenario.environment)), backend=backend, progress=progress)
     check_against(scenario, stack)  # before anything starts
-    reaper.sweep(backend, progress)
-    guard = reaper.spawn(stack.run_id)  # removes the stack if this command is killed
-    try:
-        stack.up()
-        return _run(args, scenario, stack, progress)
-    finally:
-        if args.keep:
-            backend.mark_kept(stack.run_id)
-            progress(f"--keep: stack {stack.run_id} left running; remove it with 'azchaos down --run-id "
-                     f"{stack.run_id}'")
-        else:
-            progress(f"removing stack {stack.run_id}")
-            stack.down()
-        guard.kill()
-        guard.wait()
+    with reaper.Guard(backend, stack.run_id, progress):  # removes the stack if this command is killed
+        try:
+            stack.up()
+            return _run(args, scenario, stack, progress)
+        finally:
+            if args.keep:
+                backend.mark_kept(stack.run_id)
+                progress(f"--keep: stack {stack.run_id} left running; remove it with 'azchaos down --run-id "
+                         f"{stack.run_id}'")
+            else:
+                progress(f"removing stack {stack.run_id}")
+                stack.down()
 
 
 def _run(args: argparse.Namespace, scenario: Any, stack: Stack, progress: Progress) -> int:

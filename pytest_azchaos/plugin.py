@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -42,7 +41,7 @@ class _EnvironmentStack:
         self.stack: Stack | None = None
         self.owned = False  # False when attached with --azchaos-reuse: never stopped by us
         self.error: AzChaosError | None = None
-        self.reaper: subprocess.Popen[bytes] | None = None
+        self.guard: reaper.Guard | None = None
 
     def progress(self, message: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -72,9 +71,7 @@ class _EnvironmentStack:
             env_path = str(environment_file(self.env))
             made: Stack = self.config.hook.pytest_azchaos_make_stack(config=self.config, env_path=env_path)
             self.stack, self.owned = made, True
-            if isinstance(made.backend, DockerBackend):  # if this process is killed, the reaper cleans up
-                reaper.sweep(made.backend, self.progress)  # and if it was killed with its reaper, this does
-                self.reaper = reaper.spawn(made.run_id)
+            self.guard = reaper.Guard(made.backend, made.run_id, self.progress)
             made.up()
         except AzChaosError as exc:
             self.error = exc
@@ -96,13 +93,9 @@ class _EnvironmentStack:
             removed = stack.down()
             self.progress(f"stack {stack.run_id} removed ({removed} objects)")
         finally:  # only once the stack is gone: if this process is killed while removing, the reaper finishes
-            self._stop_reaper()
-
-    def _stop_reaper(self) -> None:
-        if self.reaper is not None:
-            self.reaper.kill()
-            self.reaper.wait()
-            self.reaper = None
+            if self.guard is not None:
+                self.guard.release()
+                self.guard = None
 
 
 class _SessionState:

@@ -27,9 +27,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from types import TracebackType
 
 from ..errors import StackError
-from .backend import LABEL_KEPT, LABEL_OWNER, Backend
+from .backend import LABEL_KEPT, LABEL_OWNER, Backend, DockerBackend
 from .owner import alive, owner_dead
 
 POLL_S = 1.0
@@ -65,12 +66,39 @@ def sweep(backend: Backend, progress: Callable[[str], None] = print) -> list[str
     return found
 
 
+class Guard:
+    """What every start of a stack takes, said once: the runs that dead owners left behind are
+    swept, then a reaper removes ``run_id`` if this process dies before :meth:`release`.
+
+    Release it only once the stack is removed or kept (``mark_kept``): a process killed while
+    removing leaves the rest to its reaper. Used as a context manager, or held across hooks
+    (the plugin starts its stack in one and removes it in another). A backend that is not a
+    Docker engine on this host (the unit tests' fakes) leaves nothing on the host to guard."""
+
+    def __init__(self, backend: Backend, run_id: str, progress: Callable[[str], None] = print) -> None:
+        self._reaper: subprocess.Popen[bytes] | None = None
+        if isinstance(backend, DockerBackend):
+            sweep(backend, progress)
+            self._reaper = spawn(run_id)
+
+    def release(self) -> None:
+        """Stop the reaper: from now on the run is removed, or kept on purpose."""
+        if self._reaper is not None:
+            self._reaper.kill()
+            self._reaper.wait()
+            self._reaper = None
+
+    def __enter__(self) -> Guard:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
+
+
 def main(argv: list[str]) -> int:
     run_id, owner = argv[0], int(argv[1])
     while alive(owner):
         time.sleep(POLL_S)
-    from .backend import DockerBackend
-
     backend = DockerBackend()
     if not backend.run_labels().get(run_id, {}).get(LABEL_KEPT):
         backend.remove_run(run_id)

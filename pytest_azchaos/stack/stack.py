@@ -249,19 +249,11 @@ class Stack:
         """Start this stack and remove it at the end, guarded as the plugin guards its stacks: runs of
         dead owners are swept first, and a reaper removes this one if the process is killed (SIGTERM
         skips ``finally``). For scripts that start a stack of their own, like the benchmarks."""
-        guard = None
-        if isinstance(self.backend, DockerBackend):
-            reaper.sweep(self.backend, self.progress)
-            guard = reaper.spawn(self.run_id)
-        try:
-            yield self.up()
-        finally:
+        with reaper.Guard(self.backend, self.run_id, self.progress):  # released once the stack is gone
             try:
+                yield self.up()
+            finally:
                 self.down()
-            finally:  # only once the stack is gone: if this process is killed while removing, the reaper finishes
-                if guard is not None:
-                    guard.kill()
-                    guard.wait()
 
     def up(self, *, timeout_s: float = 240) -> Stack:
         """Build missing images, start every member and wait until the stack is ready."""

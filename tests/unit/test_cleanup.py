@@ -75,12 +75,21 @@ class FakeEngine:
         return 3
 
 
-def test_the_sweep_removes_only_runs_of_dead_owners_that_were_not_kept() -> None:
-    live = owner.owner_token()
+class EngineHere(FakeEngine, DockerBackend):
+    """A Docker engine on this host, as far as the guard can tell, that answers from a dict."""
+
+
+def gone_token() -> str:
+    """The owner token of a process that has died since."""
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    gone = owner.owner_token(child.pid)
+    token = owner.owner_token(child.pid)
     child.kill()
     child.wait()
+    return token
+
+
+def test_the_sweep_removes_only_runs_of_dead_owners_that_were_not_kept() -> None:
+    live, gone = owner.owner_token(), gone_token()
     engine = FakeEngine({
         "orphan": {LABEL_OWNER: gone},
         "kept": {LABEL_OWNER: gone, LABEL_KEPT: "1"},
@@ -97,11 +106,7 @@ def test_the_sweep_removes_only_runs_of_dead_owners_that_were_not_kept() -> None
 def test_a_leftover_the_engine_cannot_remove_is_reported_and_does_not_stop_the_start() -> None:
     """dockerd can keep a stale endpoint on a network after a partition heal; the network then cannot
     be removed until dockerd restarts. Every later start sweeps: it must warn and go on."""
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    gone = owner.owner_token(child.pid)
-    child.kill()
-    child.wait()
-    engine = FakeEngine({"stuck": {LABEL_OWNER: gone}})
+    engine = FakeEngine({"stuck": {LABEL_OWNER: gone_token()}})
 
     def refuse(run_id: str) -> int:
         raise StackError("network azchaos-stuck-region has active endpoints")
@@ -111,6 +116,34 @@ def test_a_leftover_the_engine_cannot_remove_is_reported_and_does_not_stop_the_s
     assert reaper.sweep(engine, said.append) == ["stuck"]  # type: ignore[arg-type]
     assert said == ["warning: could not remove stack stuck left by a process that died: "
                     "network azchaos-stuck-region has active endpoints"]
+
+
+def test_the_guard_sweeps_then_keeps_a_reaper_until_released() -> None:
+    engine = EngineHere({"orphan": {LABEL_OWNER: gone_token()}})
+    said: list[str] = []
+    guard = reaper.Guard(engine, "mine", said.append)
+    watching = guard._reaper
+    assert engine.removed == ["orphan"] and said == ["removed stack orphan left by a process that died (3 objects)"]
+    assert watching is not None and watching.poll() is None, "no reaper watches the run"
+    assert watching.args[-2:] == ["mine", str(os.getpid())]
+    guard.release()
+    guard.release()  # twice is harmless: the plugin's stop may run after a failed start released it
+    assert watching.returncode is not None, "the reaper outlived its release"
+    assert engine.removed == ["orphan"], "the guard removed the run it guards"
+
+
+def test_the_guard_releases_when_its_block_raises() -> None:
+    with pytest.raises(RuntimeError), reaper.Guard(EngineHere({}), "mine") as guard:
+        watching = guard._reaper
+        raise RuntimeError("the stack did not start")
+    assert watching is not None and watching.returncode is not None
+
+
+def test_a_backend_that_is_no_docker_engine_here_is_not_guarded() -> None:
+    engine = FakeEngine({"orphan": {LABEL_OWNER: gone_token()}})
+    with reaper.Guard(engine, "mine") as guard:  # type: ignore[arg-type]
+        assert guard._reaper is None
+    assert engine.removed == [], "a fake backend's runs are not this host's to sweep"
 
 
 def test_interrupts_are_held_until_the_removal_is_done() -> None:

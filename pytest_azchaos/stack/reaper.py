@@ -5,12 +5,13 @@ Two mechanisms, because no one of them covers every way a run ends:
 - **The reaper**: a host process per stack, in a session of its own, that removes the stack
   within a second of its owner's death (SIGKILL of pytest alone, an OOM kill of pytest).
   It dies with its owner when a whole cgroup or process tree is killed (a CI job cancelled).
-- **The sweep** (:func:`sweep`), run by every start (``azchaos up``, the plugin) and by
-  ``azchaos down --orphans``: every container and network of a run carries the label
-  ``azchaos.owner``, a token naming the owner process exactly (boot, PID namespace, PID and
-  start time). A run whose owner is *provably* dead on this host, and that was not kept on
-  purpose (``azchaos up``, ``--azchaos-keep``), is removed. A run of a live process, of
-  another host or container, or without that label, is never touched.
+- **The sweep** (:func:`sweep`), run by every start (the plugin, ``azchaos up``, ``azchaos
+  gameday``, ``Stack.owned()``: each takes a :class:`Guard`) and by ``azchaos down --orphans``:
+  every container and network of a run carries the label ``azchaos.owner``, a token naming the
+  owner process exactly (boot, PID namespace, PID and start time). A run whose owner is
+  *provably* dead on this host, and that was not kept on purpose (``azchaos up``,
+  ``--azchaos-keep``), is removed. A run of a live process, of another host or container, or
+  without that label, is never touched.
 
 Why not a reaper container like Testcontainers' Ryuk, which survives any kill of the test
 process? It needs the Docker socket mounted into a container that the stack's networks can

@@ -69,6 +69,14 @@ def _objects_of(client: docker.DockerClient, run_id: str) -> set[str]:
     return found | {n.name for n in client.networks.list(filters=selector)}
 
 
+def _left_after(client: docker.DockerClient, run_id: str, seconds: float) -> set[str]:
+    """What of ``run_id`` is still there once it is all gone, or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while (left := _objects_of(client, run_id)) and time.monotonic() < deadline:
+        time.sleep(1)
+    return left
+
+
 def _start_session(pytester: pytest.Pytester) -> tuple[subprocess.Popen[str], str]:
     """Start a pytest session (its own process group) holding a tiny stack; return it and the run id."""
     env_file = pytester.path / "tiny.yaml"
@@ -123,10 +131,8 @@ def test_a_second_ctrl_c_while_removing_leaves_nothing(
     output = proc.stdout.read()
     assert proc.poll() is not None, "pytest did not end on Ctrl-C"
     assert "please wait" in output, output  # an interrupt did arrive while removing, and was held
-    deadline = time.monotonic() + 30  # had the owner died mid-removal, its reaper finishes within 30 s
-    while _objects_of(docker_client, run_id) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert _objects_of(docker_client, run_id) == set(), output
+    # had the owner died mid-removal, its reaper finishes within 30 s
+    assert _left_after(docker_client, run_id, 30) == set(), output
 
 
 def test_a_script_killed_with_sigterm_leaves_nothing_behind(docker_client: docker.DockerClient) -> None:
@@ -142,9 +148,7 @@ def test_a_script_killed_with_sigterm_leaves_nothing_behind(docker_client: docke
     assert _objects_of(docker_client, run_id), "the run started nothing"
     os.kill(proc.pid, signal.SIGTERM)
     proc.wait()
-    deadline = time.monotonic() + 60
-    while (left := _objects_of(docker_client, run_id)) and time.monotonic() < deadline:
-        time.sleep(1)
+    left = _left_after(docker_client, run_id, 60)
     assert not left, f"{len(left)} object(s) of the killed script are still there after 60 s: {sorted(left)}"
 
 
@@ -189,9 +193,7 @@ def test_a_command_killed_while_it_holds_a_stack_leaves_nothing_behind(
     assert _objects_of(docker_client, run_id), f"azchaos {command} created nothing in 120 s"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    deadline = time.monotonic() + 60
-    while (left := _objects_of(docker_client, run_id)) and time.monotonic() < deadline:
-        time.sleep(1)
+    left = _left_after(docker_client, run_id, 60)
     assert not left, f"{len(left)} object(s) of the killed command are still there after 60 s: {sorted(left)}"
 
 

@@ -29,7 +29,11 @@ def test_an_engine_whose_networking_hangs_is_refused_with_a_hint(tmp_path: Path)
     assert "its network API did not within 1 s" in done.stderr and "restart dockerd" in done.stderr
 
 
-def start(tmp_path: Path, pidfiles: dict[str, int]) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+UP = 'find . -name "*.pid" | sort > {tmp}/seen; touch {tmp}/up'
+
+
+def start(tmp_path: Path, pidfiles: dict[str, int],
+          dockerd: str = UP) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run the script where no engine answers and no dockerd runs, with these pid files under a
     fake /var/run; return its result and the pid files that were still there when dockerd started."""
     bin_dir, run_dir = tmp_path / "bin", tmp_path / "run"
@@ -39,7 +43,7 @@ def start(tmp_path: Path, pidfiles: dict[str, int]) -> tuple[subprocess.Complete
         (run_dir / name).write_text(f"{pid}\n")
     fakes = {
         "docker": f'case "$1" in info) [ -f {tmp_path}/up ];; version) echo 99;; *) exit 0;; esac',
-        "dockerd": f"cd {run_dir} && find . -name '*.pid' | sort > {tmp_path}/seen; touch {tmp_path}/up",
+        "dockerd": f"cd {run_dir} && " + dockerd.format(tmp=tmp_path),
         "pgrep": "exit 1",  # no dockerd runs
         "id": "echo 0",  # as root
     }
@@ -73,3 +77,12 @@ def test_the_pid_file_of_a_running_containerd_is_kept(tmp_path: Path) -> None:
         proc.wait()
     assert done.returncode == 0, done.stderr
     assert seen == ["./docker/containerd/containerd.pid"]
+
+
+def test_a_dockerd_that_exits_is_reported_with_its_error_at_once(tmp_path: Path) -> None:
+    failing = ('echo "level=info msg=\\"Starting up\\""; echo "failed to start containerd: timeout waiting '
+               'for containerd to start"; echo "level=info msg=\\"bye\\""; exit 1')
+    done, _ = start(tmp_path, {}, dockerd=failing)
+    assert done.returncode == 1
+    assert "dockerd exited before it answered: failed to start containerd: timeout waiting" in done.stderr
+    assert "did not answer within" not in done.stderr, "it waited for a dockerd that had exited"

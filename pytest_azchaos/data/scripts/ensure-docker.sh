@@ -51,6 +51,7 @@ clear_stale_pidfile() {  # FILE NAME
     rm -f "$file"
 }
 
+logfile=${AZCHAOS_DOCKERD_LOG:-/var/log/azchaos-dockerd.log}
 if ! pgrep -x dockerd >/dev/null 2>&1; then
     if [ "$(id -u)" != 0 ]; then
         log "error: dockerd is installed but not running, and starting it needs root."
@@ -60,17 +61,29 @@ if ! pgrep -x dockerd >/dev/null 2>&1; then
     run_dir=${AZCHAOS_RUN_DIR:-/var/run}
     clear_stale_pidfile "$run_dir/docker.pid" dockerd
     clear_stale_pidfile "$run_dir/docker/containerd/containerd.pid" containerd
-    logfile=${AZCHAOS_DOCKERD_LOG:-/var/log/azchaos-dockerd.log}
     log "starting dockerd in the background (log: $logfile)"
     nohup dockerd >"$logfile" 2>&1 </dev/null &
+    started=$!
 fi
 
+# dockerd's last error line (its log is long and mostly info), so that the error says why.
+last_error() {
+    local line
+    line=$(grep -E 'level=(error|fatal)|^failed' "$logfile" 2>/dev/null | tail -n 1 || true)
+    echo "${line:-no error line in its log}"
+}
 for _ in $(seq 1 60); do
     if engine_answers; then
         log "Docker engine answers ($(docker version --format '{{.Server.Version}}'))"
         exit 0
     fi
+    if [ -n "${started:-}" ] && ! kill -0 "$started" 2>/dev/null; then  # no use waiting for it
+        log "error: dockerd exited before it answered: $(last_error)"
+        log "see $logfile"
+        exit 1
+    fi
     sleep 1
 done
-log "error: dockerd did not answer within 60 s; see ${AZCHAOS_DOCKERD_LOG:-/var/log/azchaos-dockerd.log}"
+[ -n "${started:-}" ] && log "dockerd's last error: $(last_error)"
+log "error: dockerd did not answer within 60 s; see $logfile"
 exit 1

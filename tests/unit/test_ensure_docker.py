@@ -29,7 +29,9 @@ def test_an_engine_whose_networking_hangs_is_refused_with_a_hint(tmp_path: Path)
     assert "its network API did not within 1 s" in done.stderr and "restart dockerd" in done.stderr
 
 
-UP = 'find . -name "*.pid" | sort > {tmp}/seen; touch {tmp}/up'
+# Stays up a while, as a dockerd does: had it exited at once, the script could see it gone before
+# it saw the engine answer, and report an exit.
+UP = 'find . -name "*.pid" | sort > {tmp}/seen; touch {tmp}/up; exec sleep 10'
 
 
 def start(tmp_path: Path, pidfiles: dict[str, int],

@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     which = down.add_mutually_exclusive_group()
     which.add_argument("--run-id", help="the stack to remove (default: the only one running)")
     which.add_argument("--orphans", action="store_true",
-                       help="remove only the stacks whose owner process died on this host (safe beside live runs)")
+                       help="remove only the stacks whose owner process died on this host, or ended when it "
+                            "restarted (safe beside live runs)")
     which.add_argument("--all", action="store_true", help="remove every object labelled azchaos.run")
 
     engine = sub.add_parser("engine", help="check that a Docker engine answers; on Debian as root, install "
@@ -134,7 +135,7 @@ def _down(args: argparse.Namespace) -> int:
     backend = DockerBackend()
     if args.orphans:
         if not reaper.sweep(backend, _progress):
-            _progress("no stack left behind by a dead process")
+            _progress("no stack left behind by a process that ended")
         return 0
     run_ids = sorted(backend.runs()) if args.all else [_only_run(backend, args.run_id)]
     for run_id in run_ids:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import signal
+import socket
 import tarfile
 import threading
 import time
@@ -72,6 +73,11 @@ class Backend(Protocol):
     def mark_kept(self, run_id: str) -> None: ...
     def remove_run(self, run_id: str) -> int: ...
 
+
+# docker-py's base URL of an engine reached through a unix socket (tcp:// and ssh:// have others).
+_UNIX_SOCKET = "http+docker://localhost"
+# Container states in which nothing of the container runs.
+_STOPPED = frozenset({"created", "exited", "dead"})
 
 ENGINE_HINT = ("run 'azchaos engine' (checks the engine; installs and starts dockerd on Debian) "
                "or point DOCKER_HOST at one")
@@ -328,6 +334,20 @@ class DockerBackend:
             if lab.get(LABEL_RUN):
                 found.setdefault(lab[LABEL_RUN], {}).update(lab)
         return found
+
+    def running_runs(self) -> set[str]:
+        """Return the run ids with a container that runs (or is paused or restarting)."""
+        with engine_call("listing azchaos containers"):
+            listed = self.client.api.containers(all=True, filters={"label": LABEL_RUN})
+        return {c["Labels"][LABEL_RUN] for c in listed if c.get("State") not in _STOPPED and c["Labels"].get(LABEL_RUN)}
+
+    def on_this_machine(self) -> bool:
+        """Return True if the engine runs on this machine: reached through a local socket, and
+        named as this host (a socket forwarded from another machine names that one)."""
+        if self.client.api.base_url != _UNIX_SOCKET:
+            return False
+        with engine_call("asking the engine for its host name"):
+            return bool(self.client.info().get("Name") == socket.gethostname())
 
     def mark_kept(self, run_id: str) -> None:
         """Record in the engine that run ``run_id`` outlives its owner on purpose (azchaos up, --azchaos-keep).

@@ -1,9 +1,10 @@
 """Which process owns a run, named exactly enough to prove, later, that it died.
 
 A PID alone is not enough: PIDs are reused, and another container sees other PIDs. The
-token names the boot, the PID namespace, the PID and the process's start time; a process
-is provably dead only when the boot and namespace are ours and that PID no longer has that
-start time.
+token names the host, the machine, the boot, the PID namespace, the PID and the process's
+start time. A process is provably dead when the boot and namespace are ours and that PID no
+longer has that start time (:func:`owner_dead`), or when it ran on this machine in an earlier
+boot (:func:`earlier_boot`; with a caveat for cloned machines, said there).
 """
 
 from __future__ import annotations
@@ -36,6 +37,19 @@ def _host_identity() -> tuple[str, str] | None:
         return None
 
 
+def _machine_id() -> str:
+    """Return this installation's machine id (systemd's, kept across reboots); "" where there is none."""
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            with open(path) as machine:
+                found = machine.read().strip()
+        except OSError:
+            continue
+        if found:
+            return found
+    return ""
+
+
 def _start_ticks(pid: int) -> str | None:
     """Return the start time of ``pid`` (clock ticks since boot): with the PID, it names one process."""
     try:
@@ -53,7 +67,7 @@ def owner_token(pid: int | None = None) -> str:
     if identity is None or ticks is None:
         return ""
     boot, pidns = identity
-    return f"host={socket.gethostname()};boot={boot};pidns={pidns};pid={pid};start={ticks}"
+    return f"host={socket.gethostname()};machine={_machine_id()};boot={boot};pidns={pidns};pid={pid};start={ticks}"
 
 
 def _fields(token: str) -> dict[str, str]:
@@ -82,3 +96,19 @@ def owner_dead(token: str) -> bool:
     if ticks is None and alive(pid):
         return False  # e.g. /proc mounted with hidepid: another user's process we cannot read
     return ticks != fields["start"]  # gone, a zombie, or the PID now belongs to another process
+
+
+def earlier_boot(token: str) -> bool:
+    """Return True if the owner named by ``token`` ran on this machine in an earlier boot, which
+    ended it: the host name and machine id are ours (both known), the boot id is not.
+
+    The boot id is the kernel's, shared by every container on it, so a token of another boot
+    was written by another kernel. Which one the name and machine id cannot prove alone: a
+    cloned virtual machine keeps both. The sweep also asks that the engine runs here and that
+    none of the run's containers runs (:func:`pytest_azchaos.stack.reaper.orphans`)."""
+    fields = _fields(token)
+    identity, machine = _host_identity(), _machine_id()
+    if identity is None or not machine or not fields.get("boot"):
+        return False
+    return (fields.get("host") == socket.gethostname() and fields.get("machine") == machine
+            and fields["boot"] != identity[0])

@@ -8,10 +8,10 @@ Two mechanisms, because no one of them covers every way a run ends:
 - **The sweep** (:func:`sweep`), run by every start (the plugin, ``azchaos up``, ``azchaos
   gameday``, ``Stack.owned()``: each takes a :class:`Guard`) and by ``azchaos down --orphans``:
   every container and network of a run carries the label ``azchaos.owner``, a token naming the
-  owner process exactly (boot, PID namespace, PID and start time). A run whose owner is
-  *provably* dead on this host, and that was not kept on purpose (``azchaos up``,
-  ``--azchaos-keep``), is removed. A run of a live process, of another host or container, or
-  without that label, is never touched.
+  owner process exactly (host, machine, boot, PID namespace, PID and start time). A run whose
+  owner is *provably* dead on this host, or ended when this machine restarted, and that was
+  not kept on purpose (``azchaos up``, ``--azchaos-keep``), is removed (:func:`orphans`). A run
+  of a live process, of another host or container, or without that label, is never touched.
 
 Why not a reaper container like Testcontainers' Ryuk, which survives any kill of the test
 process? It needs the Docker socket mounted into a container that the stack's networks can
@@ -32,7 +32,7 @@ from types import TracebackType
 
 from ..errors import StackError
 from .backend import LABEL_KEPT, LABEL_OWNER, Backend, DockerBackend
-from .owner import alive, owner_dead
+from .owner import alive, earlier_boot, owner_dead
 
 POLL_S = 1.0
 
@@ -46,25 +46,48 @@ def spawn(run_id: str, owner_pid: int | None = None) -> subprocess.Popen[bytes]:
     )
 
 
-def orphans(run_labels: dict[str, dict[str, str]]) -> list[str]:
-    """Return the runs (of run id -> labels) whose owner is provably dead and that were not kept."""
-    return sorted(run for run, labels in run_labels.items()
-                  if not labels.get(LABEL_KEPT) and owner_dead(labels.get(LABEL_OWNER, "")))
+DIED = "left by a process that died"
+REBOOTED = "left from before this machine restarted"
 
 
-def sweep(backend: Backend, progress: Callable[[str], None] = print) -> list[str]:
-    """Remove the runs left behind by dead owners on this host; return their run ids."""
-    found = orphans(backend.run_labels())
-    for run_id in found:
+def orphans(backend: DockerBackend) -> dict[str, str]:
+    """Return the runs (run id -> how their owner ended) whose owner provably ended and that were
+    not kept.
+
+    Either the owner died in this boot (:func:`owner_dead`), or it ran on this machine in an
+    earlier boot (:func:`earlier_boot`). The latter only where the engine runs on this machine
+    too and none of the run's containers runs: a restart stops them all (runs have no restart
+    policy), and a live run of a cloned machine, which could share an engine over the network,
+    has running containers."""
+    found: dict[str, str] = {}
+    rebooted = []
+    for run, labels in backend.run_labels().items():
+        token = labels.get(LABEL_OWNER, "")
+        if labels.get(LABEL_KEPT):
+            continue
+        if owner_dead(token):
+            found[run] = DIED
+        elif earlier_boot(token):
+            rebooted.append(run)
+    if rebooted and backend.on_this_machine():
+        running = backend.running_runs()
+        found.update({run: REBOOTED for run in rebooted if run not in running})
+    return dict(sorted(found.items()))
+
+
+def sweep(backend: DockerBackend, progress: Callable[[str], None] = print) -> list[str]:
+    """Remove the runs left behind by owners that ended on this host; return their run ids."""
+    found = orphans(backend)
+    for run_id, why in found.items():
         try:
             removed = backend.remove_run(run_id)
         except StackError as exc:
             # A leftover the engine cannot remove (a stale network endpoint inside dockerd) must not
             # stop this run from starting: say so, and go on.
-            progress(f"warning: could not remove stack {run_id} left by a process that died: {exc}")
+            progress(f"warning: could not remove stack {run_id} {why}: {exc}")
             continue
-        progress(f"removed stack {run_id} left by a process that died ({removed} objects)")
-    return found
+        progress(f"removed stack {run_id} {why} ({removed} objects)")
+    return list(found)
 
 
 class Guard:

@@ -14,8 +14,10 @@ from pathlib import Path
 import docker
 import pytest
 
+from pytest_azchaos import Stack, load
 from pytest_azchaos.backend import LABEL_RUN, DockerBackend
 from pytest_azchaos.stack import reaper
+from pytest_azchaos.stack.owner import owner_token
 
 ROOT = Path(__file__).resolve().parents[2]
 AZCHAOS = str(Path(sys.executable).with_name("azchaos"))
@@ -117,6 +119,29 @@ def test_a_run_killed_with_its_reaper_is_removed_by_the_next_start(
     # The next start (here: the sweep it runs first) removes it, and nothing of a live run.
     assert run_id in reaper.sweep(DockerBackend(), print)
     assert _objects_of(docker_client, run_id) == set()
+
+
+@pytest.mark.usefixtures("leaves_nothing_behind")
+def test_a_run_from_before_the_machine_restarted_is_removed_once_none_of_it_runs(
+        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+    """What a restart of the machine leaves: a stack whose owner ran in the earlier boot, its
+    containers stopped by the restart. Its owner's PID means nothing in this boot; the boot does."""
+    env_file = tmp_path / "tiny.yaml"
+    env_file.write_text(TINY.format(images=ROOT / "environments" / "images"))
+    before_restart = owner_token().replace(";boot=", ";boot=0")  # this machine, another boot
+    stack = Stack(load(str(env_file)), backend=DockerBackend(owner=before_restart), progress=lambda line: None)
+    try:
+        stack.up()
+        down = [AZCHAOS, "down", "--orphans"]
+        # While any of its containers runs, it may be a cloned machine's live run on a shared engine.
+        kept = subprocess.run(down, capture_output=True, text=True, timeout=120)
+        assert kept.returncode == 0 and _objects_of(docker_client, stack.run_id), kept.stdout + kept.stderr
+        stack.backend.stop([m.container for m in stack.members_all])  # what the restart did
+        swept = subprocess.run(down, capture_output=True, text=True, timeout=120)
+        assert f"removed stack {stack.run_id} left from before this machine restarted" in swept.stderr, swept.stdout
+        assert _objects_of(docker_client, stack.run_id) == set()
+    finally:
+        stack.down()
 
 
 def test_a_second_ctrl_c_while_removing_leaves_nothing(

@@ -62,13 +62,40 @@ def test_another_boot_namespace_or_garbage_is_never_provably_dead(change: tuple[
     assert not owner.owner_dead("")
 
 
+def earlier_boot_token() -> str:
+    """The owner token of a process of this machine before it restarted."""
+    return owner.owner_token().replace(";boot=", ";boot=0")
+
+
+@pytest.mark.parametrize("change", [("", ""), ("host=", "host=x"), ("machine=", "machine=x"), (";boot=0", ";boot=")])
+def test_an_owner_of_an_earlier_boot_is_one_of_this_machine_and_another_boot(change: tuple[str, str]) -> None:
+    token = earlier_boot_token()
+    assert owner.earlier_boot(token.replace(*change)) is (change[0] == ""), token.replace(*change)
+    assert not owner.owner_dead(token), "owner_dead cannot judge another boot: that is earlier_boot's to say"
+
+
+def test_without_a_machine_id_no_owner_is_of_an_earlier_boot(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = earlier_boot_token()
+    monkeypatch.setattr(owner, "_machine_id", lambda: "")  # a container without /etc/machine-id
+    assert not owner.earlier_boot(token.replace("machine=" + token.split("machine=")[1].split(";")[0], "machine="))
+    assert not owner.earlier_boot("") and not owner.earlier_boot("host=x;boot=y")
+
+
 class FakeEngine:
-    def __init__(self, runs: dict[str, dict[str, str]]) -> None:
+    def __init__(self, runs: dict[str, dict[str, str]], running: set[str] | None = None, here: bool = True) -> None:
         self.labels = runs
+        self.running = running or set()
+        self.here = here
         self.removed: list[str] = []
 
     def run_labels(self) -> dict[str, dict[str, str]]:
         return self.labels
+
+    def running_runs(self) -> set[str]:
+        return self.running
+
+    def on_this_machine(self) -> bool:
+        return self.here
 
     def remove_run(self, run_id: str) -> int:
         self.removed.append(run_id)
@@ -95,12 +122,29 @@ def test_the_sweep_removes_only_runs_of_dead_owners_that_were_not_kept() -> None
         "kept": {LABEL_OWNER: gone, LABEL_KEPT: "1"},
         "live": {LABEL_OWNER: live},
         "unlabelled": {},
-        "elsewhere": {LABEL_OWNER: gone.replace("boot=", "boot=other")},
+        "elsewhere": {LABEL_OWNER: gone.replace("host=", "host=other").replace("boot=", "boot=other")},
     })
     said: list[str] = []
     assert reaper.sweep(engine, said.append) == ["orphan"]  # type: ignore[arg-type]
     assert engine.removed == ["orphan"]
     assert said == ["removed stack orphan left by a process that died (3 objects)"]
+
+
+def test_the_sweep_removes_the_stopped_runs_of_an_earlier_boot_of_this_machine() -> None:
+    before = earlier_boot_token()
+    runs = {
+        "stopped": {LABEL_OWNER: before},
+        "running": {LABEL_OWNER: before},
+        "kept": {LABEL_OWNER: before, LABEL_KEPT: "1"},
+        "cloned": {LABEL_OWNER: before.replace("machine=", "machine=x")},
+    }
+    engine = FakeEngine(runs, running={"running"})
+    said: list[str] = []
+    assert reaper.sweep(engine, said.append) == ["stopped"]  # type: ignore[arg-type]
+    assert said == ["removed stack stopped left from before this machine restarted (3 objects)"]
+    # An engine elsewhere (a forwarded socket, tcp://) may serve a cloned machine of the same name and id.
+    elsewhere = FakeEngine(runs, here=False)
+    assert reaper.sweep(elsewhere, said.append) == [] and elsewhere.removed == []  # type: ignore[arg-type]
 
 
 def test_a_leftover_the_engine_cannot_remove_is_reported_and_does_not_stop_the_start() -> None:

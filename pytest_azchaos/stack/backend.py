@@ -101,8 +101,8 @@ _HINTS = (
                        "'azchaos down --run-id RUN'), or not ours (docker network rm NAME); or choose another run id"),
     ("port is already allocated", "another process holds that port; retry (Docker picks a new one)"),
     ("no space left", "the engine's disk is full: free space (docker system prune) and retry"),
-    ("pool of ip addresses", "the engine ran out of network address pools: remove stale networks "
-                             "('azchaos down --orphans', or docker network prune)"),
+    ("address pool", "the engine has no address range left for another network: remove the stacks "
+                     "you no longer need ('azchaos down --run-id RUN'), or stale networks (docker network prune)"),
     ("no such image", "build or pull it first: 'azchaos images build --env ENV'"),
     ("is not running", "it was stopped or killed meanwhile (a fault?); see 'azchaos status'"),
     ("is paused", "it is frozen by a fault; heal it first ('azchaos heal')"),
@@ -185,7 +185,30 @@ class DockerBackend:
 
     def create_network(self, name: str, labels: Mapping[str, str]) -> None:
         with engine_call(f"creating network {name}"):
-            self.client.networks.create(name, driver="bridge", labels=self._owned(labels), check_duplicate=True)
+            try:
+                self.client.networks.create(name, driver="bridge", labels=self._owned(labels), check_duplicate=True)
+            except docker.errors.APIError as exc:
+                if "address pool" not in str(exc.explanation or exc).lower():
+                    raise
+                raise StackError(self._no_address_range(name, labels.get(LABEL_RUN, ""), exc)) from exc
+
+    def _no_address_range(self, name: str, run_id: str, exc: docker.errors.APIError) -> str:
+        """Say that the engine has no address range left for a network, and which stacks hold them:
+        with Docker's default pools, 30 bridge networks; a region takes one per AZ and one more."""
+        networks = self.client.api.networks()
+        runs: dict[str, int] = {}
+        for network in networks:
+            run = (network.get("Labels") or {}).get(LABEL_RUN)
+            if run and run != run_id:
+                runs[run] = runs.get(run, 0) + 1
+        held = (f"{sum(runs.values())} of them belong to {len(runs)} other azchaos stack(s): "
+                + ", ".join(f"{run} ({count})" for run, count in sorted(runs.items())) if runs
+                else "none of them belongs to another azchaos stack")
+        return (f"creating network {name}: the Docker engine has no address range left for another network "
+                f"(it said: {_short_text(str(exc.explanation or exc))}). It has {len(networks)} networks; {held}. "
+                "Remove the stacks you no longer need ('azchaos down --run-id RUN'), networks of other "
+                "tools (docker network prune), or give dockerd more ranges ('default-address-pools' in "
+                "/etc/docker/daemon.json)")
 
     def create(self, spec: ContainerSpec) -> None:
         primary, aliases = spec.networks[0]

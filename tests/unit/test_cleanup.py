@@ -211,6 +211,8 @@ def api_error(status: int, text: str, cls: type[docker.errors.APIError] = docker
      "creating container azchaos-x-lb: the Docker engine refused (409): Conflict. The container name"),
     (api_error(500, "driver failed: Bind for 127.0.0.1:0 failed: port is already allocated"), StackError,
      "hint: another process holds that port"),
+    (api_error(400, "could not find an available, non-overlapping IPv4 address pool among the defaults to assign "
+                    "to the network"), StackError, "hint: the engine has no address range left for another network"),
     (api_error(404, "No such container: azchaos-x-lb", docker.errors.NotFound), StackError,
      "hint: it is gone (removed by another process?)"),
     (requests.exceptions.ConnectionError("Connection aborted"), EngineError,

@@ -23,6 +23,7 @@ sweep costs one list call per start.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from .backend import LABEL_KEPT, LABEL_OWNER, Backend, DockerBackend
 from .owner import alive, earlier_boot, owner_dead
 
 POLL_S = 1.0
+RELEASE_WAIT_S = 10.0
 
 
 def spawn(run_id: str, owner_pid: int | None = None) -> subprocess.Popen[bytes]:
@@ -109,7 +111,10 @@ class Guard:
         """Stop the reaper: from now on the run is removed, or kept on purpose."""
         if self._reaper is not None:
             self._reaper.kill()
-            self._reaper.wait()
+            # SIGKILL ends it at once; were it ever not to, a session's end must not hang on it (the
+            # reaper then finds the run removed or kept, and leaves it).
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._reaper.wait(timeout=RELEASE_WAIT_S)
             self._reaper = None
 
     def __enter__(self) -> Guard:

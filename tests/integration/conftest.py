@@ -78,6 +78,29 @@ def leaves_nothing_behind(docker_client: docker.DockerClient) -> Iterator[None]:
     assert not left, f"left behind: {sorted(left)}"
 
 
+# One AZ with an app and the LB: a stack of two networks and two containers, up in seconds.
+TINY = """\
+name: tiny
+azs: [a]
+images: {images}
+services:
+  app:
+    role: app
+    image: example-app
+  lb:
+    role: lb
+    image: nginx
+"""
+
+
+@pytest.fixture
+def tiny_env(tmp_path: Path) -> Path:
+    """The file of the tiny environment (TINY), for tests of what any stack does."""
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY.format(images=ROOT / "environments" / "images"))
+    return path
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     """The default region, shared by the tests of one module (a module may define its own)."""

@@ -19,21 +19,6 @@ import pytest
 from pytest_azchaos.backend import LABEL_OWNER, LABEL_RUN
 from pytest_azchaos.stack.owner import owner_token
 
-ROOT = Path(__file__).resolve().parents[2]
-
-TWO_NETWORKS = """\
-name: two-networks
-azs: [a]
-images: {images}
-services:
-  app:
-    role: app
-    image: example-app
-  lb:
-    role: lb
-    image: nginx
-"""
-
 
 @pytest.fixture
 def one_range_left(docker_client: docker.DockerClient) -> Iterator[str]:
@@ -60,11 +45,9 @@ def one_range_left(docker_client: docker.DockerClient) -> Iterator[str]:
 
 @pytest.mark.usefixtures("leaves_nothing_behind")
 def test_a_start_without_an_address_range_names_the_stacks_that_hold_them(
-        pytester: pytest.Pytester, one_range_left: str) -> None:
-    env_file = pytester.path / "two-networks.yaml"
-    env_file.write_text(TWO_NETWORKS.format(images=ROOT / "environments" / "images"))
+        pytester: pytest.Pytester, tiny_env: Path, one_range_left: str) -> None:
     pytester.makepyfile("def test_up(azchaos_stack):\n    pass\n")
-    result = pytester.runpytest_subprocess(f"--azchaos-env={env_file}", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(f"--azchaos-env={tiny_env}", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     output = result.stdout.str()
     assert "the Docker engine has no address range left for another network" in output, output

@@ -51,18 +51,6 @@ def test_sigkilled_pytest_leaves_nothing_behind(pytester: pytest.Pytester, docke
     pytest.fail(f"{len(left)} container(s) of the killed run are still there after 60 s")
 
 
-TINY = """\
-name: tiny
-azs: [a]
-images: {images}
-services:
-  app:
-    role: app
-    image: example-app
-  lb:
-    role: lb
-    image: nginx
-"""
 
 
 def _objects_of(client: docker.DockerClient, run_id: str) -> set[str]:
@@ -79,10 +67,8 @@ def _left_after(client: docker.DockerClient, run_id: str, seconds: float) -> set
     return left
 
 
-def _start_session(pytester: pytest.Pytester) -> tuple[subprocess.Popen[str], str]:
+def _start_session(pytester: pytest.Pytester, env_file: Path) -> tuple[subprocess.Popen[str], str]:
     """Start a pytest session (its own process group) holding a tiny stack; return it and the run id."""
-    env_file = pytester.path / "tiny.yaml"
-    env_file.write_text(TINY.format(images=ROOT / "environments" / "images"))
     pytester.makepyfile("import time\ndef test_hang(azchaos_stack):\n"
                         "    print('UP', azchaos_stack.run_id, flush=True)\n    time.sleep(600)\n")
     proc = subprocess.Popen(
@@ -108,8 +94,8 @@ def _reaper_of(run_id: str) -> int:
 
 
 def test_a_run_killed_with_its_reaper_is_removed_by_the_next_start(
-        pytester: pytest.Pytester, docker_client: docker.DockerClient) -> None:
-    proc, run_id = _start_session(pytester)
+        pytester: pytest.Pytester, tiny_env: Path, docker_client: docker.DockerClient) -> None:
+    proc, run_id = _start_session(pytester, tiny_env)
     reaper_pid = _reaper_of(run_id)
     os.killpg(proc.pid, signal.SIGKILL)  # a CI job cancel or a cgroup OOM kill: pytest and its reaper at once
     os.kill(reaper_pid, signal.SIGKILL)
@@ -123,13 +109,11 @@ def test_a_run_killed_with_its_reaper_is_removed_by_the_next_start(
 
 @pytest.mark.usefixtures("leaves_nothing_behind")
 def test_a_run_from_before_the_machine_restarted_is_removed_once_none_of_it_runs(
-        tmp_path: Path, docker_client: docker.DockerClient) -> None:
+        tiny_env: Path, docker_client: docker.DockerClient) -> None:
     """What a restart of the machine leaves: a stack whose owner ran in the earlier boot, its
     containers stopped by the restart. Its owner's PID means nothing in this boot; the boot does."""
-    env_file = tmp_path / "tiny.yaml"
-    env_file.write_text(TINY.format(images=ROOT / "environments" / "images"))
     before_restart = owner_token().replace(";boot=", ";boot=0")  # this machine, another boot
-    stack = Stack(load(str(env_file)), backend=DockerBackend(owner=before_restart), progress=lambda line: None)
+    stack = Stack(load(str(tiny_env)), backend=DockerBackend(owner=before_restart), progress=lambda line: None)
     try:
         stack.up()
         down = [AZCHAOS, "down", "--orphans"]
@@ -145,8 +129,8 @@ def test_a_run_from_before_the_machine_restarted_is_removed_once_none_of_it_runs
 
 
 def test_a_second_ctrl_c_while_removing_leaves_nothing(
-        pytester: pytest.Pytester, docker_client: docker.DockerClient) -> None:
-    proc, run_id = _start_session(pytester)
+        pytester: pytest.Pytester, tiny_env: Path, docker_client: docker.DockerClient) -> None:
+    proc, run_id = _start_session(pytester, tiny_env)
     assert proc.stdout is not None
     # Ctrl-C, then Ctrl-C again and again while the session heals and removes the stack.
     deadline = time.monotonic() + 60
@@ -186,10 +170,8 @@ steps:
 """
 
 
-def _command(tmp_path: Path, command: str, wait: str = "600s") -> tuple[list[str], str]:
-    """``azchaos up`` or ``azchaos gameday`` of the tiny environment; the progress line that names its run."""
-    env_file = tmp_path / "tiny.yaml"
-    env_file.write_text(TINY.format(images=ROOT / "environments" / "images"))
+def _command(tmp_path: Path, env_file: Path, command: str, wait: str = "600s") -> tuple[list[str], str]:
+    """``azchaos up`` or ``azchaos gameday`` of ``env_file``; the progress line that names its run."""
     if command == "up":  # killed while the stack starts: a half-started stack
         return [AZCHAOS, "up", "--env", str(env_file)], r"starting stack (\S+) "
     scenario = tmp_path / "hold.yaml"
@@ -199,8 +181,8 @@ def _command(tmp_path: Path, command: str, wait: str = "600s") -> tuple[list[str
 
 @pytest.mark.parametrize("command", ["up", "gameday"])
 def test_a_command_killed_while_it_holds_a_stack_leaves_nothing_behind(
-        command: str, tmp_path: Path, docker_client: docker.DockerClient) -> None:
-    args, names_run = _command(tmp_path, command)
+        command: str, tmp_path: Path, tiny_env: Path, docker_client: docker.DockerClient) -> None:
+    args, names_run = _command(tmp_path, tiny_env, command)
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                             start_new_session=True)
     assert proc.stderr is not None
@@ -223,8 +205,8 @@ def test_a_command_killed_while_it_holds_a_stack_leaves_nothing_behind(
 
 
 def test_a_game_day_that_started_its_stack_removes_it_at_the_end(
-        tmp_path: Path, docker_client: docker.DockerClient) -> None:
-    args, names_run = _command(tmp_path, "gameday", wait="2s")
+        tmp_path: Path, tiny_env: Path, docker_client: docker.DockerClient) -> None:
+    args, names_run = _command(tmp_path, tiny_env, "gameday", wait="2s")
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     found = re.search(names_run, done.stderr)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 import docker.errors
@@ -25,6 +26,7 @@ from .faults.state import FaultState, state_dir
 from .resources import data_root, environment_file
 from .stack import Stack, compose, images, reaper
 from .stack.backend import DockerBackend, connect, engine_error
+from .stack.model import LABEL_ENV
 from .topology import check_run_id, load
 
 
@@ -79,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     cli_gameday.add_parser(sub)
     cli_report.add_parser(sub)
 
+    listing = sub.add_parser("list", aliases=["ls"], help="list the stacks on the engine: their containers, "
+                             "networks and owner (live, kept, or left behind)")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
     status = sub.add_parser("status", help="show a stack's containers, health, endpoints and active faults")
     status.add_argument("--run-id", help="the stack to show (default: the only one running)")
     status.add_argument("--json", action="store_true", help="print JSON")
@@ -105,7 +111,8 @@ def _only_run(backend: DockerBackend, run_id: str | None) -> str:
         return runs[0]
     if not runs:
         raise ConfigError("no azchaos stack is running (start one with 'azchaos up')")
-    raise ConfigError(f"{len(runs)} stacks are running ({', '.join(runs)}); choose one with --run-id")
+    raise ConfigError(f"{len(runs)} stacks are running ({', '.join(runs)}); choose one with --run-id "
+                      "('azchaos list' shows them)")
 
 
 def _images(args: argparse.Namespace) -> int:
@@ -144,6 +151,25 @@ def _down(args: argparse.Namespace) -> int:
         _progress(f"removed stack {run_id} ({removed} objects)")
     if not run_ids:
         _progress("nothing to remove")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    backend = DockerBackend()
+    owners = reaper.standing(backend)
+    rows = [{"run_id": run, "environment": found["labels"].get(LABEL_ENV, ""), "containers": found["containers"],
+             "running": found["running"], "networks": found["networks"], "owner": owners.get(run, "")}
+            for run, found in sorted(backend.run_objects().items())]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("no azchaos stack on this engine")
+    else:
+        print(f"{'RUN':<14} {'ENVIRONMENT':<16} {'CONTAINERS':<14} {'NETWORKS':<9} OWNER")
+        for row in rows:
+            containers = f"{row['running']} of {row['containers']} up"
+            print(f"{row['run_id']:<14} {Path(row['environment']).stem or '?':<16} {containers:<14} "
+                  f"{row['networks']:<9} {row['owner']}")
     return 0
 
 
@@ -213,7 +239,7 @@ def _export(args: argparse.Namespace) -> int:
 
 COMMANDS = {"gameday": lambda args: cli_gameday.gameday(args, _only_run, _progress),
             "images": _images, "up": _up, "down": _down, "status": _status, "export": _export,
-            "fault": _fault, "heal": _heal, "engine": _engine, "report": cli_report.run}
+            "list": _list, "ls": _list, "fault": _fault, "heal": _heal, "engine": _engine, "report": cli_report.run}
 
 
 def _joined_values(argv: list[str]) -> list[str]:

@@ -206,7 +206,8 @@ class DockerBackend:
                 else "none of them belongs to another azchaos stack")
         return (f"creating network {name}: the Docker engine has no address range left for another network "
                 f"(it said: {_short_text(str(exc.explanation or exc))}). It has {len(networks)} networks; {held}. "
-                "Remove the stacks you no longer need ('azchaos down --run-id RUN'), networks of other "
+                "Remove the stacks you no longer need ('azchaos list' shows whose each is; 'azchaos down "
+                "--run-id RUN'), networks of other "
                 "tools (docker network prune), or give dockerd more ranges ('default-address-pools' in "
                 "/etc/docker/daemon.json)")
 
@@ -345,24 +346,39 @@ class DockerBackend:
         """Return the run ids that label any container or network."""
         return set(self.run_labels())
 
+    def _listed(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Return the containers, networks and volumes labelled with a run, as the engine lists them."""
+        with engine_call("listing azchaos runs"):
+            containers = self.client.api.containers(all=True, filters={"label": LABEL_RUN})
+            networks = self.client.api.networks(filters={"label": LABEL_RUN})
+            volumes = self.client.api.volumes(filters={"label": LABEL_RUN}).get("Volumes") or []
+        return containers, networks, volumes
+
     def run_labels(self) -> dict[str, dict[str, str]]:
         """Return each run id with the labels of one of its objects (containers first)."""
-        with engine_call("listing azchaos runs"):
-            labels = [c["Labels"] for c in self.client.api.containers(all=True, filters={"label": LABEL_RUN})]
-            labels += [n["Labels"] or {} for n in self.client.api.networks(filters={"label": LABEL_RUN})]
-            labels += [v["Labels"] or {} for v in
-                       self.client.api.volumes(filters={"label": LABEL_RUN}).get("Volumes") or []]
-        found: dict[str, dict[str, str]] = {}
-        for lab in labels:
-            if lab.get(LABEL_RUN):
-                found.setdefault(lab[LABEL_RUN], {}).update(lab)
+        return {run: found["labels"] for run, found in self.run_objects().items()}
+
+    def run_objects(self) -> dict[str, dict[str, Any]]:
+        """Return each run id with its labels (those of one of its objects, containers first) and
+        the count of its ``containers``, of those ``running`` (or paused or restarting), and of its
+        ``networks`` and ``volumes``."""
+        containers, networks, volumes = self._listed()
+        found: dict[str, dict[str, Any]] = {}
+        for kind, listed in (("containers", containers), ("networks", networks), ("volumes", volumes)):
+            for thing in listed:
+                labels = thing.get("Labels") or {}
+                if not labels.get(LABEL_RUN):
+                    continue
+                run = found.setdefault(labels[LABEL_RUN], {"labels": {}, "containers": 0, "running": 0,
+                                                          "networks": 0, "volumes": 0})
+                run["labels"] = {**labels, **run["labels"]}
+                run[kind] += 1
+                run["running"] += kind == "containers" and thing.get("State") not in _STOPPED
         return found
 
     def running_runs(self) -> set[str]:
         """Return the run ids with a container that runs (or is paused or restarting)."""
-        with engine_call("listing azchaos containers"):
-            listed = self.client.api.containers(all=True, filters={"label": LABEL_RUN})
-        return {c["Labels"][LABEL_RUN] for c in listed if c.get("State") not in _STOPPED and c["Labels"].get(LABEL_RUN)}
+        return {run for run, found in self.run_objects().items() if found["running"]}
 
     def on_this_machine(self) -> bool:
         """Return True if the engine runs on this machine: reached through a local socket, and

@@ -112,3 +112,33 @@ def earlier_boot(token: str) -> bool:
         return False
     return (fields.get("host") == socket.gethostname() and fields.get("machine") == machine
             and fields["boot"] != identity[0])
+
+
+def describe(token: str) -> str:
+    """Say who the owner named by ``token`` is, as far as this process can tell (``azchaos list``)."""
+    fields = _fields(token)
+    pid, host = fields.get("pid", ""), fields.get("host", "")
+    identity = _host_identity()
+    if not pid.isdigit() or identity is None:
+        return "unknown owner"
+    if host != socket.gethostname():
+        return f"process {pid} on host {host or '?'}"
+    if fields.get("boot") != identity[0]:
+        return f"process {pid} of another boot of host {host}"
+    if fields.get("pidns") != identity[1]:
+        return f"process {pid} in another container of this host"
+    if owner_dead(token):
+        return f"process {pid}, which died"
+    return f"process {pid} ({_command_name(int(pid))})"
+
+
+def _command_name(pid: int) -> str:
+    """Return the command line of ``pid``, shortened (what a user recognises: pytest, azchaos up)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            args = [arg.decode(errors="replace") for arg in cmdline.read().split(b"\0") if arg]
+    except OSError:
+        return "?"
+    words = [os.path.basename(args[0]), *args[1:]] if args else ["?"]
+    text = " ".join(words)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -33,7 +33,7 @@ from types import TracebackType
 
 from ..errors import StackError
 from .backend import LABEL_KEPT, LABEL_OWNER, Backend, DockerBackend
-from .owner import alive, earlier_boot, owner_dead
+from .owner import alive, describe, earlier_boot, owner_dead
 
 POLL_S = 1.0
 RELEASE_WAIT_S = 10.0
@@ -75,6 +75,21 @@ def orphans(backend: DockerBackend) -> dict[str, str]:
         running = backend.running_runs()
         found.update({run: REBOOTED for run in rebooted if run not in running})
     return dict(sorted(found.items()))
+
+
+def standing(backend: DockerBackend) -> dict[str, str]:
+    """Say for each run who holds it: kept on purpose, a live owner (here or elsewhere), or none
+    (left behind: the next start removes it). For ``azchaos list``."""
+    left = orphans(backend)
+    said = {}
+    for run, labels in backend.run_labels().items():
+        if labels.get(LABEL_KEPT):
+            said[run] = "kept ('azchaos up' or --azchaos-keep): 'azchaos down --run-id' removes it"
+        elif run in left:
+            said[run] = f"{left[run]}: the next start removes it"
+        else:
+            said[run] = describe(labels.get(LABEL_OWNER, ""))
+    return said
 
 
 def sweep(backend: DockerBackend, progress: Callable[[str], None] = print) -> list[str]:

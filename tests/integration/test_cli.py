@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from pytest_azchaos import Stack, load
+from pytest_azchaos.backend import DockerBackend
+from pytest_azchaos.stack.owner import owner_token
+
 ROOT = Path(__file__).resolve().parents[2]
 AZCHAOS = [sys.executable, "-m", "pytest_azchaos.cli"]
 
@@ -39,6 +43,44 @@ def test_up_status_down() -> None:
         down = azchaos("down", "--run-id", run_id)
     assert down.returncode == 0, down.stderr
     assert f"removed stack {run_id}" in down.stderr
+
+
+def _dead_owner() -> str:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    token = owner_token(child.pid)
+    child.kill()
+    child.wait()
+    return token
+
+
+@pytest.mark.usefixtures("leaves_nothing_behind")
+def test_list_says_whose_each_stack_is(tiny_env: Path) -> None:
+    """Three stacks on one engine: one kept by 'azchaos up', one of a live process (this test's),
+    one left by a process that died. The list tells them apart, as the sweep does."""
+    up = azchaos("up", "--env", str(tiny_env))
+    assert up.returncode == 0, up.stderr
+    kept = json.loads(up.stdout)["run_id"]
+    mine = Stack(load(str(tiny_env)), progress=lambda line: None)
+    left = Stack(load(str(tiny_env)), backend=DockerBackend(owner=_dead_owner()), progress=lambda line: None)
+    try:
+        mine.up()
+        left.up()
+        listed = azchaos("list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        rows = {row["run_id"]: row for row in json.loads(listed.stdout)}
+        assert rows[kept]["owner"].startswith("kept ('azchaos up' or --azchaos-keep)"), rows[kept]
+        assert rows[mine.run_id]["owner"].startswith(f"process {os.getpid()} (python"), rows[mine.run_id]
+        assert rows[left.run_id]["owner"] == "left by a process that died: the next start removes it"
+        assert {(row["containers"], row["running"], row["networks"]) for row in rows.values()
+                if row["run_id"] in (kept, mine.run_id, left.run_id)} == {(2, 2, 2)}
+        human = azchaos("ls").stdout.splitlines()
+        assert human[0].split() == ["RUN", "ENVIRONMENT", "CONTAINERS", "NETWORKS", "OWNER"]
+        assert any(line.startswith(f"{mine.run_id} ") and " tiny " in line and " 2 of 2 up " in line
+                   for line in human), human
+    finally:
+        mine.down()
+        left.down()
+        azchaos("down", "--run-id", kept)
 
 
 @pytest.mark.parametrize(

@@ -81,6 +81,18 @@ def test_without_a_machine_id_no_owner_is_of_an_earlier_boot(monkeypatch: pytest
     assert not owner.earlier_boot("") and not owner.earlier_boot("host=x;boot=y")
 
 
+def test_the_owner_is_described_as_far_as_this_process_can_tell() -> None:
+    here = owner.owner_token()
+    assert owner.describe(here).startswith(f"process {os.getpid()} (python")
+    gone = gone_token()
+    assert owner.describe(gone) == f"process {owner.owner_pid(gone)}, which died"
+    assert owner.describe(here.replace("host=", "host=x")).startswith(f"process {os.getpid()} on host x")
+    assert owner.describe(earlier_boot_token()).startswith(f"process {os.getpid()} of another boot of host ")
+    in_a_container = here.replace("pidns=", "pidns=x")
+    assert owner.describe(in_a_container) == f"process {os.getpid()} in another container of this host"
+    assert owner.describe("") == "unknown owner"
+
+
 class FakeEngine:
     def __init__(self, runs: dict[str, dict[str, str]], running: set[str] | None = None, here: bool = True) -> None:
         self.labels = runs

@@ -160,6 +160,10 @@ def _list(args: argparse.Namespace) -> int:
     rows = [{"run_id": run, "environment": found["labels"].get(LABEL_ENV, ""), "containers": found["containers"],
              "running": found["running"], "networks": found["networks"], "owner": owners.get(run, "")}
             for run, found in sorted(backend.run_objects().items())]
+    for row in rows:
+        if row["owner"].startswith(reaper.KEPT) and row["running"] < row["containers"]:
+            # After the machine restarts, or a fault by 'azchaos fault': either way, this brings it back.
+            row["owner"] += f"; 'azchaos heal --all --run-id {row['run_id']}' starts the rest"
     if args.json:
         print(json.dumps(rows, indent=2))
     elif not rows:

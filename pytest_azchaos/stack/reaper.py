@@ -50,6 +50,7 @@ def spawn(run_id: str, owner_pid: int | None = None) -> subprocess.Popen[bytes]:
 
 DIED = "left by a process that died"
 REBOOTED = "left from before this machine restarted"
+KEPT = "kept ('azchaos up' or --azchaos-keep)"
 
 
 def orphans(backend: DockerBackend) -> dict[str, str]:
@@ -84,7 +85,7 @@ def standing(backend: DockerBackend) -> dict[str, str]:
     said = {}
     for run, labels in backend.run_labels().items():
         if labels.get(LABEL_KEPT):
-            said[run] = "kept ('azchaos up' or --azchaos-keep): 'azchaos down --run-id' removes it"
+            said[run] = f"{KEPT}: 'azchaos down --run-id' removes it"
         elif run in left:
             said[run] = f"{left[run]}: the next start removes it"
         else:

@@ -45,6 +45,33 @@ def test_up_status_down() -> None:
     assert f"removed stack {run_id}" in down.stderr
 
 
+@pytest.mark.usefixtures("leaves_nothing_behind")
+def test_a_kept_stack_stopped_by_a_restart_is_brought_back_by_heal_all() -> None:
+    """A machine restart stops every container of a stack kept with 'azchaos up' (no restart
+    policy). The list says so and what brings it back; 'azchaos heal --all' does, on new ports:
+    the default region, whose etcd, Patroni and MinIO start again from their data."""
+    up = azchaos("up")
+    assert up.returncode == 0, up.stderr
+    run_id = json.loads(up.stdout)["run_id"]
+    try:
+        backend = DockerBackend()
+        backend.stop([c["Names"][0].lstrip("/") for c in
+                      backend.client.api.containers(filters={"label": f"azchaos.run={run_id}"})])  # the restart
+        listed = azchaos("list").stdout
+        assert f"'azchaos heal --all --run-id {run_id}' starts the rest" in listed, listed
+        assert " 0 of 17 up " in listed, listed
+        heal = azchaos("heal", "--all", "--run-id", run_id)
+        assert heal.returncode == 0, heal.stderr
+        status = json.loads(azchaos("status", "--run-id", run_id, "--json").stdout)
+        assert all(m["state"] == "running" and m["healthy"] for m in status["members"]), status["members"]
+        assert requests.get(status["endpoints"]["lb"] + "/healthz", timeout=2).status_code == 200
+        assert [n["role"] for n in status["roles"]["db"]["nodes"]].count("sync_standby") == 1, status["roles"]["db"]
+        assert status["roles"]["s3"]["drives_online"] == status["roles"]["s3"]["drives_total"], status["roles"]["s3"]
+        assert "starts the rest" not in azchaos("list").stdout
+    finally:
+        azchaos("down", "--run-id", run_id)
+
+
 def _dead_owner() -> str:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     token = owner_token(child.pid)

@@ -139,6 +139,7 @@ def _command_name(pid: int) -> str:
             args = [arg.decode(errors="replace") for arg in cmdline.read().split(b"\0") if arg]
     except OSError:
         return "?"
-    words = [os.path.basename(args[0]), *args[1:]] if args else ["?"]
-    text = " ".join(words)
+    # The interpreter and its script by name: "python3 pytest tests", not two venv paths.
+    words = [os.path.basename(arg) if at < 2 and "/" in arg else arg for at, arg in enumerate(args)]
+    text = " ".join(words) or "?"
     return text if len(text) <= 60 else text[:57] + "..."

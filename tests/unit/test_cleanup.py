@@ -91,6 +91,13 @@ def test_the_owner_is_described_as_far_as_this_process_can_tell() -> None:
     in_a_container = here.replace("pidns=", "pidns=x")
     assert owner.describe(in_a_container) == f"process {os.getpid()} in another container of this host"
     assert owner.describe("") == "unknown owner"
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:  # the command line, with the interpreter by name, not its path
+        said = owner.describe(owner.owner_token(child.pid))
+        assert said == f"process {child.pid} ({os.path.basename(sys.executable)} -c import time; time.sleep(30))"
+    finally:
+        child.kill()
+        child.wait()
 
 
 class FakeEngine:

@@ -101,8 +101,8 @@ _HINTS = (
                        "'azchaos down --run-id RUN'), or not ours (docker network rm NAME); or choose another run id"),
     ("port is already allocated", "another process holds that port; retry (Docker picks a new one)"),
     ("no space left", "the engine's disk is full: free space (docker system prune) and retry"),
-    ("address pool", "the engine has no address range left for another network: remove the stacks "
-                     "you no longer need ('azchaos down --run-id RUN'), or stale networks (docker network prune)"),
+    ("pool of ip addresses", "the engine ran out of network address pools: remove stale networks "
+                             "('azchaos down --orphans', or docker network prune)"),
     ("no such image", "build or pull it first: 'azchaos images build --env ENV'"),
     ("is not running", "it was stopped or killed meanwhile (a fault?); see 'azchaos status'"),
     ("is paused", "it is frozen by a fault; heal it first ('azchaos heal')"),
@@ -188,7 +188,7 @@ class DockerBackend:
             try:
                 self.client.networks.create(name, driver="bridge", labels=self._owned(labels), check_duplicate=True)
             except docker.errors.APIError as exc:
-                if "address pool" not in str(exc.explanation or exc).lower():
+                if "non-overlapping" not in str(exc.explanation or exc):  # Docker's words for no range left
                     raise
                 raise StackError(self._no_address_range(name, labels.get(LABEL_RUN, ""), exc)) from exc
 

@@ -230,8 +230,6 @@ def api_error(status: int, text: str, cls: type[docker.errors.APIError] = docker
      "creating container azchaos-x-lb: the Docker engine refused (409): Conflict. The container name"),
     (api_error(500, "driver failed: Bind for 127.0.0.1:0 failed: port is already allocated"), StackError,
      "hint: another process holds that port"),
-    (api_error(400, "could not find an available, non-overlapping IPv4 address pool among the defaults to assign "
-                    "to the network"), StackError, "hint: the engine has no address range left for another network"),
     (api_error(404, "No such container: azchaos-x-lb", docker.errors.NotFound), StackError,
      "hint: it is gone (removed by another process?)"),
     (requests.exceptions.ConnectionError("Connection aborted"), EngineError,
@@ -260,6 +258,34 @@ def test_a_refused_fault_action_names_the_container() -> None:
     with pytest.raises(StackError, match="pausing container azchaos-x-app-a-1: the Docker engine refused "
                                          r"\(409\): .* hint: it was stopped or killed meanwhile"):
         backend.pause(["azchaos-x-app-a-1"])
+
+
+class _NoRangeLeft:
+    """An engine whose address pools are all taken, by networks of ``held`` (run id -> count) and others."""
+
+    def __init__(self, held: dict[str, int]) -> None:
+        listed = [{"Labels": {"azchaos.run": run}} for run, count in held.items() for _ in range(count)]
+        self.api = type("Api", (), {"networks": lambda api: [*listed, {"Labels": None}, {"Labels": {}}]})()
+
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise api_error(400, "could not find an available, non-overlapping IPv4 address pool among the "
+                                 "defaults to assign to the network")
+        self.networks = type("Networks", (), {"create": staticmethod(refuse)})()
+
+
+@pytest.mark.parametrize(("held", "words"), [
+    ({"r1": 4, "r2": 8, "mine": 1},
+     "It has 15 networks; 12 of them belong to 2 other azchaos stack(s): r1 (4), r2 (8)."),
+    ({}, "It has 2 networks; none of them belongs to another azchaos stack."),
+])
+def test_no_address_range_left_names_the_stacks_holding_them(held: dict[str, int], words: str) -> None:
+    backend = DockerBackend(_NoRangeLeft(held), owner="")  # type: ignore[arg-type]
+    with pytest.raises(StackError) as caught:
+        backend.create_network("azchaos-mine-a", {"azchaos.run": "mine"})
+    said = str(caught.value)
+    assert said.startswith("creating network azchaos-mine-a: the Docker engine has no address range left "
+                           "for another network (it said: could not find an available, non-overlapping"), said
+    assert words in said and "'azchaos down --run-id RUN'" in said and "default-address-pools" in said, said
 
 
 def closed_port() -> int:

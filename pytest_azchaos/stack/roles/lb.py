@@ -189,6 +189,15 @@ S3_SERVER = """
         ignore_invalid_headers off;
         proxy_buffering off;
         proxy_request_buffering off;
+        # What both locations below share (they inherit it): keep-alive to the nodes, the node
+        # that answered, and another node after a failed attempt.
+        add_header X-Azchaos-Upstream $upstream_addr always;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_connect_timeout 500ms;
+        proxy_next_upstream error timeout http_502 http_503 http_504;
+        proxy_next_upstream_tries 3;
 
         # Reads must not wait long on a node that hangs (a frozen AZ): give up after 3 s and
         # ask another node. Uploads (PUT, POST) take their own, longer limits below.
@@ -198,24 +207,12 @@ S3_SERVER = """
                 return 418;
             }}
             proxy_pass http://s3;
-            add_header X-Azchaos-Upstream $upstream_addr always;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_connect_timeout 500ms;
             proxy_read_timeout 3s;
             proxy_send_timeout 3s;
-            proxy_next_upstream error timeout http_502 http_503 http_504;
-            proxy_next_upstream_tries 3;
         }}
 
         location @upload {{
             proxy_pass http://s3;
-            add_header X-Azchaos-Upstream $upstream_addr always;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_connect_timeout 500ms;
             # A frozen node accepts the connection and then nothing: give up on it when it has
             # taken no data for 5 s (its small TCP buffers fill within milliseconds), or has not
             # answered 15 s after the whole request (a healthy node answers a part within seconds
@@ -223,8 +220,6 @@ S3_SERVER = """
             # failed part, and the node is skipped for fail_timeout meanwhile.
             proxy_read_timeout 15s;
             proxy_send_timeout 5s;
-            proxy_next_upstream error timeout http_502 http_503 http_504;
-            proxy_next_upstream_tries 3;
         }}
     }}
 """

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from pytest_azchaos.stack.owner import owner_token
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,3 +28,13 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def gone_owner() -> str:
+    """The owner token of a process that has died since: its stacks are the sweep's to remove."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    token = owner_token(child.pid)
+    child.kill()
+    child.wait()
+    return token

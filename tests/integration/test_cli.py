@@ -13,7 +13,6 @@ import requests
 
 from pytest_azchaos import Stack, load
 from pytest_azchaos.backend import DockerBackend
-from pytest_azchaos.stack.owner import owner_token
 
 ROOT = Path(__file__).resolve().parents[2]
 AZCHAOS = [sys.executable, "-m", "pytest_azchaos.cli"]
@@ -72,23 +71,15 @@ def test_a_kept_stack_stopped_by_a_restart_is_brought_back_by_heal_all() -> None
         azchaos("down", "--run-id", run_id)
 
 
-def _dead_owner() -> str:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    token = owner_token(child.pid)
-    child.kill()
-    child.wait()
-    return token
-
-
 @pytest.mark.usefixtures("leaves_nothing_behind")
-def test_list_says_whose_each_stack_is(tiny_env: Path) -> None:
+def test_list_says_whose_each_stack_is(tiny_env: Path, gone_owner: str) -> None:
     """Three stacks on one engine: one kept by 'azchaos up', one of a live process (this test's),
     one left by a process that died. The list tells them apart, as the sweep does."""
     up = azchaos("up", "--env", str(tiny_env))
     assert up.returncode == 0, up.stderr
     kept = json.loads(up.stdout)["run_id"]
     mine = Stack(load(str(tiny_env)), progress=lambda line: None)
-    left = Stack(load(str(tiny_env)), backend=DockerBackend(owner=_dead_owner()), progress=lambda line: None)
+    left = Stack(load(str(tiny_env)), backend=DockerBackend(owner=gone_owner), progress=lambda line: None)
     try:
         mine.up()
         left.up()

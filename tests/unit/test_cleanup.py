@@ -81,11 +81,10 @@ def test_without_a_machine_id_no_owner_is_of_an_earlier_boot(monkeypatch: pytest
     assert not owner.earlier_boot("") and not owner.earlier_boot("host=x;boot=y")
 
 
-def test_the_owner_is_described_as_far_as_this_process_can_tell() -> None:
+def test_the_owner_is_described_as_far_as_this_process_can_tell(gone_owner: str) -> None:
     here = owner.owner_token()
     assert owner.describe(here).startswith(f"process {os.getpid()} (python")
-    gone = gone_token()
-    assert owner.describe(gone) == f"process {owner.owner_pid(gone)}, which died"
+    assert owner.describe(gone_owner) == f"process {owner.owner_pid(gone_owner)}, which died"
     assert owner.describe(here.replace("host=", "host=x")).startswith(f"process {os.getpid()} on host x")
     assert owner.describe(earlier_boot_token()).startswith(f"process {os.getpid()} of another boot of host ")
     in_a_container = here.replace("pidns=", "pidns=x")
@@ -125,17 +124,8 @@ class EngineHere(FakeEngine, DockerBackend):
     """A Docker engine on this host, as far as the guard can tell, that answers from a dict."""
 
 
-def gone_token() -> str:
-    """The owner token of a process that has died since."""
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    token = owner.owner_token(child.pid)
-    child.kill()
-    child.wait()
-    return token
-
-
-def test_the_sweep_removes_only_runs_of_dead_owners_that_were_not_kept() -> None:
-    live, gone = owner.owner_token(), gone_token()
+def test_the_sweep_removes_only_runs_of_dead_owners_that_were_not_kept(gone_owner: str) -> None:
+    live, gone = owner.owner_token(), gone_owner
     engine = FakeEngine({
         "orphan": {LABEL_OWNER: gone},
         "kept": {LABEL_OWNER: gone, LABEL_KEPT: "1"},
@@ -166,10 +156,10 @@ def test_the_sweep_removes_the_stopped_runs_of_an_earlier_boot_of_this_machine()
     assert reaper.sweep(elsewhere, said.append) == [] and elsewhere.removed == []  # type: ignore[arg-type]
 
 
-def test_a_leftover_the_engine_cannot_remove_is_reported_and_does_not_stop_the_start() -> None:
+def test_a_leftover_the_engine_cannot_remove_is_reported_and_does_not_stop_the_start(gone_owner: str) -> None:
     """dockerd can keep a stale endpoint on a network after a partition heal; the network then cannot
     be removed until dockerd restarts. Every later start sweeps: it must warn and go on."""
-    engine = FakeEngine({"stuck": {LABEL_OWNER: gone_token()}})
+    engine = FakeEngine({"stuck": {LABEL_OWNER: gone_owner}})
 
     def refuse(run_id: str) -> int:
         raise StackError("network azchaos-stuck-region has active endpoints")
@@ -181,8 +171,8 @@ def test_a_leftover_the_engine_cannot_remove_is_reported_and_does_not_stop_the_s
                     "network azchaos-stuck-region has active endpoints"]
 
 
-def test_the_guard_sweeps_then_keeps_a_reaper_until_released() -> None:
-    engine = EngineHere({"orphan": {LABEL_OWNER: gone_token()}})
+def test_the_guard_sweeps_then_keeps_a_reaper_until_released(gone_owner: str) -> None:
+    engine = EngineHere({"orphan": {LABEL_OWNER: gone_owner}})
     said: list[str] = []
     guard = reaper.Guard(engine, "mine", said.append)
     watching = guard._reaper
@@ -202,8 +192,8 @@ def test_the_guard_releases_when_its_block_raises() -> None:
     assert watching is not None and watching.returncode is not None
 
 
-def test_a_backend_that_is_no_docker_engine_here_is_not_guarded() -> None:
-    engine = FakeEngine({"orphan": {LABEL_OWNER: gone_token()}})
+def test_a_backend_that_is_no_docker_engine_here_is_not_guarded(gone_owner: str) -> None:
+    engine = FakeEngine({"orphan": {LABEL_OWNER: gone_owner}})
     with reaper.Guard(engine, "mine") as guard:  # type: ignore[arg-type]
         assert guard._reaper is None
     assert engine.removed == [], "a fake backend's runs are not this host's to sweep"

@@ -9,9 +9,11 @@ and the references is the price of distributing MinIO over three AZs. Asserts no
 
     .venv/bin/python bench/s3_cost.py [--env environments/default.yaml | --run-id ID] [--requests 1000]
     .venv/bin/python bench/s3_cost.py --run-id ID --variant GOGC=400 --variant GOGC=off,GOMEMLIMIT=1GiB
+    .venv/bin/python bench/s3_cost.py --run-id ID --tmpfs
 
 Each ``--variant`` adds one more six-drive reference with those environment variables (e.g. Go's
-garbage collector settings), measured in the same run as the plain one.
+garbage collector settings), measured in the same run as the plain one. ``--tmpfs`` adds one whose
+six drives are in memory (tmpfs): what writing to the drives costs MinIO.
 """
 
 from __future__ import annotations
@@ -70,10 +72,10 @@ def measure(label: str, client: docker.DockerClient, run_id: str, s3: dict[str, 
 
 
 @contextmanager
-def reference(client: docker.DockerClient, drives: int,
-              extra: dict[str, str] | None = None) -> Iterator[tuple[str, dict[str, str]]]:
+def reference(client: docker.DockerClient, drives: int, extra: dict[str, str] | None = None,
+              *, in_memory: bool = False) -> Iterator[tuple[str, dict[str, str]]]:
     """Start MinIO alone (the region's image) with ``drives`` drives on one node and the
-    environment variables ``extra``; yield (run id, endpoint)."""
+    environment variables ``extra``, the drives on tmpfs if ``in_memory``; yield (run id, endpoint)."""
     image = ImageSet(ROOT / "environments" / "images", mode="auto", progress=print).ensure("minio")
     run_id = f"bench-{uuid.uuid4().hex[:8]}"
     paths = [f"/data{d}" for d in range(1, drives + 1)]
@@ -84,7 +86,7 @@ def reference(client: docker.DockerClient, drives: int,
     container = client.containers.run(
         image, ["minio", "server", *paths], detach=True, environment=env,
         ports={"9000/tcp": ("127.0.0.1", None)}, labels={LABEL_RUN: run_id, "azchaos.role": "bench-minio"},
-        name=f"{run_id}-minio",
+        name=f"{run_id}-minio", tmpfs=dict.fromkeys(paths, "size=1g") if in_memory else None,
     )
     try:
         url = _ready(container)
@@ -117,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000, help="PUTs, then as many GETs, per target")
     parser.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
                         help="one more six-drive reference with these environment variables (repeatable)")
+    parser.add_argument("--tmpfs", action="store_true", help="one more six-drive reference, its drives in memory")
     args = parser.parse_args(argv)
     variants = [_variant(parser, text) for text in args.variant]
     client = docker.from_env()
@@ -131,6 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for text, extra in zip(args.variant, variants, strict=True):
         with reference(client, 6, extra) as (run_id, s3):
             measure(f"6 drives, one node, {text}", client, run_id, s3, args.requests,
+                    lambda name: name == "minio")
+    if args.tmpfs:
+        with reference(client, 6, in_memory=True) as (run_id, s3):
+            measure("6 drives in memory (tmpfs), one node", client, run_id, s3, args.requests,
                     lambda name: name == "minio")
     return 0
 

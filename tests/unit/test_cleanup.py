@@ -90,13 +90,16 @@ def test_the_owner_is_described_as_far_as_this_process_can_tell(gone_owner: str)
     in_a_container = here.replace("pidns=", "pidns=x")
     assert owner.describe(in_a_container) == f"process {os.getpid()} in another container of this host"
     assert owner.describe("") == "unknown owner"
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:  # the command line, with the interpreter by name, not its path
-        said = owner.describe(owner.owner_token(child.pid))
-        assert said == f"process {child.pid} ({os.path.basename(sys.executable)} -c import time; time.sleep(30))"
-    finally:
-        child.kill()
-        child.wait()
+    program = "import time; print(1, flush=True); time.sleep(30)"
+    with subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE) as child:
+        try:  # the command line, with the interpreter by name, not its path
+            # Popen returns when the exec has begun, before the kernel has set the new command line
+            # (/proc/PID/cmdline then reads empty): the child's first line says its exec is done.
+            assert child.stdout is not None and child.stdout.readline() == b"1\n"
+            said = owner.describe(owner.owner_token(child.pid))
+            assert said == f"process {child.pid} ({os.path.basename(sys.executable)} -c {program})"
+        finally:
+            child.kill()
 
 
 class FakeEngine:

@@ -19,13 +19,16 @@ from . import chart
 ORDER = {"slo_broken": 0, "failed": 1, "not_steady": 2, "passed": 3}
 LABELS = {"slo_broken": "SLO BROKEN", "failed": "FAILED", "not_steady": "NOT STEADY", "passed": "PASSED"}
 
+# A test id has no space to wrap at: headings and the verdicts table let it break anywhere, so that a
+# long one (a parametrized test) does not make the whole page scroll sideways.
 STYLE = """body{font-family:sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse;margin:.4em 0 1em}td,th{padding:2px 8px;text-align:left;vertical-align:top}
 th{background:#eee}tr:nth-child(even) td{background:#fafafa}
 .verdict{font-weight:bold;padding:1px 6px;border-radius:3px;color:#fff}
 .v-passed{background:#2a8a2a}.v-slo_broken,.v-failed{background:#c00}.v-not_steady{background:#c60}
 .pass{color:#2a8a2a}.fail{color:#c00;font-weight:bold}.muted{color:#777}
-section.test{border-top:1px solid #ccc;margin-top:1.5em}.chart svg{max-width:100%;height:auto}
+section.test{border-top:1px solid #ccc;margin-top:1.5em}
+h2,.verdicts td:nth-child(2){overflow-wrap:anywhere}.chart svg{max-width:100%;height:auto}
 pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:90%}"""
 
 

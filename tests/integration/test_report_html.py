@@ -24,9 +24,12 @@ ARTIFACTS = Path(os.environ.get("AZCHAOS_ARTIFACTS", ROOT / "azchaos-artifacts")
 TESTS = """
 import pytest
 
+# A long parametrized id with nowhere to wrap (no space or hyphen): the page must still fit its width.
 @pytest.mark.slo(failed_requests=0)
-def test_outage_of_az_a(azchaos):
-    with azchaos.traffic(rate_per_s=20):
+@pytest.mark.parametrize("rate", [20], ids=["twenty_requests_a_second_through_the_load_balancer"
+                                            "_while_az_a_has_no_power"])
+def test_outage_of_az_a(azchaos, rate):
+    with azchaos.traffic(rate_per_s=rate):
         azchaos.wait("2s")
         with azchaos.outage("a", mode="power"):
             azchaos.wait("3s")
@@ -38,8 +41,10 @@ def test_impossible_latency(azchaos):
         azchaos.wait("2s")
 """
 
-# What a person sees of each test: its name, the drawn size of its chart, and its events table.
-PROBE = """Array.from(document.querySelectorAll('section.test')).map(s => {
+# What a person sees of each test: its name, the drawn size of its chart, and its events table;
+# and how far the page reaches past the window's width (Chromium's default window, 800 px).
+PROBE = """({sideways: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+tests: Array.from(document.querySelectorAll('section.test')).map(s => {
   const svg = s.querySelector('.chart svg'), events = s.querySelector('.events');
   const table = s.querySelector('.events table');
   const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
@@ -47,7 +52,7 @@ PROBE = """Array.from(document.querySelectorAll('section.test')).map(s => {
           events: table ? Array.from(table.rows).slice(1)
                                 .map(r => r.cells[2].textContent + ' ' + r.cells[3].textContent) : [],
           shown: events ? events.getBoundingClientRect().height : 0};
-})"""
+})})"""
 
 
 @pytest.mark.usefixtures("leaves_nothing_behind")
@@ -72,9 +77,11 @@ def test_the_report_of_a_real_run_opens_in_chromium_with_every_chart_and_event(p
 
 
 def shows_every_test(page: Page) -> None:
-    """No console error or failed load; each test drawn with its chart and events, the failure first."""
+    """No console error or failed load; each test drawn with its chart and events, the failure first;
+    nothing wider than the window."""
     assert page.errors == []
-    shown = {t["test"].split("::")[-1]: t for t in page.value}
+    assert page.value["sideways"] <= 0, f"the page is {page.value['sideways']} px wider than the window"
+    shown = {t["test"].split("::")[-1].partition("[")[0]: t for t in page.value["tests"]}
     assert list(shown) == ["test_impossible_latency", "test_outage_of_az_a"]  # the failure first
     for test in shown.values():
         width, height = test["chart"]

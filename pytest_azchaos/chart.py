@@ -132,10 +132,19 @@ def png(data: dict[str, Any] | None, *, title: str = "") -> bytes | None:
     return chart_mpl.png(data, title=title)
 
 
+HEADING_CHARS = 110  # what fits across either chart at its title's size, with room to spare
+
+
 def heading(data: dict[str, Any], title: str = "") -> str:
-    """The chart's title: the test, and the wall-clock time of t = 0 (the first fault)."""
+    """The chart's title: the test, and the wall-clock time of t = 0 (the first fault). A test name
+    too long for the line loses its middle (the page's heading above the chart has it whole)."""
     when = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(data["t0_wall"]))
-    return f"{title + ' - ' if title else ''}t = 0 at {data['origin']}, {when}"
+    rest = f"t = 0 at {data['origin']}, {when}"
+    room = HEADING_CHARS - len(rest) - len(" - ")
+    if len(title) > room:
+        keep = max(room - 1, 2)
+        title = f"{title[: (keep + 1) // 2]}\u2026{title[len(title) - keep // 2:]}"
+    return f"{title + ' - ' if title else ''}{rest}"
 
 
 def kinds(data: dict[str, Any]) -> list[str]:

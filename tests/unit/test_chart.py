@@ -124,3 +124,13 @@ def test_both_drawings_label_a_repeated_event_once_and_say_how_many_went_unlabel
     assert drawing.count("lb app-a-1 marked failed</text>") == 1 and "failover db</text>" in drawing
     assert "9 of 11 event markers have no label here" in drawing
     assert drawing.count('class="event"' if engine == "svg" else "stroke-dasharray") >= 11  # every marker drawn
+
+
+def test_a_test_name_too_long_for_the_chart_title_loses_its_middle() -> None:
+    data = {"t0_wall": 0, "origin": "first fault"}
+    assert chart.heading(data, "test_x").startswith("test_x - t = 0 at first fault, ")
+    name = "test_outage[" + "twenty_requests_a_second_" * 6 + "while_az_a_has_no_power]"
+    title = chart.heading(data, name)
+    assert len(title) == chart.HEADING_CHARS
+    shown = title.split(" - t = 0")[0]
+    assert shown.startswith("test_outage[twenty_") and shown.endswith("_az_a_has_no_power]") and "\u2026" in shown

@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Generator, Iterator
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,14 @@ import yaml
 
 from . import checks, hookspecs, readback
 from .checks import SLOResult
-from .errors import AzChaosError, ConfigError, NotSteady
+from .errors import AzChaosError, ConfigError, NotSteady, StackError
 from .experiment import Experiment
 from .faults import Fault
 from .faults.registry import FaultRegistry, default_registry
 from .report import AFTER_PROTOCOL, Reporter
 from .resources import bundled_environments, environment_file
 from .stack import Stack, images, reaper
-from .stack.backend import DockerBackend
+from .stack.backend import ENGINE_HINT, DockerBackend, engine_silence, unanswered_calls
 from .timeline import Event
 from .topology import load
 
@@ -90,7 +90,11 @@ class _EnvironmentStack:
                 self.progress(f"--azchaos-keep: stack {stack.run_id} left running{stack.at()}; "
                               f"remove it with 'azchaos down --run-id {stack.run_id}'")
                 return
-            removed = stack.down()
+            try:
+                removed = stack.down()
+            except AzChaosError as exc:
+                raise StackError(f"stack {stack.run_id} was not removed: {exc}. The next start of a stack on this "
+                                 f"host removes it, as does 'azchaos down --run-id {stack.run_id}'") from None
             self.progress(f"stack {stack.run_id} removed ({removed} objects)")
         finally:  # only once the stack is gone: if this process is killed while removing, the reaper finishes
             if self.guard is not None:
@@ -152,10 +156,16 @@ class _SessionState:
                 each.stop()
 
     def stop(self) -> None:
-        """Remove every stack (the session's last): one that fails to go does not keep the others up."""
-        with ExitStack() as stops:
-            for each in (self.session, *self.marked.values()):
-                stops.callback(each.stop)
+        """Remove every stack (the session's last): one that fails to go does not keep the others up, and
+        the StackError raised at the end names each that failed. (Ctrl-C here: pytest_unconfigure tries again.)"""
+        problems = []
+        for each in (*reversed(self.marked.values()), self.session):
+            try:
+                each.stop()
+            except AzChaosError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise StackError("; ".join(problems))
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -281,23 +291,64 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
     """After a test, remove the stacks that no later test needs. After its whole protocol, not in its
     teardown: a rerun plugin (pytest-rerunfailures) runs setup, call and teardown again within it, and
-    the rerun must find the stack it failed on, as the session-scoped ``azchaos_stack`` still holds it."""
+    the rerun must find the stack it failed on, as the session-scoped ``azchaos_stack`` still holds it.
+
+    A test during which the Docker engine stopped answering stops the run, if the engine still does
+    not answer: every test left would wait out the engine's timeout, call after call."""
+    unanswered, _ = unanswered_calls()
     outcome = yield  # Ctrl-C or pytest.exit raise here: the session's end removes every stack
+    if _stopped_for_silent_engine(item, unanswered):
+        return outcome  # the session's end tries to remove the stacks, once
     try:
         item.config.stash[_STATE].release_after(item)
     except AzChaosError as exc:  # the test's phases are reported: this is one more teardown error of it
         error = pytest.TestReport(item.nodeid, item.location, {}, "failed",
-                                  f"azchaos: could not remove a stack that no later test needs: {exc}", "teardown")
+                                  f"azchaos: no later test needs it, but {exc}", "teardown")
         setattr(error, AFTER_PROTOCOL, True)  # the report's verdict of the test fails too
         item.ihook.pytest_runtest_logreport(report=error)
     return outcome
 
 
+def _stopped_for_silent_engine(item: pytest.Item, unanswered_before: int) -> bool:
+    """Stop the session if an engine call went unanswered during ``item`` and the engine is still silent."""
+    unanswered, last = unanswered_calls()
+    if unanswered == unanswered_before:
+        return False
+    silence = engine_silence()
+    if silence is None:  # it answers again (a slow moment): the run goes on
+        return False
+    item.session.shouldstop = (
+        f"azchaos: the Docker engine stopped answering during {item.nodeid} ({last}) and still does not "
+        f"list containers and networks ({silence}); each test left would wait for it, so the run stops "
+        f"here; {ENGINE_HINT}")
+    return True
+
+
+@pytest.hookimpl(trylast=True)  # after the reports have taken what they need of the stacks
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Session end, Ctrl-C or a crash of a test: whatever happened, remove the stacks. One that could not
+    go is an error of the run (exit 1 if it had passed), said in one line before pytest's summary."""
+    problem = _stop_stacks(session.config)
+    if problem is not None and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
-    # Session end, Ctrl-C or a crash of a test: whatever happened, remove the stack.
+    _stop_stacks(config)  # nothing is left to stop, unless the session ended before its end (sessionfinish)
+
+
+def _stop_stacks(config: pytest.Config) -> str | None:
+    """Remove every stack still up; return what went wrong (already said), or None."""
     state = config.stash.get(_STATE, None)
-    if state is not None:
+    if state is None:
+        return None
+    try:
         state.stop()
+    except AzChaosError as exc:
+        problem = f"ERROR: {exc}"
+        state.session.progress(problem)
+        return problem
+    return None
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import signal
 import socket
 import tarfile
@@ -25,12 +26,13 @@ import docker.errors
 import requests.exceptions
 from docker.types import EndpointConfig
 
-from ..errors import EngineError, StackError
+from ..errors import ConfigError, EngineError, StackError
 from .model import LABEL_AZ, LABEL_KEPT, LABEL_OWNER, LABEL_ROLE, LABEL_RUN
 from .owner import owner_token
 
 __all__ = ["LABEL_AZ", "LABEL_KEPT", "LABEL_OWNER", "LABEL_ROLE", "LABEL_RUN", "Backend", "ContainerSpec",
-           "DockerBackend", "connect", "engine_call", "engine_error", "interrupts_deferred", "names"]
+           "DockerBackend", "connect", "engine_call", "engine_error", "engine_silence", "interrupts_deferred",
+           "names", "unanswered_calls"]
 
 
 @dataclass(frozen=True)
@@ -83,10 +85,31 @@ ENGINE_HINT = ("run 'azchaos engine' (checks the engine; installs and starts doc
                "or point DOCKER_HOST at one")
 
 
-def connect(timeout_s: float = 60) -> docker.DockerClient:
-    """Return a client of the Docker engine, or raise EngineError saying how to get one."""
+TIMEOUT_ENV = "AZCHAOS_ENGINE_TIMEOUT"
+DEFAULT_TIMEOUT_S = 60
+
+
+def engine_timeout() -> int:
+    """How long to wait for the engine to answer one call, in seconds: $AZCHAOS_ENGINE_TIMEOUT or 60."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_TIMEOUT_S
     try:
-        client = docker.from_env(timeout=int(timeout_s))
+        seconds = int(text)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise ConfigError(f"{TIMEOUT_ENV}={text!r}: expected a whole number of seconds, at least 1 (default "
+                          f"{DEFAULT_TIMEOUT_S})")
+    return seconds
+
+
+def connect(timeout_s: float | None = None) -> docker.DockerClient:
+    """Return a client of the Docker engine, or raise EngineError saying how to get one.
+
+    Each call waits ``timeout_s`` for an answer (default: :func:`engine_timeout`)."""
+    try:
+        client = docker.from_env(timeout=int(timeout_s or engine_timeout()))
         client.ping()
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise EngineError(f"no Docker engine answers ({_short(exc)}); {ENGINE_HINT}") from None
@@ -119,16 +142,63 @@ def engine_error(what: str, exc: BaseException) -> StackError | EngineError:
             hint = ("it is gone (removed by another process?); see 'azchaos status'"
                     if isinstance(exc, docker.errors.NotFound) else "see the engine's log (journalctl -u docker)")
         return StackError(f"{what}: the Docker engine refused ({exc.status_code}): {_short_text(said)}; hint: {hint}")
+    _SILENCE.heard(what, exc)
     return EngineError(f"{what}: the Docker engine did not answer ({_short(exc)}); {ENGINE_HINT}")
+
+
+class _Silence:
+    """The calls the engine left unanswered in this process, counted where they become an EngineError.
+
+    A Docker engine can stop answering in the middle of a run (dockerd 20.10's networking deadlocks
+    after hours of container churn: ``docker info`` answers, listing networks hangs); every later
+    call then waits out the timeout. The pytest plugin looks here after each test, and stops the
+    run when :func:`engine_silence` confirms it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+        self.last = ""
+
+    def heard(self, what: str, exc: BaseException) -> None:
+        with self._lock:
+            self.count += 1
+            self.last = f"{what}: {_short(exc)}"
+
+
+_SILENCE = _Silence()
+
+
+def unanswered_calls() -> tuple[int, str]:
+    """How many engine calls went unanswered in this process so far, and what the last one was."""
+    return _SILENCE.count, _SILENCE.last
+
+
+def engine_silence(timeout_s: float = 15) -> str | None:
+    """None if the engine lists containers and networks within ``timeout_s``, else what went wrong.
+
+    Both lists: in dockerd's networking deadlock the engine still answers a ping and lists containers."""
+    try:
+        client = docker.from_env(timeout=max(1, int(timeout_s)))
+        try:
+            client.api.containers(all=True, limit=1)
+            client.api.networks(filters={"label": LABEL_RUN})
+        finally:
+            client.close()
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        return _short(exc)
+    return None
 
 
 @contextlib.contextmanager
 def engine_call(what: str) -> Iterator[None]:
-    """Translate Docker SDK and transport errors inside the block into an AzChaosError saying ``what``."""
+    """Translate Docker SDK and transport errors inside the block into an AzChaosError saying ``what``.
+
+    The SDK's error stays the ``__context__``, but is not shown: its chain through requests and
+    urllib3 (a screen of frames per call) says nothing that the message does not."""
     try:
         yield
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise engine_error(what, exc) from exc
+        raise engine_error(what, exc) from None
 
 
 @contextlib.contextmanager
@@ -284,7 +354,7 @@ class DockerBackend:
             with engine_call(f"inspecting container {name}"):
                 return str(self.client.api.inspect_container(name)["State"]["Status"])
         except StackError as exc:
-            if isinstance(exc.__cause__, docker.errors.NotFound):
+            if isinstance(exc.__context__, docker.errors.NotFound):
                 return "missing"
             raise
 

@@ -164,12 +164,15 @@ def test_after(azchaos):
     result = run(fake)
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(["*ERROR at teardown of test_localstack*",
-                                 "*azchaos: could not remove a stack that no later test needs: the engine said no*"])
+                                 "azchaos: no later test needs it, but stack fake-localstack was not removed: the "
+                                 "engine said no. The next start of a stack on this host removes it, as does "
+                                 "'azchaos down --run-id fake-localstack'"])
     assert "RAN minimal" in result.stdout.str()  # the run goes on
     verdicts = {t["test"]: t for t in json.loads((fake.path / "azchaos-report" / "report.json").read_text())["tests"]}
     assert verdicts["test_stack_down.py::test_localstack"]["verdict"] == "failed"  # as pytest says, not "passed"
     assert verdicts["test_stack_down.py::test_localstack"]["reason"] == (
-        "error in teardown: azchaos: could not remove a stack that no later test needs: the engine said no")
+        "error in teardown: azchaos: no later test needs it, but stack fake-localstack was not removed: the engine "
+        "said no. The next start of a stack on this host removes it, as does 'azchaos down --run-id fake-localstack'")
     assert verdicts["test_stack_down.py::test_after"]["verdict"] == "passed"
 
 

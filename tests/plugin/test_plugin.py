@@ -158,6 +158,81 @@ def test_no_engine_fails_tests_with_one_clear_line(pytester: pytest.Pytester, mo
         [("failed", "error in setup: azchaos: the stack could not start: no Docker engine")] * 2
 
 
+# The fake engine stops answering at the first fault: its kill fails as a real call that timed out.
+SILENT_KILL = """
+
+import requests
+
+from pytest_azchaos.stack.backend import engine_error
+
+
+def silent_kill(self, names):
+    timed_out = requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
+    raise engine_error(f"killing container {names[0]}", timed_out)
+
+
+FakeBackend.kill = silent_kill
+"""
+SILENT_TESTS = "\n".join(f"def test_{n}(azchaos):\n    {body}\n" for n, body in [
+    (1, "pass"), (2, "azchaos.outage('a')"), (3, "pass"), (4, "pass"), (5, "pass"), (6, "pass")])
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+def test_an_engine_gone_silent_stops_the_run(fake: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path, workers: list[str]) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")  # the check afterwards: no answer
+    fake.makeconftest(FAKE_CONFTEST + SILENT_KILL)
+    fake.makepyfile(SILENT_TESTS)
+    result = run(fake, *workers, "-p", "no:randomly")
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([
+        "*Interrupted: azchaos: the Docker engine stopped answering during test_an_engine_gone_silent_stops_the_run"
+        ".py::test_2 (killing container azchaos-fake-minimal-app-a-1: Read timed out. (read timeout=60)) and still"
+        " does not list containers and networks (*); each test left would wait for it, so the run stops here; "
+        "run 'azchaos engine'*"])
+    outcomes = result.parseoutcomes()
+    assert outcomes["failed"] == 1 and outcomes["passed"] < 5, out  # not every test after it ran
+    if not workers:  # (a worker's own output is not shown)
+        assert "test_3" not in out and outcomes["passed"] == 1
+        assert "FAKE STACK DOWN" in out  # and the stack went
+
+
+def test_an_engine_silent_for_a_moment_does_not_stop_the_run(fake: pytest.Pytester) -> None:
+    fake.makeconftest(FAKE_CONFTEST + SILENT_KILL + """
+import pytest_azchaos.plugin
+pytest_azchaos.plugin.engine_silence = lambda: None  # asked again, the engine answers
+""")
+    fake.makepyfile(SILENT_TESTS)
+    result = run(fake)
+    result.assert_outcomes(passed=5, failed=1)
+    assert "Interrupted" not in result.stdout.str()
+
+
+def test_a_stack_that_cannot_be_removed_at_the_end_fails_the_run_with_one_clear_line(fake: pytest.Pytester) -> None:
+    fake.makeconftest(FAKE_CONFTEST + """
+
+from pytest_azchaos.errors import EngineError
+
+
+def down(self):
+    raise EngineError("removing stack fake-minimal: the Docker engine did not answer (Read timed out.)")
+
+
+FakeStack.down = down
+""")
+    # The run ends itself with status 0 before the last test that needs the stack: the session's end removes it.
+    fake.makepyfile("import pytest\ndef test_one(azchaos): pytest.exit('enough', returncode=0)\n"
+                    "def test_two(azchaos): pass\n")
+    result = run(fake)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # not 0: the stack is still up
+    result.stdout.fnmatch_lines(["azchaos: ERROR: stack fake-minimal was not removed: removing stack fake-minimal: "
+                                 "the Docker engine did not answer (Read timed out.). The next start of a stack on "
+                                 "this host removes it, as does 'azchaos down --run-id fake-minimal'",
+                                 "*Exit: enough*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
 def test_latency_slos_pass_and_fail_with_the_measured_value(fake: pytest.Pytester) -> None:
     fake.makepyfile(
         """

@@ -4,6 +4,7 @@ and engine errors translated at the backend. No Docker engine needed."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,8 +15,9 @@ import pytest
 import requests
 
 from pytest_azchaos.backend import LABEL_KEPT, LABEL_OWNER, DockerBackend, engine_call, interrupts_deferred
-from pytest_azchaos.errors import EngineError, StackError
+from pytest_azchaos.errors import ConfigError, EngineError, StackError
 from pytest_azchaos.stack import owner, reaper
+from pytest_azchaos.stack.backend import connect, engine_timeout, unanswered_calls
 
 
 def dead_pid() -> int:
@@ -232,7 +234,35 @@ def test_engine_errors_say_what_was_done_to_what_and_a_hint(exc: Exception, kind
     with pytest.raises(kind) as caught, engine_call("creating container azchaos-x-lb"):
         raise exc
     assert words in str(caught.value)
-    assert caught.value.__cause__ is exc
+    assert caught.value.__context__ is exc and caught.value.__suppress_context__  # kept, not shown
+
+
+def test_only_calls_left_unanswered_are_counted_as_the_engine_s_silence() -> None:
+    before, _ = unanswered_calls()
+    with pytest.raises(StackError), engine_call("killing container x"):
+        raise api_error(409, "Container x is not running")  # it answered: no
+    assert unanswered_calls()[0] == before
+    with pytest.raises(EngineError), engine_call("killing container x"):
+        raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=60)")
+    assert unanswered_calls() == (before + 1, "killing container x: Read timed out. (read timeout=60)")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [(None, 60), ("", 60), (" 20 ", 20), ("1", 1)])
+def test_the_engine_timeout_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, value: str | None,
+                                                       seconds: int) -> None:
+    if value is None:
+        monkeypatch.delenv("AZCHAOS_ENGINE_TIMEOUT", raising=False)
+    else:
+        monkeypatch.setenv("AZCHAOS_ENGINE_TIMEOUT", value)
+    assert engine_timeout() == seconds
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "1.5", "60s", "soon"])
+def test_a_bad_engine_timeout_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("AZCHAOS_ENGINE_TIMEOUT", value)
+    with pytest.raises(ConfigError, match=rf"AZCHAOS_ENGINE_TIMEOUT='{re.escape(value)}': expected a whole number of "
+                                          r"seconds, at least 1 \(default 60\)"):
+        connect()
 
 
 class _RefusingAPI:

@@ -116,6 +116,9 @@ def connect(timeout_s: float | None = None) -> docker.DockerClient:
     return client
 
 
+# What Docker says when it has no address range left for a network: 20.10, then 23 and later.
+_NO_RANGE_LEFT = ("non-overlapping IPv4 address pool", "all predefined address pools have been fully subnetted")
+
 # What to try, by what the engine said; the first match wins.
 _HINTS = (
     ("is already in use", "something else has that name: a leftover run ('azchaos down --orphans', or "
@@ -124,8 +127,6 @@ _HINTS = (
                        "'azchaos down --run-id RUN'), or not ours (docker network rm NAME); or choose another run id"),
     ("port is already allocated", "another process holds that port; retry (Docker picks a new one)"),
     ("no space left", "the engine's disk is full: free space (docker system prune) and retry"),
-    ("pool of ip addresses", "the engine ran out of network address pools: remove stale networks "
-                             "('azchaos down --orphans', or docker network prune)"),
     ("no such image", "build or pull it first: 'azchaos images build --env ENV'"),
     ("is not running", "it was stopped or killed meanwhile (a fault?); see 'azchaos status'"),
     ("is paused", "it is frozen by a fault; heal it first ('azchaos heal')"),
@@ -258,7 +259,8 @@ class DockerBackend:
             try:
                 self.client.networks.create(name, driver="bridge", labels=self._owned(labels), check_duplicate=True)
             except docker.errors.APIError as exc:
-                if "non-overlapping" not in str(exc.explanation or exc):  # Docker's words for no range left
+                said = str(exc.explanation or exc)
+                if not any(words in said for words in _NO_RANGE_LEFT):
                     raise
                 raise StackError(self._no_address_range(name, labels.get(LABEL_RUN, ""), exc)) from exc
 

@@ -61,6 +61,38 @@ class Reporter:
         self.ran_on: dict[Attempt, str] = {}  # run id of its stack
         self.workers: list[dict[str, Any]] = []  # with pytest-xdist: what each worker recorded
         self.failures: list[tuple[str, str]] = []  # each failed phase of the run: (test, "setup"/"call"/"teardown")
+        self.session: pytest.Session | None = None
+        self.selected = 0  # tests selected to run (after -k, -m and deselection)
+        self.stopped: str | None = None  # why the run ended before its last test (Ctrl-C, an engine gone silent)
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.selected = len(session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """pytest-xdist's controller collects nothing itself: each worker tells it what it collected."""
+        self.selected = max(self.selected, len(ids))
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C or SIGTERM, ``pytest.exit``, or a stop of the run (pytest's Interrupted: what set
+        ``session.shouldstop`` says why, e.g. the plugin for an engine gone silent; xdist's -x too)."""
+        error = excinfo.value
+        if isinstance(error, pytest.exit.Exception):
+            self.stopped = f"pytest.exit: {error.msg}"
+        elif type(error) is KeyboardInterrupt:
+            self.stopped = "interrupted (Ctrl-C or SIGTERM)"
+        else:
+            self.stopped = _first_line(str(error)) or type(error).__name__
+
+    def _stop_reason(self) -> str | None:
+        """Why the run ended before its last test, or None; -x and --maxfail in one process say it here."""
+        if self.stopped:
+            return self.stopped
+        failed = self.session.shouldfail if self.session is not None else False
+        return failed if isinstance(failed, str) and failed else None
 
     def _attempt(self, item: pytest.Item) -> Attempt:
         return self._attempt_of(item.nodeid)
@@ -237,9 +269,13 @@ class Reporter:
         runs = [self._worker_output(), *self.workers]
         tests = [(start, t) for run in runs for start, t in zip(run["started"], run["tests"], strict=True)]
         tests.sort(key=lambda each: each[0])  # stable: a process's own tests stay in run order
+        # A run stopped after its last test had run (xdist's -x, as the other worker ends) stopped nothing.
+        not_run = max(0, self.selected - len({verdict["test"] for verdict in self._finals()}))
+        stopped = self._stop_reason() if not_run or not self.selected else None
         return report_data.report([t for _, t in tests],
                                   environments=[e for run in runs for e in run["environments"]],
-                                  events=sorted((e for run in runs for e in run["events"]), key=lambda e: e["wall"]))
+                                  events=sorted((e for run in runs for e in run["events"]), key=lambda e: e["wall"]),
+                                  stopped=stopped, not_run=not_run if stopped else 0)
 
 
 def _attempts(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -30,7 +30,8 @@ TOP_ERRORS = 3  # the commonest errors kept per operation kind
 
 
 def report(tests: Sequence[dict[str, Any]], *, kind: str = "run", title: str = "pytest run",
-           environments: Sequence[dict[str, Any]] = (), events: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+           environments: Sequence[dict[str, Any]] = (), events: Iterable[dict[str, Any]] = (),
+           stopped: str | None = None, not_run: int = 0) -> dict[str, Any]:
     """The whole report: a summary of verdicts, every test's entry, and the flat lists older readers use.
 
     A test's entry is its last attempt; where a plugin (pytest-rerunfailures) ran it more than once,
@@ -41,6 +42,9 @@ def report(tests: Sequence[dict[str, Any]], *, kind: str = "run", title: str = "
     ``environments`` are the facts of each stack the run used (``environment_facts``), in the order
     they started; a test's entry names its own by ``run_id``. ``environment``, the first of them, is
     what readers of a one-region report (every report before ``environments``) look at.
+
+    ``stopped`` says why a run ended before its last test (pytest's reason: an engine gone silent,
+    ``-x``, Ctrl-C), and ``not_run`` how many of its selected tests did not run then.
     """
     summary = {"tests": len(tests), **dict.fromkeys(VERDICTS, 0)}
     for test in tests:
@@ -51,13 +55,18 @@ def report(tests: Sequence[dict[str, Any]], *, kind: str = "run", title: str = "
     xfailed = sum(1 for test in tests if "xfail" in test and test["verdict"] != "passed")
     if xfailed:  # of the tests above, those whose failure pytest expected (an xfail marker): not a red run
         summary["xfailed"] = xfailed
-    return {
+    if not_run:
+        summary["not_run"] = not_run
+    found = {
         "schema_version": SCHEMA_VERSION, "kind": kind, "title": title, "created": round(time.time(), 3),
         "summary": summary, "environment": environments[0] if environments else None,
         "environments": list(environments), "tests": list(tests),
         "slos": [{"test": t["test"], **slo} for t in tests for slo in t["slos"]],
         "events": list(events),
     }
+    if stopped:
+        found["stopped"] = stopped
+    return found
 
 
 def test_entry(test: str, *, verdict: str, history: History | None = None, timeline: Timeline | None = None,

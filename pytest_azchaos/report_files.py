@@ -55,7 +55,7 @@ def _prune(runs: Path) -> None:
 
 
 #: The summary's counts the index lists for each run, in this order.
-INDEX_COUNTS = ("slo_broken", "failed", "not_steady", "passed", "xfailed", "reruns")
+INDEX_COUNTS = ("slo_broken", "failed", "not_steady", "passed", "xfailed", "reruns", "not_run")
 
 
 def index_html(runs: Path) -> str:

@@ -27,6 +27,7 @@ th{background:#eee}tr:nth-child(even) td{background:#fafafa}
 .verdict{font-weight:bold;padding:1px 6px;border-radius:3px;color:#fff}
 .v-passed{background:#2a8a2a}.v-slo_broken,.v-failed{background:#c00}.v-not_steady{background:#c60}
 .pass{color:#2a8a2a}.fail{color:#c00;font-weight:bold}.muted{color:#777}
+.stopped{border-left:4px solid #c00;background:#fff4f4;padding:.4em .8em;overflow-wrap:anywhere}
 section.test{border-top:1px solid #ccc;margin-top:1.5em}
 h2,.verdicts td:nth-child(2){overflow-wrap:anywhere}.chart svg{max-width:100%;height:auto}
 pre{background:#f6f6f6;padding:.5em;overflow:auto;font-size:90%}"""
@@ -54,8 +55,13 @@ def _summary(data: dict[str, Any]) -> str:
     counts = ", ".join(f"{s[v]} {LABELS[v].lower()}" for v in ORDER if s.get(v))
     xfailed = f" ({s['xfailed']} of them expected to fail: xfail)" if s.get("xfailed") else ""
     reruns = f"; {s['reruns']} earlier attempt(s) of tests run again" if s.get("reruns") else ""
+    stopped = ""
+    if data.get("stopped"):  # the tests that did not run are in no table below: say so first
+        not_run = f" {s['not_run']} selected test(s) did not run." if s.get("not_run") else ""
+        stopped = (f"<p class=stopped><b>The run stopped before its last test:</b> "
+                   f"{escape(data['stopped'])}.{not_run}</p>")
     return (f"<p>{_wall(data['created'], date=True)}: {data['kind']}, {s['tests']} test(s)"
-            f"{': ' + counts if counts else ''}{xfailed}{reruns}.</p>")
+            f"{': ' + counts if counts else ''}{xfailed}{reruns}.</p>{stopped}")
 
 
 def _verdicts(tests: list[dict[str, Any]]) -> str:

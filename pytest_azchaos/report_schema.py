@@ -109,6 +109,8 @@ SCHEMA: dict[str, Any] = {
         # optional: every stack the run used (an ``azchaos_env`` marker starts more than one)
         "environments": {"type": "array", "items": {"type": "object", "required": ["run_id"]}},
         "tests": {"type": "array", "items": _TEST},
+        # optional: why the run ended before its last test (summary.not_run: how many did not run)
+        "stopped": _TEXT,
         # Flat lists kept from the report before version 1 (bench/repeat.py reads "slos").
         "slos": {"type": "array", "items": {"allOf": [_SLO, {"required": ["test"]}]}},
         "events": {"type": "array", "items": {"type": "object", "required": ["wall", "kind", "subject"]}},

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_azchaos import report_schema
+
 from .conftest import FAKE_CONFTEST
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,6 +198,35 @@ def test_an_engine_gone_silent_stops_the_run(fake: pytest.Pytester, monkeypatch:
     if not workers:  # (a worker's own output is not shown)
         assert "test_3" not in out and outcomes["passed"] == 1
         assert "FAKE STACK DOWN" in out  # and the stack went
+    # The report says so too: the tests that did not run are in none of its tables.
+    data = json.loads((fake.path / "azchaos-report" / "report.json").read_text())
+    assert data["stopped"].startswith("azchaos: the Docker engine stopped answering during "), data["stopped"]
+    assert data["summary"]["not_run"] == 6 - outcomes["passed"] - outcomes["failed"]
+    page = (fake.path / "azchaos-report" / "report.html").read_text()
+    assert "<p class=stopped><b>The run stopped before its last test:</b> azchaos: the Docker engine" in page
+    assert f"{data['summary']['not_run']} selected test(s) did not run.</p>" in page
+
+
+@pytest.mark.parametrize(("args", "stopped"), [
+    (["-x"], "stopping after 1 failures"),
+    (["-x", "-n", "2"], "stopping after 1 failures"),
+    ([], None),
+], ids=["-x", "-x with xdist", "to the end"])
+def test_the_report_says_when_the_run_stopped_before_its_last_test(fake: pytest.Pytester, args: list[str],
+                                                                    stopped: str | None) -> None:
+    fake.makepyfile("\n".join(f"def test_{n}(azchaos):\n    assert {n} != 2\n" for n in range(1, 7)))
+    result = run(fake, *args, "-p", "no:randomly")
+    data = json.loads((fake.path / "azchaos-report" / "report.json").read_text())
+    outcomes = result.parseoutcomes()
+    if outcomes["passed"] + outcomes["failed"] == 6:  # to the end (xdist's workers may run every test before the stop)
+        assert "stopped" not in data and "not_run" not in data["summary"]
+        assert "class=stopped" not in (fake.path / "azchaos-report" / "report.html").read_text()
+    else:
+        assert data["stopped"] == stopped
+        assert data["summary"]["not_run"] == 6 - outcomes["passed"] - outcomes["failed"]
+    assert stopped is not None or outcomes == {"passed": 5, "failed": 1}
+    assert "-n" in args or stopped is None or outcomes == {"failed": 1, "passed": 1}
+    report_schema.validate(data)
 
 
 def test_an_engine_silent_for_a_moment_does_not_stop_the_run(fake: pytest.Pytester) -> None:

@@ -224,6 +224,17 @@ def test_runs_sharing_a_folder_keep_their_own_reports_and_the_last_is_the_latest
     assert "1 slo broken" in index and "1 passed" in index
 
 
+def test_a_run_stopped_before_its_last_test_says_so_in_each_file(tmp_path: Path) -> None:
+    data = report_data.report([entry(test="t.py::test_one")], stopped="stopping after 1 failures", not_run=3)
+    page = write_run(data, tmp_path, run="20261207-100000-1").read_text()
+    assert report_schema.load(tmp_path / "report.json")["stopped"] == "stopping after 1 failures"
+    assert ("<p class=stopped><b>The run stopped before its last test:</b> stopping after 1 failures. "
+            "3 selected test(s) did not run.</p>") in page
+    assert "3 not run" in (tmp_path / "index.html").read_text()
+    whole = report_data.report([entry(test="t.py::test_one")])
+    assert "stopped" not in whole and "not_run" not in whole["summary"]
+
+
 class StubStack:
     """What environment_facts reads of a stack."""
 

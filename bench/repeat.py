@@ -61,10 +61,16 @@ class Run:
             yield f"{test}::{slo['name']}", slo.get("value"), slo.get("shown", "")
 
     def reasons(self) -> list[str]:
-        """Why the run failed: each "stack not steady" verdict and each broken SLO's message."""
-        found = [f"stack not steady: {t['reason']}" for t in self.report.get("tests", [])
-                 if t.get("verdict") == "not_steady"]
+        """Why the run failed: each "stack not steady" verdict, each broken SLO's message, each test's
+        own error, and a stop before the last test (an engine gone silent, -x)."""
+        tests = self.report.get("tests", [])
+        found = [f"stack not steady: {t['reason']}" for t in tests if t.get("verdict") == "not_steady"]
         found += [slo["message"] for slo in self.report.get("slos", []) if not slo.get("passed", True)]
+        found += [f"{t['test'].split('::')[-1]}: {t['reason']}" for t in tests
+                  if t.get("verdict") == "failed" and t.get("reason")]
+        if self.report.get("stopped"):
+            not_run = self.report.get("summary", {}).get("not_run", 0)
+            found.append(f"stopped before its last test ({not_run} did not run): {self.report['stopped']}")
         if not found and not self.passed:
             found.append(f"pytest exit status {self.exit_status}, no broken SLO in the report")
         return found

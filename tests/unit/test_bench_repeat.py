@@ -52,6 +52,15 @@ def test_a_failed_run_without_report_still_says_why() -> None:
     assert repeat.summary([repeat.Run(1, 2, 1.0)])[0] == "pass rate: 0/1 (0%)"
 
 
+def test_a_failed_test_and_a_stopped_run_say_why() -> None:
+    repeat = load_repeat()
+    run = repeat.Run(1, 2, 9.0, {"tests": [{"test": "t.py::test_b", "verdict": "failed",
+                                             "reason": "FaultError: injecting outage(a, power) failed: ..."}],
+                                 "summary": {"not_run": 2}, "stopped": "azchaos: the Docker engine stopped ..."})
+    assert run.reasons() == ["test_b: FaultError: injecting outage(a, power) failed: ...",
+                             "stopped before its last test (2 did not run): azchaos: the Docker engine stopped ..."]
+
+
 def test_arguments_after_a_double_dash_go_to_pytest_as_they_are(tmp_path: Path) -> None:
     repeat = load_repeat()
     seen: list[list[str]] = []

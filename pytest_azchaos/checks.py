@@ -308,9 +308,16 @@ def lost_writes(history: History, timeline: Timeline, limit: float, *, readback:
         when = _when(lost, timeline)
         message += (f": {missing} missing, {len(lost) - missing} changed"
                     + (f", acknowledged {when}" if when else "")
-                    + f"; keys {', '.join(str(op.key) for op in lost[:5])}" + (" …" if len(lost) > 5 else "")
+                    + f"; keys {', '.join(_written(op) for op in lost[:5])}" + (" …" if len(lost) > 5 else "")
                     + f"; cause: {lost_cause(lost, timeline)}")
     return SLOResult(name, len(lost), limit, passed, message)
+
+
+def _written(op: Operation) -> str:
+    """A lost write's key, with what tells where to look: its kind (a row or an object), the replicas
+    the LB sent it to, and how long its acknowledgement took."""
+    via = f" via {op.upstream}" if op.upstream else ""
+    return f"{op.key} ({op.kind}{via}, {op.end - op.start:.1f} s)"
 
 
 def stale_reads(history: History, timeline: Timeline, limit: float) -> SLOResult:

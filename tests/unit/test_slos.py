@@ -191,8 +191,16 @@ def test_lost_writes_counts_missing_and_changed_and_reports_unknown() -> None:
     assert not result.passed and result.value == 2
     assert result.message == ("lost_writes = 2 > 0 (of 3 acknowledged writes; 1 with unknown outcome, not "
                               "counted): 1 missing, 1 changed, acknowledged between +1.0 s and +2.0 s after "
-                              "inject outage(a, power); keys b, c; cause: 2 writes acknowledged during "
+                              "inject outage(a, power); keys b (write, 0.0 s), c (write, 0.0 s); cause: 2 writes "
+                              "acknowledged during "
                               "outage(a, power) (+1.0 s to +2.0 s after inject outage(a, power))")
+
+
+def test_a_lost_write_says_what_it_was_where_it_went_and_how_long_it_took() -> None:
+    put = Operation("put_object", scheduled=101, start=101, end=103.4, outcome=OK, key="k-147", action=WRITE,
+                    value=digest("body"), upstream="app-b-1 > app-a-1")
+    result = lost_writes(History([put]), timeline_at(FAULT), 0, readback={"k-147": None})
+    assert "; keys k-147 (put_object via app-b-1 > app-a-1, 2.4 s); cause: " in result.message, result.message
 
 
 def test_lost_writes_needs_a_readback_and_acknowledged_writes() -> None:

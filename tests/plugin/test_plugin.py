@@ -179,7 +179,9 @@ SILENT_TESTS = "\n".join(f"def test_{n}(azchaos):\n    {body}\n" for n, body in 
     (1, "pass"), (2, "azchaos.outage('a')"), (3, "pass"), (4, "pass"), (5, "pass"), (6, "pass")])
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "xdist"])
+# With xdist, the tests go to one worker (loadfile): spread over two, the other worker may finish its own
+# share before the stop arrives, and the count of those that did not run would depend on timing.
+@pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "loadfile"]], ids=["one process", "xdist"])
 def test_an_engine_gone_silent_stops_the_run(fake: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
                                              tmp_path: Path, workers: list[str]) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")  # the check afterwards: no answer
@@ -194,9 +196,9 @@ def test_an_engine_gone_silent_stops_the_run(fake: pytest.Pytester, monkeypatch:
         " does not list containers and networks (*); each test left would wait for it, so the run stops here; "
         "run 'azchaos engine'*"])
     outcomes = result.parseoutcomes()
-    assert outcomes["failed"] == 1 and outcomes["passed"] < 5, out  # not every test after it ran
+    assert outcomes == {"failed": 1, "passed": 1}, out  # no test after it ran
     if not workers:  # (a worker's own output is not shown)
-        assert "test_3" not in out and outcomes["passed"] == 1
+        assert "test_3" not in out
         assert "FAKE STACK DOWN" in out  # and the stack went
     # The report says so too: the tests that did not run are in none of its tables.
     data = json.loads((fake.path / "azchaos-report" / "report.json").read_text())
@@ -209,7 +211,7 @@ def test_an_engine_gone_silent_stops_the_run(fake: pytest.Pytester, monkeypatch:
 
 @pytest.mark.parametrize(("args", "stopped"), [
     (["-x"], "stopping after 1 failures"),
-    (["-x", "-n", "2"], "stopping after 1 failures"),
+    (["-x", "-n", "2", "--dist", "loadfile"], "stopping after 1 failures"),  # one worker: see above
     ([], None),
 ], ids=["-x", "-x with xdist", "to the end"])
 def test_the_report_says_when_the_run_stopped_before_its_last_test(fake: pytest.Pytester, args: list[str],
@@ -218,14 +220,13 @@ def test_the_report_says_when_the_run_stopped_before_its_last_test(fake: pytest.
     result = run(fake, *args, "-p", "no:randomly")
     data = json.loads((fake.path / "azchaos-report" / "report.json").read_text())
     outcomes = result.parseoutcomes()
-    if outcomes["passed"] + outcomes["failed"] == 6:  # to the end (xdist's workers may run every test before the stop)
+    if stopped is None:
         assert "stopped" not in data and "not_run" not in data["summary"]
         assert "class=stopped" not in (fake.path / "azchaos-report" / "report.html").read_text()
     else:
         assert data["stopped"] == stopped
         assert data["summary"]["not_run"] == 6 - outcomes["passed"] - outcomes["failed"]
-    assert stopped is not None or outcomes == {"passed": 5, "failed": 1}
-    assert "-n" in args or stopped is None or outcomes == {"failed": 1, "passed": 1}
+    assert outcomes == ({"passed": 5, "failed": 1} if stopped is None else {"failed": 1, "passed": 1})
     report_schema.validate(data)
 
 

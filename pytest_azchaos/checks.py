@@ -301,6 +301,9 @@ def lost_writes(history: History, timeline: Timeline, limit: float, *, readback:
         return _unproven(name, limit, "no write was acknowledged")
     lost = [op for op in acked if op.key is not None and readback.get(op.key) != op.value]
     passed = len(lost) <= limit
+    # The default read-back's notes (readback.Found) on keys a store answered missing at first;
+    # a read-back hook's plain dict has none.
+    notes: Mapping[str, str] = getattr(readback, "notes", {})
     message = (f"{name} = {len(lost)} {relation(passed)} {_fmt(limit)} (of {len(acked)} acknowledged writes; "
                f"{unknown} with unknown outcome, not counted)")
     if lost:
@@ -308,16 +311,21 @@ def lost_writes(history: History, timeline: Timeline, limit: float, *, readback:
         when = _when(lost, timeline)
         message += (f": {missing} missing, {len(lost) - missing} changed"
                     + (f", acknowledged {when}" if when else "")
-                    + f"; keys {', '.join(_written(op) for op in lost[:5])}" + (" …" if len(lost) > 5 else "")
+                    + f"; keys {', '.join(_written(op, notes) for op in lost[:5])}" + (" …" if len(lost) > 5 else "")
                     + f"; cause: {lost_cause(lost, timeline)}")
+    late = [op for op in acked if op not in lost and op.key in notes]
+    if late:
+        message += (f"; {len(late)} found only on a later read: "
+                    + ", ".join(_written(op, notes) for op in late[:5]) + (" …" if len(late) > 5 else ""))
     return SLOResult(name, len(lost), limit, passed, message)
 
 
-def _written(op: Operation) -> str:
-    """A lost write's key, with what tells where to look: its kind (a row or an object), the replicas
-    the LB sent it to, and how long its acknowledgement took."""
+def _written(op: Operation, notes: Mapping[str, str]) -> str:
+    """A write's key, with what tells where to look: its kind (a row or an object), the replicas the LB
+    sent it to, how long its acknowledgement took, and what the stores said when it was read back."""
     via = f" via {op.upstream}" if op.upstream else ""
-    return f"{op.key} ({op.kind}{via}, {op.end - op.start:.1f} s)"
+    said = f"; {notes[op.key]}" if op.key is not None and op.key in notes else ""
+    return f"{op.key} ({op.kind}{via}, {op.end - op.start:.1f} s{said})"
 
 
 def stale_reads(history: History, timeline: Timeline, limit: float) -> SLOResult:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +21,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pytest_azchaos import Stack, load
+from pytest_azchaos.client import digest
+from pytest_azchaos.readback import read_back
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = ROOT / "environments" / "default.yaml"
@@ -90,6 +94,28 @@ def test_app_writes_items_and_objects_through_the_lb(stack: Stack) -> None:
     assert put.status_code == 200, put.text
     got = requests.get(f"{stack.lb_url}/objects/big", timeout=60)
     assert got.content == body and got.headers["X-Checksum-Sha256"] == put.json()["sha256"]
+
+
+def test_the_read_back_reads_a_missing_key_again_and_says_which_node_answered(stack: Stack) -> None:
+    """lost_writes counts a write lost when it is gone for good: a key that no store has at first is read
+    again for ``settle_s``, and what the stores said about it is kept for the message."""
+    s3 = s3_client(stack)
+    bucket = stack.endpoints()["s3"]["bucket"]
+    s3.put_object(Bucket=bucket, Key="there", Body=b"x")  # type: ignore[attr-defined]
+    late = threading.Timer(1.0, lambda: s3.put_object(Bucket=bucket, Key="late", Body=b"late"))  # type: ignore[attr-defined]
+    late.start()
+    started = time.monotonic()
+    found = read_back(stack, ["there", "late", "never"])  # settle_s: 10
+    took = time.monotonic() - started
+    late.join()
+    assert found is not None
+    assert (found["there"], found["late"], found["never"]) == (digest(b"x"), digest(b"late"), None)
+    assert "there" not in found.notes and took >= 10
+    node = r"s3-[abc]-1"  # the node that answered, by name (from the endpoint's X-Azchaos-Upstream)
+    assert re.fullmatch(rf"not in PostgreSQL's items; S3: NoSuchKey from {node}(, {node})*", found.notes["never"])
+    later = re.fullmatch(rf"not in PostgreSQL's items; S3: NoSuchKey from {node}(, {node})*, found (\d+\.\d) s later",
+                         found.notes["late"])
+    assert later and float(later[2]) >= 1.0, found.notes["late"]
 
 
 def test_losing_one_az_keeps_s3_readable_and_writable(stack: Stack) -> None:

@@ -22,6 +22,7 @@ from pytest_azchaos.checks import (
     write_downtime,
 )
 from pytest_azchaos.errors import ConfigError
+from pytest_azchaos.readback import Found
 from pytest_azchaos.timeline import Event, Timeline
 from pytest_azchaos.traffic import FAILED, OK, READ, UNKNOWN, WRITE, History, Operation, digest
 
@@ -201,6 +202,26 @@ def test_a_lost_write_says_what_it_was_where_it_went_and_how_long_it_took() -> N
                     value=digest("body"), upstream="app-b-1 > app-a-1")
     result = lost_writes(History([put]), timeline_at(FAULT), 0, readback={"k-147": None})
     assert "; keys k-147 (put_object via app-b-1 > app-a-1, 2.4 s); cause: " in result.message, result.message
+
+
+def test_a_lost_write_says_what_the_stores_answered_and_one_found_later_is_not_lost() -> None:
+    put = Operation("put_object", scheduled=101, start=101, end=103.4, outcome=OK, key="k-147", action=WRITE,
+                    value=digest("body"), upstream="app-b-1 > app-a-1")
+    late = Operation("put_object", scheduled=102, start=102, end=103, outcome=OK, key="k-148", action=WRITE,
+                     value=digest("other"))
+    readback = Found({"k-147": None, "k-148": digest("other")},
+                     {"k-147": "S3: NoSuchKey from s3-c-1, s3-a-1",
+                      "k-148": "S3: NoSuchKey from s3-c-1, found 2.1 s later"})
+    result = lost_writes(History([put, late]), timeline_at(FAULT), 0, readback=readback)
+    assert result.value == 1, result.message
+    assert "; keys k-147 (put_object via app-b-1 > app-a-1, 2.4 s; S3: NoSuchKey from s3-c-1, s3-a-1); cause: " \
+        in result.message, result.message
+    assert result.message.endswith("; 1 found only on a later read: k-148 (put_object, 1.0 s; S3: NoSuchKey from "
+                                   "s3-c-1, found 2.1 s later)"), result.message
+    passed = lost_writes(History([late]), timeline_at(FAULT), 0, readback=readback)
+    assert passed.passed and passed.message == (
+        "lost_writes = 0 <= 0 (of 1 acknowledged writes; 0 with unknown outcome, not counted); 1 found only on a "
+        "later read: k-148 (put_object, 1.0 s; S3: NoSuchKey from s3-c-1, found 2.1 s later)")
 
 
 def test_lost_writes_needs_a_readback_and_acknowledged_writes() -> None:

@@ -117,6 +117,34 @@ def test_gray_failure_examples_pass_on_the_default_region(pytester: pytest.Pytes
                                  consecutive=False)
 
 
+OBJECT_PUTS_THROUGH_A_FREEZE = '''
+import pytest
+from pytest_azchaos.workloads import example_app
+
+
+@pytest.mark.slo(failed_requests=None, lost_writes=0)
+def test_object_puts_through_a_frozen_az(azchaos):
+    with azchaos.traffic(rate_per_s=60, workload=example_app(reads=1, writes=2, object_puts=3, object_gets=1)):
+        azchaos.wait("2s")
+        with azchaos.outage("c", mode="freeze"):
+            azchaos.wait("10s")
+        azchaos.wait("3s")
+'''
+
+
+def test_a_frozen_az_loses_no_acknowledged_object_under_many_puts(pytester: pytest.Pytester) -> None:
+    """Scenario 2's freeze with ~26 object PUTs a second: S3 calls that time out and are retried, and PUTs
+    that a MinIO node commits after their client left. Upstream MinIO undid such a commit by deleting
+    the object it had overwritten, an acknowledged one (committed-rename.patch): this run lost an
+    acknowledged object in 4 of 15 runs beside package installs, 0 of 15 with the patch
+    (docs/benchmarks.md). Not red every time without it: a race, shown by the repeats."""
+    pytester.makepyfile(test_puts=OBJECT_PUTS_THROUGH_A_FREEZE)
+    result = run(pytester, f"--azchaos-env={DEFAULT}")
+    print(result.stdout.str()[-3000:])
+    result.assert_outcomes(passed=1)
+    result.stdout.re_match_lines([r".*test_object_puts_through_a_frozen_az\s+lost_writes\s+0\s+0\s+PASS"])
+
+
 def test_a_frozen_az_fails_reads_without_the_lb_retry(pytester: pytest.Pytester) -> None:
     """The frozen-AZ example's negative twin: without the LB's retry on another target, the requests
     that meet the frozen replica (each time nginx tries it again) fail, also after the ejection window."""

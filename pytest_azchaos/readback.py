@@ -13,7 +13,7 @@ What the stores said about such keys is kept in the answer's ``notes``, for the 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -52,10 +52,10 @@ def read_back(stack: Stack, keys: Sequence[str], *, timeout_s: float = 90,
     while True:
         missing = [key for key, value in found.items() if value is None]
         if "db" in endpoints and missing:
-            found.update(_retry(partial(_rows, endpoints["db"], missing), deadline, "PostgreSQL"))
+            found.update(_retry(partial(_rows, endpoints["db"], missing), deadline, "PostgreSQL", stack.progress))
         if "s3" in endpoints and any(found[key] is None for key in missing):
             absent = [key for key in missing if found[key] is None]
-            found.update(_retry(partial(_objects, endpoints["s3"], absent, said), deadline, "S3"))
+            found.update(_retry(partial(_objects, endpoints["s3"], absent, said), deadline, "S3", stack.progress))
         later.update({key: time.monotonic() - started for key in missing if key in said and found[key] is not None})
         if all(found[key] is not None for key in missing) or time.monotonic() - started >= settle_s:
             notes = _notes(found, said, later, stack.upstreams() if said else {}, db="db" in endpoints)
@@ -74,14 +74,17 @@ def _notes(found: dict[str, str | None], said: dict[str, list[str]], later: dict
     return notes
 
 
-def _retry(read: Any, deadline: float, store: str) -> dict[str, str | None]:
-    """Retry ``read`` until it works: right after healing, a store may still be recovering."""
+def _retry(read: Any, deadline: float, store: str, progress: Callable[[str], None]) -> dict[str, str | None]:
+    """Retry ``read`` until it works: right after healing, a store may still be recovering.
+    Each failure is said (``progress``): a read-back that waits on a store is not silent."""
     while True:
         try:
             return dict(read())
         except Exception as exc:  # a store still recovering answers with all kinds of errors
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left < 0:
                 raise StackError(f"could not read acknowledged writes back from {store}: {exc}") from exc
+            progress(f"reading acknowledged writes back from {store}: {exc}; trying again ({left:.0f} s left)")
             time.sleep(1)
 
 

@@ -238,16 +238,34 @@ def set_drives_online(stack: StackView, member: Member) -> int | None:
 
 def admin_info(stack: StackView, member: Member) -> dict[str, Any] | None:
     """GET /minio/admin/v3/info of one node, signed like `mc admin info` (SigV4, service s3)."""
+    found = _admin_get(stack, member, "/minio/admin/v3/info")
+    return dict(found) if isinstance(found, dict) else None
+
+
+def held_locks(stack: StackView, member: Member) -> list[dict[str, Any]] | None:
+    """The object locks MinIO's lockers hold now, oldest first, as `mc admin top locks --stale` lists
+    them (resource, type, owner, serverlist: the lockers that hold it, source, elapsed in ns); None if
+    the node did not answer. Locks held by fewer lockers than their quorum are listed too (without
+    ``stale``, MinIO hides them: they are what a lost grant leaves). MinIO's own locks
+    (``.minio.sys/``) are left out."""
+    found = _admin_get(stack, member, "/minio/admin/v3/top/locks?count=10000&stale=true")
+    if not isinstance(found, list):
+        return None
+    return [lock for lock in found if not str(lock.get("resource", "")).startswith(".minio.sys/")]
+
+
+def _admin_get(stack: StackView, member: Member, path: str) -> Any:
+    """GET a path of MinIO's admin API on one node, signed like `mc admin` (SigV4, service s3)."""
     from botocore.auth import S3SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    url = stack.url(member, member.port, "/minio/admin/v3/info")
+    url = stack.url(member, member.port, path)
     request = AWSRequest(method="GET", url=url)
     credentials = Credentials(stack.secret("s3_access_key"), stack.secret("s3_secret_key"))
     S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
     try:
         response = requests.get(url, headers=dict(request.headers), timeout=2)
-        return dict(response.json()) if response.ok else None
+        return response.json() if response.ok else None
     except (requests.RequestException, ValueError):
         return None

@@ -7,6 +7,7 @@ fake that fails the test if it is asked to create anything.
 
 from __future__ import annotations
 
+import base64
 import math
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,8 @@ ENVIRONMENTS = [
      "service 's3': EC:5 needs at least 10 drives, and this service has erasure sets of 9 (18 drives: "
      "MinIO cuts more than 16 into equal sets); MinIO allows parity up to 4 here, or leave parity out "
      "for MinIO's default (EC:4)"),
+    ("s3 unknown encryption", GOOD.replace("slo:", S3 + "    encryption: sse-c\nslo:"), 15,
+     "service 's3': unknown encryption 'sse-c'; use one of sse-s3, sse-kms (a bucket's default encryption)"),
 ]
 
 
@@ -94,6 +97,36 @@ def test_db_timings_that_leave_the_watchdog_its_margin_load(tmp_path: Path) -> N
     path = tmp_path / "env.yaml"
     path.write_text(GOOD.replace("slo:", DB + "    ttl: 30s\n    retry_timeout: 11s\nslo:"))
     assert load(path).service("db").options["retry_timeout"] == 11
+
+
+def test_an_encrypted_bucket_gets_minios_kms_and_no_other_does(tmp_path: Path) -> None:
+    """The KMS key is the same on every node and for every attach of a run, and differs between runs."""
+    from pytest_azchaos.stack.roles.s3 import default_encryption, kms_environment
+
+    class Secrets:
+        def __init__(self, secret: str) -> None:
+            self.secret_key = secret
+
+        def secret(self, name: str) -> str:
+            assert name == "s3_secret_key"
+            return self.secret_key
+
+    path = tmp_path / "env.yaml"
+    path.write_text(GOOD.replace("slo:", S3 + "slo:"))
+    plain = load(path).service("s3")
+    assert (kms_environment(Secrets("x"), plain), default_encryption(plain)) == ({}, None)  # type: ignore[arg-type]
+    path.write_text(GOOD.replace("slo:", S3 + "    encryption: sse-kms\nslo:"))
+    spec = load(path).service("s3")
+    key = kms_environment(Secrets("x"), spec)["MINIO_KMS_SECRET_KEY"]  # type: ignore[arg-type]
+    name, _, material = key.partition(":")
+    assert name == "azchaos-kms" and len(base64.b64decode(material)) == 32  # MinIO wants 256 bits
+    assert key == kms_environment(Secrets("x"), spec)["MINIO_KMS_SECRET_KEY"]  # type: ignore[arg-type]
+    assert key != kms_environment(Secrets("y"), spec)["MINIO_KMS_SECRET_KEY"]  # type: ignore[arg-type]
+    assert default_encryption(spec) == {"Rules": [{"ApplyServerSideEncryptionByDefault": {
+        "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "azchaos-kms"}}]}
+    path.write_text(GOOD.replace("slo:", S3 + "    encryption: sse-s3\nslo:"))
+    assert default_encryption(load(path).service("s3")) == {"Rules": [{"ApplyServerSideEncryptionByDefault": {
+        "SSEAlgorithm": "AES256"}}]}
 
 
 def test_an_s3_service_without_parity_gets_minios_default_for_its_drives(tmp_path: Path) -> None:

@@ -8,6 +8,9 @@ every set both.
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
 from typing import Any
 
 import requests
@@ -17,6 +20,11 @@ from .base import HTTP_200, Role, http_ok
 
 #: the erasure set sizes MinIO forms (cmd/endpoint-ellipses.go, setSizes)
 SET_SIZES = range(2, 17)
+
+#: the bucket's default encryption, by the name an environment file gives it: S3's header value
+ENCRYPTION = {"sse-s3": "AES256", "sse-kms": "aws:kms"}
+#: the one key of the region's KMS (MinIO's built-in KMS holds a single key, named here)
+KMS_KEY_NAME = "azchaos-kms"
 
 
 def default_parity(drives: int) -> int:
@@ -63,7 +71,7 @@ class S3Role(Role):
     name = "s3"
     default_port = 9000
     order = 2
-    options = {"drives_per_node": 2, "parity": None, "bucket": "azchaos"}
+    options = {"drives_per_node": 2, "parity": None, "bucket": "azchaos", "encryption": None}
     limits = {"drives_per_node": 16, "parity": 16}
     # MinIO stopped with SIGTERM cancels the requests under way: uploads got 499 "Client
     # disconnected" or hung, and a key whose upload held its lock then hung on every node for up to
@@ -72,7 +80,12 @@ class S3Role(Role):
 
     def check(self, spec: ServiceSpec) -> str | None:
         """MinIO refuses to start (and the stack would wait for it in vain) with a parity above half
-        the drives of an erasure set: each object needs at least as many data shards as parity shards."""
+        the drives of an erasure set: each object needs at least as many data shards as parity shards.
+        The bucket's default encryption is one S3 offers."""
+        encryption = spec.options["encryption"]
+        if encryption is not None and encryption not in ENCRYPTION:
+            return (f"encryption: unknown encryption {encryption!r}; use one of "
+                    f"{', '.join(ENCRYPTION)} (a bucket's default encryption), or leave it out")
         arithmetic = quorum(spec)
         drives, size = int(arithmetic["drives"]), int(arithmetic["set_drives"])
         parity = spec.options["parity"]
@@ -119,6 +132,7 @@ class S3Role(Role):
             # until then: its peers counted the node's drives offline for 15-20 s after every heal.
             # Re-resolve every second instead; EC2 keeps an instance's address, and so would S3.
             "MINIO_DNS_CACHE_TTL": "1s",
+            **kms_environment(stack, spec),
         }
 
     def sysctls(self, stack: StackView, member: Member) -> dict[str, str]:
@@ -184,7 +198,10 @@ class S3Role(Role):
 
     def status(self, stack: StackView, members: list[Member]) -> dict[str, Any]:
         online, total = self.drives(stack, members)
-        return {"drives_online": online, "drives_total": total, **quorum(stack.topology.service(members[0].service))}
+        spec = stack.topology.service(members[0].service)
+        encryption = {"encryption": spec.options["encryption"]} | (
+            {"kms_key": KMS_KEY_NAME} if spec.options["encryption"] else {})
+        return {"drives_online": online, "drives_total": total, **quorum(spec), **encryption}
 
 
 def _drive_facts(role: S3Role, stack: StackView, members: list[Member]) -> dict[str, str]:
@@ -194,19 +211,51 @@ def _drive_facts(role: S3Role, stack: StackView, members: list[Member]) -> dict[
     return {f"drives {members[0].service}": f"{online}/{total} online"}
 
 
+def kms_environment(stack: StackView, spec: ServiceSpec) -> dict[str, str]:
+    """MinIO's built-in KMS, for a service whose bucket is encrypted by default; none otherwise.
+
+    Its one key is derived from the run's S3 secret, so that every node holds the same key and a
+    stack attached again later derives it again. Like AWS KMS, a regional service, it cannot be
+    lost with an AZ: each node keeps the key in memory. A KMS outage cannot be rehearsed with it.
+    """
+    if spec.options["encryption"] is None:
+        return {}
+    key = hashlib.sha256(f"azchaos-kms:{stack.secret('s3_secret_key')}".encode()).digest()
+    return {"MINIO_KMS_SECRET_KEY": f"{KMS_KEY_NAME}:{base64.b64encode(key).decode()}"}
+
+
+def default_encryption(spec: ServiceSpec) -> dict[str, Any] | None:
+    """The bucket encryption configuration (PutBucketEncryption) the service's option asks for."""
+    algorithm = ENCRYPTION.get(str(spec.options["encryption"]))
+    if algorithm is None:
+        return None
+    rule: dict[str, Any] = {"SSEAlgorithm": algorithm}
+    if algorithm == "aws:kms":
+        rule["KMSMasterKeyID"] = KMS_KEY_NAME
+    return {"Rules": [{"ApplyServerSideEncryptionByDefault": rule}]}
+
+
 def ensure_bucket(stack: StackView, member: Member) -> bool:
     """Create the service's bucket if it is missing, as infrastructure code would before the app
-    starts (apps racing to create it would fail their first requests); return True once it exists."""
+    starts (apps racing to create it would fail their first requests), with the default encryption
+    the service asks for; return True once both are in place."""
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import BotoCoreError, ClientError
 
     client = boto3.client(
         "s3", endpoint_url=stack.url(member, member.port), aws_access_key_id=stack.secret("s3_access_key"),
         aws_secret_access_key=stack.secret("s3_secret_key"), region_name="us-east-1",
         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, connect_timeout=1, read_timeout=2),
     )
-    bucket = str(stack.topology.service(member.service).options["bucket"])
+    spec = stack.topology.service(member.service)
+    bucket = str(spec.options["bucket"])
+    wanted = default_encryption(spec)
+    return _bucket_exists(client, bucket) and (wanted is None or _encrypted_by_default(client, bucket, wanted))
+
+
+def _bucket_exists(client: Any, bucket: str) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         client.head_bucket(Bucket=bucket)
         return True
@@ -219,6 +268,27 @@ def ensure_bucket(stack: StackView, member: Member) -> bool:
         return True
     except (BotoCoreError, ClientError) as exc:
         return "BucketAlreadyOwnedByYou" in str(exc)
+
+
+def _encrypted_by_default(client: Any, bucket: str, wanted: dict[str, Any]) -> bool:
+    """True once MinIO returns the bucket's default encryption as ``wanted``; put it if it does not.
+    MinIO answers from the bucket metadata it keeps in memory: cheap, and it works while an AZ is
+    down (this runs again whenever the region's readiness is checked)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        rules = client.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        if [r.get("ApplyServerSideEncryptionByDefault") for r in rules] == [
+                r["ApplyServerSideEncryptionByDefault"] for r in wanted["Rules"]]:
+            return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ServerSideEncryptionConfigurationNotFoundError":
+            return False
+    except BotoCoreError:
+        return False
+    with contextlib.suppress(BotoCoreError, ClientError):
+        client.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=wanted)
+    return False  # asked again on the next call, as MinIO stored it
 
 
 #: set by environments/images/minio/set-drives-header.patch: "online/total", the node's own view

@@ -11,7 +11,7 @@ demo: setup
 test: setup lint
 	$(PYTEST) tests -p no:cacheprovider -v -rfE --durations=10
 
-## examples: every seed scenario of examples/scenarios on the default region (8 on its DB cluster, by its marker; 9 on its auto scaling region)
+## examples: every seed scenario of examples/scenarios on the default region (8 on its DB cluster and 10 on its encrypted bucket, by their markers; 9 on its auto scaling region)
 examples: setup
 	$(PYTEST) examples/scenarios -p no:cacheprovider -v -m 'not autoscaling' --azchaos-env=default --azchaos-report=azchaos-report/scenarios
 	$(PYTEST) examples/scenarios -p no:cacheprovider -v -m autoscaling --azchaos-env=examples/scenarios/autoscaling.yaml --azchaos-report=azchaos-report/autoscaling

@@ -3,7 +3,8 @@ measurements the engine does not make yet (see docs/scenarios.md).
 
 - ``figures``: put a measured figure into the SLO summary like an SLO, and fail on a broken one;
 - ``read_after_write``: a workload kind that reads each row back right after writing it;
-- ``OldPrimaryProbe``: a client inside the cut-off AZ writing to the old primary (fencing).
+- ``OldPrimaryProbe``: a client inside the cut-off AZ writing to the old primary (fencing);
+- ``unencrypted_objects``: objects that S3 does not say are encrypted under the bucket's KMS key.
 
 Capacity restoration (Auto Scaling) was one of them; it is the ``capacity_restored`` SLO now.
 """
@@ -117,6 +118,41 @@ def read_after_write_kind(history: History, stack: Stack, *, reader: bool) -> Ca
 def _value(conn: object, key: str) -> str | None:
     row = conn.execute("SELECT value FROM items WHERE key = %s", (key,)).fetchone()  # type: ignore[attr-defined]
     return None if row is None else str(row[0])
+
+
+@pytest.fixture
+def unencrypted_objects(azchaos: Experiment) -> Callable[[list[str]], tuple[int, int, str]]:
+    """Return ``unencrypted_objects(keys)``: the figure of :func:`count_unencrypted` on this region."""
+    return lambda keys: count_unencrypted(azchaos.stack, keys)
+
+
+def count_unencrypted(stack: Stack, keys: list[str]) -> tuple[int, int, str]:
+    """The figure's value, limit and why: of the objects ``keys``, those that S3's HEAD does not
+    show encrypted with SSE-KMS under the key of the bucket's default encryption (what an auditor
+    would ask S3, through the region's S3 endpoint)."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = stack.endpoints()["s3"]
+    client = boto3.client("s3", endpoint_url=s3["url"], aws_access_key_id=s3["access_key"],
+                          aws_secret_access_key=s3["secret_key"], region_name=s3["region"],
+                          config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}))
+    try:
+        rules = client.get_bucket_encryption(Bucket=s3["bucket"])["ServerSideEncryptionConfiguration"]["Rules"]
+        wanted = str(rules[0]["ApplyServerSideEncryptionByDefault"].get("KMSMasterKeyID", ""))
+    except client.exceptions.ClientError:
+        wanted = ""  # the bucket has no default encryption: nothing is encrypted under its key
+    wrong: list[str] = []
+    for key in keys:
+        head = client.head_object(Bucket=s3["bucket"], Key=key)
+        algorithm, under = head.get("ServerSideEncryption"), str(head.get("SSEKMSKeyId", ""))
+        # S3 answers with the key's ARN where the configuration may name the key itself
+        named = bool(wanted) and (under == wanted or under.endswith((f":{wanted}", f"/{wanted}")))
+        if algorithm != "aws:kms" or not named:
+            wrong.append(f"{key}: {algorithm or 'not encrypted'}{f' under {under}' if under else ''}")
+    bucket = f"the bucket's key is {wanted}" if wanted else "the bucket has no default encryption"
+    return len(wrong), 0, (f"of {len(keys)} acknowledged objects; first {wrong[0]} ({bucket})" if wrong
+                           else f"of {len(keys)} acknowledged objects, all SSE-KMS under {wanted}")
 
 
 T = TypeVar("T", bound="Every")

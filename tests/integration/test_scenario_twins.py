@@ -1,10 +1,11 @@
 """The seed scenarios of examples/scenarios/ as users run them (pytester), and their negative twins:
 each twin is a scenario with its protection removed, and it MUST fail for the SLO it names.
 
-Scenarios 1 and 2 have theirs in test_slos_region.py (no LB retry). Four regions, one stack each:
-the default one (scenario 5 passes; 4 with every AZ slow fails), an unprotected one (asynchronous
-replication, an app without retries, object storage in two AZs: 3, 5 and 7 fail), scenario 8's
-DB cluster (8 passes; reading from the reader endpoint fails), and the auto scaling region without
+Scenarios 1 and 2 have theirs in test_slos_region.py (no LB retry). Five regions, one stack each:
+the default one (scenario 5 passes; 4 with every AZ slow fails, and 10 on a bucket without
+default encryption), an unprotected one (asynchronous replication, an app without retries, object
+storage in two AZs: 3, 5 and 7 fail), scenario 8's DB cluster (8 passes; reading from the reader
+endpoint fails), scenario 10's encrypted bucket (10 passes), and the auto scaling region without
 replacement (9 fails).
 """
 
@@ -70,14 +71,32 @@ def broke(result: pytest.RunResult, test: str, slo: str) -> None:
 
 def test_default_region_scenarios_pass_and_twins_without_protection_fail(pytester: pytest.Pytester) -> None:
     """Scenario 5 passes on the default region; 4 with every AZ slow breaks p50 (its test of the
-    replication link does not depend on the slow AZs, and passes)."""
+    replication link does not depend on the slow AZs, and passes); 10 on the default region, whose
+    bucket has no default encryption, breaks unencrypted_objects."""
     pytester.makepyfile(
         test_s5=scenario("test_05_dropped_db_connections.py"),
         test_twin_s4=scenario("test_04_inter_az_latency.py", ('SLOW_AZS = ("c",)', 'SLOW_AZS = ("a", "b", "c")')),
+        test_twin_s10=scenario("test_10_encrypted_objects.py", (ENCRYPTED_REGION, "pytestmark = []")),
     )
     result = run(pytester, "--azchaos-env=default")
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=2, failed=2)
     broke(result, "test_latency_into_one_az_stays_within_budget_per_percentile", "p50")
+    broke(result, "test_encrypted_objects_survive_the_loss_of_an_az", "unencrypted_objects")
+    result.stdout.re_match_lines([r".*unencrypted_objects = (\d+) > 0: of \1 acknowledged objects; first \S+: not "
+                                  r"encrypted \(the bucket has no default encryption\).*"])
+
+
+ENCRYPTED_REGION = 'pytestmark = pytest.mark.azchaos_env("sse-kms.yaml")'
+
+
+def test_encrypted_objects_on_the_sse_kms_region(pytester: pytest.Pytester) -> None:
+    """Scenario 10 passes on its region, whose bucket encrypts every object with SSE-KMS: no read
+    fails and no object is lost while AZ b is down, and S3 says every object is encrypted."""
+    pytester.makepyfile(test_s10=scenario("test_10_encrypted_objects.py"))
+    environment(pytester, "sse-kms", SCENARIOS / "sse-kms.yaml")  # its marker names it beside the tests
+    result = run(pytester)
+    result.assert_outcomes(passed=1)
+    result.stdout.re_match_lines([r".*::test_encrypted_objects_survive_the_loss_of_an_az\s+unencrypted_objects\s+0\s+0\s+PASS"])
 
 
 def test_read_after_write_on_the_db_cluster(pytester: pytest.Pytester) -> None:

@@ -324,30 +324,61 @@ def _stopped_for_silent_engine(item: pytest.Item, unanswered_before: int) -> boo
     return True
 
 
+#: the key of a stack a pytest-xdist worker could not remove, in its ``workeroutput``
+WORKER_STACK_PROBLEM = "azchaos_stack_problem"
+_WORKER_PROBLEMS = pytest.StashKey[list[str]]()
+
+
 @pytest.hookimpl(trylast=True)  # after the reports have taken what they need of the stacks
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Session end, Ctrl-C or a crash of a test: whatever happened, remove the stacks. One that could not
-    go is an error of the run (exit 1 if it had passed), said in one line before pytest's summary."""
-    problem = _stop_stacks(session.config)
-    if problem is not None and session.exitstatus == pytest.ExitCode.OK:
+    go is an error of the run (exit 1 if it had passed), said in one line before pytest's summary.
+
+    A pytest-xdist worker's exit status is lost (the controller's is the run's), and it removes at its
+    end a stack whose last test another worker ran: it hands what went wrong to the controller, which
+    fails the run and says it in its summary (:func:`pytest_testnodedown`)."""
+    config = session.config
+    worker_output = getattr(config, "workeroutput", None)
+    problem = _stop_stacks(config, say=worker_output is None)
+    if problem is not None and worker_output is not None:
+        worker_output[WORKER_STACK_PROBLEM] = problem
+    problems = [problem] if problem is not None else config.stash.get(_WORKER_PROBLEMS, [])
+    if problems and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist's controller: a worker ended; keep the stack it could not remove, for the run's
+    exit status and its summary."""
+    problem = getattr(node, "workeroutput", {}).get(WORKER_STACK_PROBLEM)
+    if problem:
+        worker = getattr(node, "workerinput", {}).get("workerid") or getattr(node.gateway, "id", "?")
+        node.config.stash.setdefault(_WORKER_PROBLEMS, []).append(f"worker {worker}: {problem}")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The stacks xdist workers could not remove, one line each (said here, not as the worker ended:
+    that would land in the middle of the line of progress dots)."""
+    for problem in config.stash.get(_WORKER_PROBLEMS, []):
+        terminalreporter.write_line(f"azchaos: ERROR: {problem}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _stop_stacks(config)  # nothing is left to stop, unless the session ended before its end (sessionfinish)
 
 
-def _stop_stacks(config: pytest.Config) -> str | None:
-    """Remove every stack still up; return what went wrong (already said), or None."""
+def _stop_stacks(config: pytest.Config, *, say: bool = True) -> str | None:
+    """Remove every stack still up; return what went wrong (said here unless not ``say``), or None."""
     state = config.stash.get(_STATE, None)
     if state is None:
         return None
     try:
         state.stop()
     except AzChaosError as exc:
-        problem = f"ERROR: {exc}"
-        state.session.progress(problem)
-        return problem
+        if say:
+            state.session.progress(f"ERROR: {exc}")
+        return str(exc)
     return None
 
 

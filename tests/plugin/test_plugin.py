@@ -265,6 +265,36 @@ FakeStack.down = down
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
+def test_with_xdist_a_stack_a_worker_cannot_remove_fails_the_run_with_one_clear_line(fake: pytest.Pytester) -> None:
+    """A worker removes at its session's end a stack whose last test another worker ran: where that
+    fails, the worker's own exit status is lost in xdist, so the controller says it and fails the run."""
+    fake.makeconftest(FAKE_CONFTEST + """
+import inspect
+
+from pytest_azchaos.errors import EngineError
+
+
+def down(self):
+    if any(frame.function == "release_after" for frame in inspect.stack()):
+        return 0  # removed after the last test that needs it: the worker that ran it reports nothing
+    raise EngineError("removing stack fake-minimal: the Docker engine did not answer (Read timed out.)")
+
+
+FakeStack.down = down
+""")
+    # Each worker starts the stack for its first test; only one runs the last that needs it.
+    fake.makepyfile("import time\n" + "".join(f"def test_{n}(azchaos): time.sleep(0.5)\n" for n in range(4)))
+    result = run(fake, "-n", "2", "--dist", "load")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["azchaos: ERROR: worker gw?: stack fake-minimal was not removed: removing stack "
+                                 "fake-minimal: the Docker engine did not answer (Read timed out.). The next start "
+                                 "of a stack on this host removes it, as does 'azchaos down --run-id fake-minimal'"])
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # not 0: a stack is still up
+    output = result.stdout.str() + result.stderr.str()
+    assert output.count("was not removed") == 1, output  # said once, by the controller
+    assert "Traceback" not in output
+
+
 def test_latency_slos_pass_and_fail_with_the_measured_value(fake: pytest.Pytester) -> None:
     fake.makepyfile(
         """

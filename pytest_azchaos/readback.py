@@ -55,7 +55,8 @@ def read_back(stack: Stack, keys: Sequence[str], *, timeout_s: float = 90,
             found.update(_retry(partial(_rows, endpoints["db"], missing), deadline, "PostgreSQL", stack.progress))
         if "s3" in endpoints and any(found[key] is None for key in missing):
             absent = [key for key in missing if found[key] is None]
-            found.update(_retry(partial(_objects, endpoints["s3"], absent, said), deadline, "S3", stack.progress))
+            read: dict[str, str | None] = {}  # what this pass read so far: kept when a GET fails midway
+            found.update(_retry(partial(_objects, endpoints["s3"], absent, said, read), deadline, "S3", stack.progress))
         later.update({key: time.monotonic() - started for key in missing if key in said and found[key] is not None})
         if all(found[key] is not None for key in missing) or time.monotonic() - started >= settle_s:
             notes = _notes(found, said, later, stack.upstreams() if said else {}, db="db" in endpoints)
@@ -100,8 +101,11 @@ def _rows(dsn: str, keys: Sequence[str]) -> dict[str, str | None]:
         return {str(key): digest(str(value)) for key, value in conn.execute(query, (list(keys),))}
 
 
-def _objects(s3: dict[str, str], keys: Sequence[str], said: dict[str, list[str]]) -> dict[str, str | None]:
-    """Read each object; for one S3 does not have, note the node that answered (``said``)."""
+def _objects(s3: dict[str, str], keys: Sequence[str], said: dict[str, list[str]],
+             read: dict[str, str | None]) -> dict[str, str | None]:
+    """Read each object not ``read`` yet into ``read``, and return it; for one S3 does not have, note
+    the node that answered (``said``). Tried again after a failed GET, it goes on from that key: a
+    pass reads hundreds of objects, and one slow object must not cost a second pass over them all."""
     import boto3
     from botocore.config import Config
 
@@ -109,14 +113,15 @@ def _objects(s3: dict[str, str], keys: Sequence[str], said: dict[str, list[str]]
         "s3", endpoint_url=s3["url"], aws_access_key_id=s3["access_key"], aws_secret_access_key=s3["secret_key"],
         region_name=s3["region"], config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3}),
     )
-    found: dict[str, str | None] = {}
     for key in keys:
+        if key in read:
+            continue
         try:
-            found[key] = digest(client.get_object(Bucket=s3["bucket"], Key=key)["Body"].read())
+            read[key] = digest(client.get_object(Bucket=s3["bucket"], Key=key)["Body"].read())
         except client.exceptions.NoSuchKey as exc:
-            found[key] = None
+            read[key] = None
             node = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get(UPSTREAM_HEADER, "")
             # nginx lists every node it tried ("a:9000, b:9000"); the last one answered
             answered = node.rpartition(", ")[2]
             said.setdefault(key, []).append(answered or "the S3 endpoint")
-    return found
+    return read

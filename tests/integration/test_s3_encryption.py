@@ -55,6 +55,8 @@ def test_every_object_is_encrypted_under_the_regions_kms_key(
         stack: Stack, s3_client: Callable[[Stack, str], Any]) -> None:
     s3 = s3_client(stack, "a")
     bucket = str(stack.topology.service("s3").options["bucket"])
+    status = stack.status()["roles"]["s3"]  # what `azchaos status` and the reports show
+    assert (status["encryption"], status["kms_key"]) == ("sse-kms", KMS_KEY_NAME)
     rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
     assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KMS_KEY_NAME}
     small, large = MARKER * 40, MARKER * 420_000  # inline in xl.meta; ~10 MiB in three parts

@@ -133,6 +133,7 @@ def count_unencrypted(stack: Stack, keys: list[str]) -> tuple[int, int, str]:
     import boto3
     from botocore.config import Config
 
+    keys = list(dict.fromkeys(keys))  # a key written twice is one object
     s3 = stack.endpoints()["s3"]
     client = boto3.client("s3", endpoint_url=s3["url"], aws_access_key_id=s3["access_key"],
                           aws_secret_access_key=s3["secret_key"], region_name=s3["region"],

@@ -102,11 +102,16 @@ def tiny_env(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    """The default region, shared by the tests of one module (a module may define its own)."""
-    running = Stack(load(ROOT / "environments" / "default.yaml"), progress=lambda m: print(f"azchaos: {m}")).up()
-    yield running
-    running.down()
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The region the module's ``ENVIRONMENT`` (YAML text) describes, or else the default region,
+    shared by the tests of one module (a module may define a fixture of its own)."""
+    text = getattr(request.module, "ENVIRONMENT", None)
+    path = ROOT / "environments" / "default.yaml"
+    if text is not None:
+        path = Path(tmp_path_factory.mktemp("environment")) / f"{request.module.__name__.rpartition('.')[2]}.yaml"
+        path.write_text(text)
+    with Stack(load(path), progress=lambda m: print(f"azchaos: {m}")).owned() as running:
+        yield running
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ bucket without default encryption are found on the drives.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from pytest_azchaos import Stack, load
+from pytest_azchaos import Stack
 from pytest_azchaos.stack.roles.s3 import KMS_KEY_NAME
 
 ENVIRONMENT = """\
@@ -30,14 +29,6 @@ services:
 MARKER = b"AZCHAOS-PLAINTEXT-MARKER-"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    path = Path(tmp_path_factory.mktemp("s3-encrypted")) / "s3-encrypted.yaml"
-    path.write_text(ENVIRONMENT)
-    with Stack(load(path), progress=lambda m: print(f"azchaos: {m}")).owned() as running:
-        yield running
 
 
 def plaintext_on_drives(stack: Stack, bucket: str) -> list[str]:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pytest_azchaos import Stack, load
+from pytest_azchaos import Stack
 from pytest_azchaos.stack.roles.s3 import admin_info
 
 # 18 drives: MinIO makes two sets of 9 (EC:4, reads need 5 drives of a set). Given node by node,
@@ -26,14 +24,6 @@ services:
     image: minio
     drives_per_node: 6
 """
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    path = Path(tmp_path_factory.mktemp("s3-sets")) / "s3-sets.yaml"
-    path.write_text(ENVIRONMENT)
-    with Stack(load(path), progress=lambda m: print(f"azchaos: {m}")).owned() as running:
-        yield running
 
 
 def test_minio_makes_two_sets_each_spread_over_every_az(stack: Stack) -> None:

@@ -157,7 +157,10 @@ class S3Role(Role):
         cluster = stack.url(members[0], members[0].port, "/minio/health/cluster")
         if not http_ok(cluster):
             return ["s3: no write quorum yet"]
-        return [] if ensure_bucket(stack, members[0]) else ["s3: bucket not created yet"]
+        if ensure_bucket(stack, members[0]):
+            return []
+        encrypted = stack.topology.service(members[0].service).options["encryption"]
+        return [f"s3: bucket not created{' or its default encryption not set' if encrypted else ''} yet"]
 
     def drives(self, stack: StackView, members: list[Member]) -> tuple[int, int]:
         """Return (online, total) drives: the fewest that any running node of ``members`` sees online,

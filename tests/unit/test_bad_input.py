@@ -127,6 +127,10 @@ def test_an_encrypted_bucket_gets_minios_kms_and_no_other_does(tmp_path: Path) -
     path.write_text(GOOD.replace("slo:", S3 + "    encryption: sse-s3\nslo:"))
     assert default_encryption(load(path).service("s3")) == {"Rules": [{"ApplyServerSideEncryptionByDefault": {
         "SSEAlgorithm": "AES256"}}]}
+    # The LocalStack role creates its bucket with the same code, and has no such option.
+    localstack = load(Path(__file__).resolve().parents[2] / "environments" / "localstack.yaml")
+    s3 = next(service for service in localstack.services if service.role == "localstack")
+    assert default_encryption(s3) is None
 
 
 def test_an_s3_service_without_parity_gets_minios_default_for_its_drives(tmp_path: Path) -> None:

@@ -229,7 +229,7 @@ def kms_environment(stack: StackView, spec: ServiceSpec) -> dict[str, str]:
 
 def default_encryption(spec: ServiceSpec) -> dict[str, Any] | None:
     """The bucket encryption configuration (PutBucketEncryption) the service's option asks for."""
-    algorithm = ENCRYPTION.get(str(spec.options["encryption"]))
+    algorithm = ENCRYPTION.get(str(spec.options.get("encryption")))  # None for S3 of other roles (LocalStack)
     if algorithm is None:
         return None
     rule: dict[str, Any] = {"SSEAlgorithm": algorithm}
